@@ -1,0 +1,63 @@
+#include "harness/registry.h"
+
+#include "harness/cpu_features.h"
+
+namespace qb {
+
+std::size_t Format::stored_bytes(int64_t rows, int64_t cols, const nlohmann::json& params) const {
+  std::size_t total = 0;
+  for (const auto& t : layout(rows, cols, params)) {
+    std::size_t n = dtype_size(t.dtype);
+    for (int64_t d : t.shape) n *= static_cast<std::size_t>(d);
+    total += n;
+  }
+  return total;
+}
+
+std::string_view op_name(Op op) { return op == Op::dequant ? "dequant" : "gemv"; }
+
+const std::vector<Format>& formats() {
+  static const std::vector<Format> all = make_formats();
+  return all;
+}
+
+const Format* find_format(std::string_view id) {
+  for (const auto& f : formats())
+    if (f.id == id) return &f;
+  return nullptr;
+}
+
+const std::vector<Variant>& variants() {
+  static const std::vector<Variant> all = [] {
+    std::vector<Variant> v;
+    for (const auto& f : formats()) {
+      if (f.dequant_ref)
+        v.push_back({f.id + "_dequant_ref", f.id, Op::dequant, kIsaScalar, "scalar", f.dequant_ref, nullptr,
+                     NanPolicy::exact_bits, true});
+      if (f.gemv_ref)
+        v.push_back({f.id + "_gemv_ref", f.id, Op::gemv, kIsaScalar, "scalar", nullptr, f.gemv_ref,
+                     NanPolicy::exact_bits, true});
+    }
+    for (auto& k : make_optimized_variants()) v.push_back(std::move(k));
+    return v;
+  }();
+  return all;
+}
+
+Selection select_variants(const std::vector<Variant>& pool, std::string_view format, Op op, uint64_t isa_cap) {
+  Selection s;
+  const uint64_t have = cpu_info().features;
+  for (const auto& v : pool) {
+    if (v.format != format || v.op != op) continue;
+    if (uint64_t miss = missing_features(v.isa, have))
+      s.skipped.emplace_back(&v, "CPU lacks " + feature_names(miss));
+    else if (uint64_t over = missing_features(v.isa, isa_cap))
+      s.skipped.emplace_back(&v, "above --isa ceiling " + std::string(isa_level_name(isa_cap)) + " (needs " +
+                                     feature_names(over) + ")");
+    else
+      s.run.push_back(&v);
+  }
+  return s;
+}
+
+}  // namespace qb

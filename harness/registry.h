@@ -1,0 +1,105 @@
+// The one registry: formats (geometry, stored tensors, reference decoder/encoder/GEMV, activation
+// quantizer) and kernel variants (format, op, ISA requirement, function). Dispatch, tests,
+// `verify` and `bench` all read these lists; nothing else enumerates kernels.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/dtype.h"
+#include "harness/qweight.h"
+
+namespace qb {
+
+// Kernels write rows [row_begin, row_end) of the full output; `out` is the [rows, cols] base and
+// `y` the [rows] base. They run single-threaded: the harness splits rows over threads, so a
+// kernel's result never depends on the thread count.
+using DequantFn = void (*)(const QWeight& w, int64_t row_begin, int64_t row_end, float* out);
+using GemvFn = void (*)(const QWeight& w, const uint8_t* act, int64_t row_begin, int64_t row_end,
+                        float* y);
+
+struct StoredTensorSpec {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+// How a GEMV input is represented when it reaches the kernel: GGML quantizes x to q8_0/q8_K
+// blocks, BitNet to int8 with a per-tensor scale, EXL3 keeps fp32 (after its Hadamard step).
+struct ActivationFormat {
+  std::string id;  // "q8_0"
+  std::size_t (*bytes)(int64_t cols);
+  // Throws std::invalid_argument when cols does not fit the activation's block size.
+  void (*quantize)(const float* x, int64_t cols, uint8_t* out);
+  // Exact values the kernels multiply: feeds the error bound, never the expectation.
+  void (*dequant)(const uint8_t* act, int64_t cols, float* out);
+};
+
+struct Format {
+  std::string id;      // registry id, as in fixture metadata: "q4_0", "exl3", "mlc.q4f16_1"
+  std::string family;  // "ggml", "exl3", "exl2", "mlc", "bitnet"
+  int64_t block_elems = 0;  // elements per block along a row (0 where the format is not row blocks)
+  int64_t block_bytes = 0;
+  // Stored tensors for a weight of this shape and params; throws std::invalid_argument naming
+  // the offending dimension or parameter.
+  std::function<std::vector<StoredTensorSpec>(int64_t rows, int64_t cols, const nlohmann::json& params)>
+      layout;
+  const ActivationFormat* activation = nullptr;  // null: the GEMV takes fp32 x
+  DequantFn dequant_ref = nullptr;
+  GemvFn gemv_ref = nullptr;
+  // Encoder reproducing upstream's reference quantizer; fills one byte vector per layout() tensor.
+  void (*encode_ref)(const float* src, int64_t rows, int64_t cols, const nlohmann::json& params,
+                     std::vector<std::vector<uint8_t>>& tensors) = nullptr;
+  // Longest chain of fp32 roundings any correct GEMV kernel applies to one product term
+  // (products plus additions); the harness bound is 2*gamma_n*sum|w*x|. Each format states
+  // why in its own file.
+  int64_t (*gemv_rounding_depth)(int64_t cols) = nullptr;
+
+  bool implemented() const { return dequant_ref != nullptr; }
+  std::size_t stored_bytes(int64_t rows, int64_t cols, const nlohmann::json& params) const;
+};
+
+enum class Op { dequant, gemv };
+std::string_view op_name(Op op);
+
+// How a variant's NaN outputs are compared with the reference. CPU kernels keep payloads
+// (x86/ARM propagate the NaN operand, quieted), so exact bits are required; GPU kernels may
+// produce the canonical NaN and would declare any_nan.
+enum class NanPolicy { exact_bits, any_nan };
+
+struct Variant {
+  std::string name;  // "<format>_<op>_<isa>", e.g. q4_0_gemv_avx512vnni
+  std::string format;
+  Op op;
+  uint64_t isa = 0;      // required CPU features (cpu_features.h masks)
+  std::string isa_name;  // "scalar", "avx2", "avx512", "avx512vnni"
+  DequantFn dequant = nullptr;
+  GemvFn gemv = nullptr;
+  NanPolicy nan = NanPolicy::exact_bits;
+  bool reference = false;
+};
+
+const std::vector<Format>& formats();
+const Format* find_format(std::string_view id);
+// Reference variants (one per implemented format and op) followed by optimized kernels.
+const std::vector<Variant>& variants();
+
+struct Selection {
+  std::vector<const Variant*> run;
+  std::vector<std::pair<const Variant*, std::string>> skipped;  // with the reason
+};
+// Variants of `format` and `op` from `pool` that this CPU can run under the ISA ceiling `isa_cap`
+// (feature mask; ~0 = no ceiling); the others with the reason they are skipped.
+Selection select_variants(const std::vector<Variant>& pool, std::string_view format, Op op,
+                          uint64_t isa_cap);
+
+// Defined in reference/formats.cpp and optimized/variants.cpp: the two lists.
+std::vector<Format> make_formats();
+std::vector<Variant> make_optimized_variants();
+
+}  // namespace qb
