@@ -1,1 +1,187 @@
-int main() { return 1; }  // placeholder, replaced by the bench author
+// bench: throughput of every variant of one format and op on LLaMA-sized weights, against the
+// scalar reference and against this machine's memory read bandwidth (see reports/README.md).
+#include <omp.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <benchmark/benchmark.h>
+
+#include "benches/bandwidth_probe.h"
+#include "benches/bench_context.h"
+#include "benches/bench_data.h"
+#include "benches/memory.h"
+#include "benches/shapes.h"
+#include "benches/table_reporter.h"
+#include "harness/cpu_features.h"
+#include "harness/registry.h"
+
+#ifndef QB_VERSION
+#define QB_VERSION "unversioned"
+#endif
+
+namespace {
+
+using namespace qb;
+using namespace qb::bench;
+
+// Long enough for ~10 iterations of the slowest default row (the scalar reference on
+// 32000x4096, ~50 ms), short enough that the default run takes about two minutes.
+constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.5";
+
+std::string join_ids(bool implemented) {
+  std::string s;
+  for (const auto& f : formats())
+    if (f.implemented() == implemented) s += (s.empty() ? "" : " ") + f.id;
+  return s;
+}
+
+const Format& check_format(const std::string& id) {
+  const Format* f = find_format(id);
+  if (!f) throw CLI::ValidationError("--format", "unknown format '" + id + "'; valid: " + join_ids(true));
+  if (!f->implemented())
+    throw CLI::ValidationError("--format", "'" + id + "' is not implemented yet; implemented: " + join_ids(true));
+  return *f;
+}
+
+uint64_t check_isa(const std::string& name) {
+  if (const auto features = isa_level_features(name)) return *features;
+  std::string valid = "native";
+  for (const auto& l : isa_levels()) valid += " " + std::string(l.name);
+  throw CLI::ValidationError("--isa", "unknown level '" + name + "'; valid: " + valid);
+}
+
+std::vector<Shape> check_shapes(const std::vector<std::string>& args, const Format& format, Op op) {
+  std::vector<Shape> shapes;
+  for (const auto& a : args) {
+    const auto s = parse_shape(a);
+    if (!s) throw CLI::ValidationError("--shape", "'" + a + "' is not ROWSxCOLS with positive integers");
+    shapes.push_back(*s);
+  }
+  if (shapes.empty()) shapes = default_shapes();
+  for (const Shape& s : shapes) {
+    try {
+      plan_data(format, op, s);
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError("--shape", "'" + s.str() + "' for " + format.id + ": " + e.what());
+    }
+  }
+  return shapes;
+}
+
+std::string json_quote(const std::string& s) { return nlohmann::json(s).dump(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"quantbench kernel throughput. Options not listed here (--benchmark_filter, "
+               "--benchmark_min_time, --benchmark_repetitions, ...) go to Google Benchmark."};
+  app.allow_extras();
+  std::string format_id = "q4_0", op_str = "gemv", isa_str = "native", json_path;
+  std::vector<std::string> shape_args;
+  int threads = omp_get_num_procs();
+  app.add_option("--format", format_id, "weight format id")->capture_default_str();
+  app.add_option("--op", op_str, "kernel: dequant or gemv")
+      ->check(CLI::IsMember({"dequant", "gemv"}))
+      ->capture_default_str();
+  app.add_option("--isa", isa_str, "ISA ceiling: native, scalar, avx2, avx512, avx512vnni, avx512vbmi")
+      ->capture_default_str();
+  app.add_option("--shape", shape_args,
+                 "weight ROWSxCOLS (out x in features), repeatable; default: LLaMA-7B 4096x4096 11008x4096 "
+                 "4096x11008 32000x4096");
+  app.add_option("--threads", threads, "OpenMP threads (capped at the available cores)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--json", json_path, "write Google Benchmark JSON with the run's context here");
+
+  RunConfig config;
+  std::vector<Shape> shapes;
+  uint64_t isa_cap = 0;
+  try {
+    app.parse(argc, argv);
+    config.format = &check_format(format_id);
+    config.op = op_str == "gemv" ? Op::gemv : Op::dequant;
+    isa_cap = check_isa(isa_str);
+    shapes = check_shapes(shape_args, *config.format, config.op);
+    if (!json_path.empty() && !std::ofstream(json_path))
+      throw CLI::ValidationError("--json", "cannot write '" + json_path + "'");
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  const int cores = omp_get_num_procs();
+  if (threads > cores) {
+    std::printf("note: --threads %d capped to the %d available cores\n", threads, cores);
+    threads = cores;
+  }
+  config.threads = threads;
+
+  // Our defaults first, the user's flags after them (the last occurrence wins), --json last.
+  std::vector<std::string> bm_args = {argv[0], kDefaultMinTime};
+  for (const auto& a : app.remaining()) bm_args.push_back(a);
+  if (!json_path.empty()) {
+    bm_args.push_back("--benchmark_out=" + json_path);
+    bm_args.push_back("--benchmark_out_format=json");
+  }
+  std::vector<char*> bm_argv;
+  for (auto& a : bm_args) bm_argv.push_back(a.data());
+  int bm_argc = static_cast<int>(bm_argv.size());
+  benchmark::Initialize(&bm_argc, bm_argv.data());
+  if (benchmark::ReportUnrecognizedArguments(bm_argc, bm_argv.data())) return 1;
+
+  const Selection sel = select_variants(variants(), config.format->id, config.op, isa_cap);
+  for (const auto& [v, why] : sel.skipped) std::printf("skipped %s: %s\n", v->name.c_str(), why.c_str());
+  if (sel.run.empty()) {
+    std::fprintf(stderr, "bench: no %s %s variant runs on this CPU under --isa %s\n", config.format->id.c_str(),
+                 std::string(op_name(config.op)).c_str(), isa_str.c_str());
+    return 1;
+  }
+
+  const ProbeResult probe = probe_read_bandwidth(threads);
+  config.probe_GBps = probe.best_GBps;
+  std::printf("probe: %.2f GB/s read bandwidth with %d threads (best of %d passes over %zu MiB, %s)\n",
+              probe.best_GBps, threads, probe.passes, probe.bytes >> 20, probe.kernel.c_str());
+
+  const auto& cpu = cpu_info();
+  benchmark::AddCustomContext("quantbench_version", QB_VERSION);
+  benchmark::AddCustomContext("git_commit", QB_GIT_COMMIT);
+  benchmark::AddCustomContext("compiler", QB_COMPILER);
+  benchmark::AddCustomContext("cxx_flags", QB_CXX_FLAGS);
+  benchmark::AddCustomContext("cpu_model", cpu.brand);
+  benchmark::AddCustomContext("cpu_flags", feature_names(cpu.features));
+  benchmark::AddCustomContext("isa_ceiling", isa_str);
+  benchmark::AddCustomContext("threads", std::to_string(threads));
+  benchmark::AddCustomContext("probe_read_GBps_threads_" + std::to_string(threads),
+                              std::to_string(probe.best_GBps));
+  benchmark::AddCustomContext("probe_method", "sum of " + std::to_string(probe.bytes >> 20) +
+                                                  " MiB first-touched by the same threads, best of " +
+                                                  std::to_string(probe.passes) + " passes, " + probe.kernel);
+  std::string isa_map;
+  for (const Variant* v : sel.run) isa_map += (isa_map.empty() ? "" : ",") + json_quote(v->name) + ":" + json_quote(v->isa_name);
+  benchmark::AddCustomContext("variant_isa", "{" + isa_map + "}");
+  std::string skipped;
+  for (const auto& [v, why] : sel.skipped)
+    skipped += (skipped.empty() ? "" : ",") + json_quote(v->name) + ":" + json_quote(why);
+  benchmark::AddCustomContext("skipped_variants", "{" + skipped + "}");
+  std::string rotation = "rotation target " + std::to_string(rotation_target_bytes() >> 20) + " MiB (4x LLC " +
+                         std::to_string(last_level_cache_bytes() >> 20) + " MiB, at most 1 GiB)";
+  for (const Shape& s : shapes) rotation += "; " + plan_data(*config.format, config.op, s).describe();
+  benchmark::AddCustomContext("rotation", rotation);
+
+  BenchContext context(config);
+  context.register_rows(shapes, sel.run);
+
+  // A --benchmark_format other than console asks for the library's own console output.
+  bool own_format = false;
+  for (const auto& a : bm_args) own_format |= a.rfind("--benchmark_format=", 0) == 0 && a != "--benchmark_format=console";
+  TableReporter table;
+  if (own_format)
+    benchmark::RunSpecifiedBenchmarks();
+  else
+    benchmark::RunSpecifiedBenchmarks(&table);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,1 +1,141 @@
 #include "harness/fixture.h"
+
+#include <algorithm>
+
+namespace qb {
+namespace {
+
+using nlohmann::json;
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+const std::string& required_meta(const std::string& path, const SafetensorsFile& f, const std::string& key) {
+  const auto it = f.metadata.find(key);
+  if (it == f.metadata.end() || it->second.empty())
+    throw FileError(path, "__metadata__." + key, "missing (required by the fixture contract)");
+  return it->second;
+}
+
+json parse_meta_json(const std::string& path, const std::string& key, const std::string& text) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw FileError(path, "__metadata__." + key, "not valid JSON: " + std::string(e.what()));
+  }
+}
+
+void expect_tensor(const std::string& path, const OwnedTensor& t, std::initializer_list<DType> dtypes,
+                   const std::vector<int64_t>& shape) {
+  if (std::find(dtypes.begin(), dtypes.end(), t.dtype) == dtypes.end()) {
+    std::string want;
+    for (DType d : dtypes) want += (want.empty() ? "" : " or ") + std::string(dtype_name(d));
+    throw FileError(path, "tensors." + t.name + ".dtype",
+                    "is " + std::string(dtype_name(t.dtype)) + ", expected " + want);
+  }
+  if (t.shape != shape)
+    throw FileError(path, "tensors." + t.name + ".shape",
+                    "is " + shape_str(t.shape) + ", expected " + shape_str(shape));
+}
+
+void check_expectation(const std::string& path, const Fixture& fx, const OwnedTensor& t, std::size_t stored) {
+  const std::string& n = t.name;
+  if (n == "source") expect_tensor(path, t, {DType::F32}, {fx.rows, fx.cols});
+  if (n == "expect.dequant") expect_tensor(path, t, {DType::F32, DType::F16}, {fx.rows, fx.cols});
+  if (n == "expect.x") expect_tensor(path, t, {DType::F32}, {fx.cols});
+  if (n == "expect.y") expect_tensor(path, t, {DType::F32}, {fx.rows});
+  if (n == "expect.encode") expect_tensor(path, t, {DType::U8}, {static_cast<int64_t>(stored)});
+  if (n == "expect.x_q") {
+    if (!fx.format->activation)
+      throw FileError(path, "tensors.expect.x_q", "format " + fx.format_id + " takes no quantized activation");
+    expect_tensor(path, t, {DType::U8}, {static_cast<int64_t>(fx.format->activation->bytes(fx.cols))});
+  }
+}
+
+}  // namespace
+
+const OwnedTensor* Fixture::find(const std::string& name) const {
+  for (const auto& t : tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+QWeight Fixture::weight() const {
+  QWeight w;
+  w.format = format;
+  w.rows = rows;
+  w.cols = cols;
+  w.params = params;
+  for (const auto& spec : format->layout(rows, cols, params)) {
+    const OwnedTensor* t = find(spec.name);
+    w.tensors.push_back({t->name, t->dtype, t->shape, t->bytes.data(), t->bytes.size()});
+  }
+  return w;
+}
+
+Fixture load_fixture(const std::string& path) {
+  SafetensorsFile file = read_safetensors(path);
+  Fixture fx;
+  fx.path = path;
+  fx.format_id = required_meta(path, file, "format");
+  fx.format = find_format(fx.format_id);
+  if (!fx.format) {
+    std::string known;
+    for (const auto& f : formats()) known += (known.empty() ? "" : " ") + f.id;
+    throw FileError(path, "__metadata__.format", "unknown format '" + fx.format_id + "' (known: " + known + ")");
+  }
+  const json shape = parse_meta_json(path, "shape", required_meta(path, file, "shape"));
+  if (!shape.is_array() || shape.size() != 2 || !shape[0].is_number_integer() || !shape[1].is_number_integer() ||
+      shape[0].get<int64_t>() <= 0 || shape[1].get<int64_t>() <= 0)
+    throw FileError(path, "__metadata__.shape", "must be [rows, cols] of positive integers, got " + shape.dump());
+  fx.rows = shape[0].get<int64_t>();
+  fx.cols = shape[1].get<int64_t>();
+  if (auto it = file.metadata.find("params"); it != file.metadata.end()) {
+    fx.params = parse_meta_json(path, "params", it->second);
+    if (!fx.params.is_object()) throw FileError(path, "__metadata__.params", "must be a JSON object");
+  }
+  fx.origin = required_meta(path, file, "origin");
+  if (auto it = file.metadata.find("description"); it != file.metadata.end()) fx.description = it->second;
+
+  std::vector<StoredTensorSpec> layout;
+  try {
+    layout = fx.format->layout(fx.rows, fx.cols, fx.params);
+  } catch (const std::invalid_argument& e) {
+    throw FileError(path, "__metadata__.shape", e.what());
+  }
+  std::size_t stored = 0;
+  for (const auto& spec : layout) {
+    const OwnedTensor* t = file.find(spec.name);
+    if (!t) throw FileError(path, "tensors." + spec.name, "missing: format " + fx.format_id + " stores it");
+    expect_tensor(path, *t, {spec.dtype}, spec.shape);
+    stored += t->bytes.size();
+  }
+  fx.tensors = std::move(file.tensors);
+  for (const auto& t : fx.tensors) {
+    const bool is_stored = std::any_of(layout.begin(), layout.end(), [&](const auto& s) { return s.name == t.name; });
+    const bool is_expectation = std::any_of(std::begin(kExpectationNames), std::end(kExpectationNames),
+                                            [&](const char* n) { return t.name == n; });
+    if (!is_stored && !is_expectation)
+      throw FileError(path, "tensors." + t.name, "not a stored tensor of " + fx.format_id + " nor a contract name");
+    if (is_expectation) check_expectation(path, fx, t, stored);
+  }
+  if (fx.find("expect.y") && !fx.find("expect.x") && !fx.find("expect.x_q"))
+    throw FileError(path, "tensors.expect.y", "present without expect.x or expect.x_q");
+  return fx;
+}
+
+void save_fixture(const std::string& path, const Fixture& fx) {
+  SafetensorsFile file;
+  file.metadata["format"] = fx.format_id;
+  file.metadata["shape"] = json::array({fx.rows, fx.cols}).dump();
+  file.metadata["params"] = fx.params.dump();
+  file.metadata["origin"] = fx.origin;
+  if (!fx.description.empty()) file.metadata["description"] = fx.description;
+  file.tensors = fx.tensors;
+  write_safetensors(path, file);
+}
+
+}  // namespace qb

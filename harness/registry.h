@@ -45,6 +45,8 @@ struct Format {
   std::string family;  // "ggml", "exl3", "exl2", "mlc", "bitnet"
   int64_t block_elems = 0;  // elements per block along a row (0 where the format is not row blocks)
   int64_t block_bytes = 0;
+  // Byte offsets of fp16 scale fields inside a block: where tests plant NaN/Inf/subnormal scales.
+  std::vector<int64_t> fp16_scale_offsets;
   // Stored tensors for a weight of this shape and params; throws std::invalid_argument naming
   // the offending dimension or parameter.
   std::function<std::vector<StoredTensorSpec>(int64_t rows, int64_t cols, const nlohmann::json& params)>

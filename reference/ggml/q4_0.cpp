@@ -83,6 +83,7 @@ void gemv(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y
 
 Format q4_0_format(Format f) {
   f.activation = &q8_0_activation();
+  f.fp16_scale_offsets = {0};
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
   f.encode_ref = encode;

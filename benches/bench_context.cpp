@@ -1,0 +1,73 @@
+#include "benches/bench_context.h"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+
+#include "harness/run.h"
+
+namespace qb::bench {
+
+std::string row_name(const RunConfig& config, const Variant& v, const Shape& shape) {
+  return config.format->id + "/" + std::string(op_name(config.op)) + "/" + v.name + "/" + shape.str() +
+         "/threads:" + std::to_string(config.threads);
+}
+
+void BenchContext::register_rows(const std::vector<Shape>& shapes, std::vector<const Variant*> variants) {
+  std::stable_partition(variants.begin(), variants.end(), [](const Variant* v) { return v->reference; });
+  for (const Shape& shape : shapes)
+    for (const Variant* v : variants)
+      benchmark::RegisterBenchmark(row_name(config_, *v, shape).c_str(),
+                                   [this, v, shape](benchmark::State& st) { run_row(st, *v, shape); })
+          // Kernels run on OpenMP threads: the main thread's CPU time would not be the op's time.
+          ->UseManualTime();
+}
+
+BenchData& BenchContext::data_for(const Shape& shape) {
+  if (!data_ || !(data_->plan.shape == shape)) {
+    data_.reset();  // free the previous rotation set before building the next
+    data_ = std::make_unique<BenchData>(make_data(*config_.format, config_.op, shape));
+  }
+  return *data_;
+}
+
+void BenchContext::run_row(benchmark::State& state, const Variant& v, const Shape& shape) {
+  BenchData* d = nullptr;
+  try {
+    d = &data_for(shape);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  double seconds = 0;
+  for (auto _ : state) {
+    const std::size_t i = d->next++;
+    const QWeight& w = d->weights[i % d->weights.size()];
+    auto* out = reinterpret_cast<float*>(d->outs[i % d->outs.size()].data());
+    const auto t0 = std::chrono::steady_clock::now();
+    if (config_.op == Op::gemv)
+      run_gemv(v, w, d->act.data(), out, config_.threads);
+    else
+      run_dequant(v, w, out, config_.threads);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(s);
+    seconds += s;
+  }
+  const double per_iter = seconds / static_cast<double>(state.iterations());
+  const double weights = static_cast<double>(shape.rows) * static_cast<double>(shape.cols);
+  const double gbps = static_cast<double>(d->plan.weight_bytes) / per_iter / 1e9;
+  state.counters["weight_GBps"] = gbps;
+  state.counters["bw_fraction"] = gbps / config_.probe_GBps;
+  state.counters["ns_per_weight"] = per_iter * 1e9 / weights;
+  if (config_.op == Op::dequant)
+    state.counters["out_GBps"] = static_cast<double>(d->plan.out_bytes) / per_iter / 1e9;
+  // The runner calls a row several times while it sizes the iteration count; the last call is
+  // the reported one and overwrites the earlier times.
+  if (v.reference) ref_seconds_[shape.str()] = per_iter;
+  // Absent when a filter left the reference out: no speedup is better than a wrong one.
+  if (const auto ref = ref_seconds_.find(shape.str()); ref != ref_seconds_.end())
+    state.counters["speedup_vs_ref"] = ref->second / per_iter;
+  state.SetLabel(v.isa_name);
+}
+
+}  // namespace qb::bench

@@ -1,0 +1,124 @@
+#include "benches/bench_data.h"
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+
+#include "harness/dtype.h"
+
+namespace qb::bench {
+namespace {
+
+constexpr uint64_t kWeightSeed = 0x5eed'0001;
+constexpr uint64_t kActivationSeed = 0x5eed'0002;
+constexpr std::size_t kTensorAlign = 64;
+
+std::size_t align_up(std::size_t n) { return (n + kTensorAlign - 1) / kTensorAlign * kTensorAlign; }
+
+std::string mib(std::size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+// Chunks are seeded by index, so the values do not depend on the thread count.
+std::vector<float> gaussian(std::size_t n, uint64_t seed) {
+  constexpr std::size_t kChunk = std::size_t{1} << 20;
+  std::vector<float> v(n);
+  const auto chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t c = 0; c < chunks; ++c) {
+    std::mt19937_64 rng(seed + static_cast<uint64_t>(c));
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    const std::size_t end = std::min(n, (static_cast<std::size_t>(c) + 1) * kChunk);
+    for (std::size_t i = static_cast<std::size_t>(c) * kChunk; i < end; ++i) v[i] = dist(rng);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string DataPlan::describe() const {
+  std::string s = shape.str() + ": " + std::to_string(weight_copies) + " x " + mib(weight_bytes) + " weights";
+  if (out_copies > 1) s += ", " + std::to_string(out_copies) + " x " + mib(out_bytes) + " outputs";
+  return s;
+}
+
+DataPlan plan_data(const Format& format, Op op, const Shape& shape) {
+  DataPlan p;
+  p.shape = shape;
+  format.layout(shape.rows, shape.cols, nlohmann::json::object());  // the format's own complaint first
+  if (static_cast<std::size_t>(shape.rows) > kMemoryCap / sizeof(float) / static_cast<std::size_t>(shape.cols))
+    throw std::invalid_argument(shape.str() + " is larger than the " + mib(kMemoryCap) + " limit as fp32");
+  p.weight_bytes = format.stored_bytes(shape.rows, shape.cols, nlohmann::json::object());
+  const auto elems = static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols);
+  p.out_bytes = (op == Op::dequant ? elems : static_cast<std::size_t>(shape.rows)) * sizeof(float);
+  const std::size_t source_bytes = elems * sizeof(float);  // fp32 input of the encoder
+  if (p.weight_bytes + p.out_bytes + source_bytes > kMemoryCap)
+    throw std::invalid_argument(shape.str() + " needs " + mib(p.weight_bytes + p.out_bytes + source_bytes) +
+                                " (weights, output, fp32 source), over the " + mib(kMemoryCap) + " limit");
+  p.weight_copies = rotation_copies(p.weight_bytes);
+  // A GEMV writes `rows` floats: they stay in cache like the activation, as in real inference.
+  // A dequant writes 7-8x its input, so its outputs rotate too, or it would time cache writes.
+  if (op == Op::dequant) p.out_copies = rotation_copies(p.out_bytes);
+  while (p.weight_copies * p.weight_bytes + p.out_copies * p.out_bytes > kMemoryCap) {
+    if (p.weight_copies * p.weight_bytes >= p.out_copies * p.out_bytes && p.weight_copies > 1)
+      --p.weight_copies;
+    else
+      --p.out_copies;
+  }
+  return p;
+}
+
+BenchData make_data(const Format& format, Op op, const Shape& shape) {
+  BenchData d;
+  d.plan = plan_data(format, op, shape);
+  const auto params = nlohmann::json::object();
+  const auto specs = format.layout(shape.rows, shape.cols, params);
+
+  std::vector<std::vector<uint8_t>> tensors;
+  {
+    const auto src = gaussian(static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols),
+                              kWeightSeed);
+    format.encode_ref(src.data(), shape.rows, shape.cols, params, tensors);
+  }
+  if (tensors.size() != specs.size())
+    throw std::logic_error(format.id + " encode_ref produced " + std::to_string(tensors.size()) +
+                           " tensors, layout has " + std::to_string(specs.size()));
+
+  std::size_t copy_bytes = 0;
+  for (const auto& t : tensors) copy_bytes += align_up(t.size());
+  for (std::size_t c = 0; c < d.plan.weight_copies; ++c) {
+    Buffer& buf = d.weight_buffers.emplace_back(copy_bytes);
+    QWeight w;
+    w.format = &format;
+    w.rows = shape.rows;
+    w.cols = shape.cols;
+    w.params = params;
+    std::size_t off = 0;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      std::memcpy(buf.data() + off, tensors[i].data(), tensors[i].size());
+      w.tensors.push_back({specs[i].name, specs[i].dtype, specs[i].shape, buf.data() + off, tensors[i].size()});
+      off += align_up(tensors[i].size());
+    }
+    d.weights.push_back(std::move(w));
+  }
+
+  const auto x = gaussian(static_cast<std::size_t>(shape.cols), kActivationSeed);
+  if (format.activation) {
+    d.act.resize(format.activation->bytes(shape.cols));
+    format.activation->quantize(x.data(), shape.cols, d.act.data());
+  } else {
+    d.act.resize(x.size() * sizeof(float));
+    std::memcpy(d.act.data(), x.data(), d.act.size());
+  }
+
+  for (std::size_t c = 0; c < d.plan.out_copies; ++c) {
+    Buffer& out = d.outs.emplace_back(d.plan.out_bytes);
+    std::memset(out.data(), 0, out.size());  // fault the pages in now, not inside a timed call
+  }
+  return d;
+}
+
+}  // namespace qb::bench

@@ -1,0 +1,42 @@
+// What one benchmark shape runs on: rotated copies of a realistic quantized weight, the
+// activation, and output buffers, sized so that every iteration streams weights from DRAM.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "benches/memory.h"
+#include "benches/shapes.h"
+#include "harness/registry.h"
+
+namespace qb::bench {
+
+// Copy counts and sizes, decided before anything is allocated.
+struct DataPlan {
+  Shape shape;
+  std::size_t weight_bytes = 0;  // Format::stored_bytes
+  std::size_t out_bytes = 0;     // one output: [rows, cols] fp32 for dequant, [rows] for GEMV
+  std::size_t weight_copies = 1;
+  std::size_t out_copies = 1;
+  std::string describe() const;
+};
+
+// Throws std::invalid_argument when the format rejects the shape or one copy of everything
+// does not fit kMemoryCap.
+DataPlan plan_data(const Format& format, Op op, const Shape& shape);
+
+struct BenchData {
+  DataPlan plan;
+  std::vector<Buffer> weight_buffers;
+  std::vector<QWeight> weights;  // views into weight_buffers, one per copy
+  std::vector<uint8_t> act;      // activation as the GEMV kernels take it
+  std::vector<Buffer> outs;
+  std::size_t next = 0;          // rotation position, kept across the runner's repeated calls
+};
+
+// Weights: format.encode_ref of N(0,1) floats with a fixed seed (identical for every variant and
+// run); activation: format.activation->quantize of N(0,1) floats (fp32 bytes when null).
+BenchData make_data(const Format& format, Op op, const Shape& shape);
+
+}  // namespace qb::bench

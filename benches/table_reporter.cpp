@@ -1,0 +1,43 @@
+#include "benches/table_reporter.h"
+
+#include <cstdio>
+#include <string>
+
+namespace qb::bench {
+namespace {
+
+std::string counter(const benchmark::BenchmarkReporter::Run& run, const char* name, const char* fmt) {
+  const auto it = run.counters.find(name);
+  if (it == run.counters.end()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, fmt, it->second.value);
+  return buf;
+}
+
+}  // namespace
+
+void TableReporter::PrintHeader(const Run& run) {
+  (void)run;
+  const int w = static_cast<int>(name_field_width_);
+  std::printf("%-*s %12s %7s %10s %8s %8s %9s %8s  %s\n", w, "Benchmark", "ms/iter", "iters", "weight_GBps",
+              "bw_frac", "speedup", "ns/weight", "out_GBps", "isa");
+  std::printf("%s\n", std::string(static_cast<std::size_t>(w) + 82, '-').c_str());
+}
+
+void TableReporter::PrintRunData(const Run& run) {
+  const int w = static_cast<int>(name_field_width_);
+  if (run.error_occurred) {
+    std::printf("%-*s ERROR: %s\n", w, run.benchmark_name().c_str(), run.error_message.c_str());
+  } else {
+    const double ms = run.GetAdjustedRealTime() * benchmark::GetTimeUnitMultiplier(benchmark::kMillisecond) /
+                      benchmark::GetTimeUnitMultiplier(run.time_unit);
+    std::printf("%-*s %12.3f %7lld %11s %8s %8s %9s %8s  %s\n", w, run.benchmark_name().c_str(), ms,
+                static_cast<long long>(run.iterations), counter(run, "weight_GBps", "%.2f").c_str(),
+                counter(run, "bw_fraction", "%.3f").c_str(), counter(run, "speedup_vs_ref", "%.2f").c_str(),
+                counter(run, "ns_per_weight", "%.4f").c_str(), counter(run, "out_GBps", "%.2f").c_str(),
+                run.report_label.c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace qb::bench

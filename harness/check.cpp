@@ -1,0 +1,118 @@
+#include "harness/check.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace qb {
+namespace {
+
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+// Maps floats to integers that are ordered like the floats (-0 just below +0).
+int64_t ordered(float f) {
+  const uint32_t b = bits_of(f);
+  return (b & 0x80000000u) ? -static_cast<int64_t>(b & 0x7FFFFFFFu) - 1 : static_cast<int64_t>(b);
+}
+
+}  // namespace
+
+uint64_t ulp_distance(float a, float b) {
+  const int64_t d = ordered(a) - ordered(b);
+  return static_cast<uint64_t>(d < 0 ? -d : d);
+}
+
+BitsCheck compare_bits(const float* expected, const float* got, int64_t n, NanPolicy nan) {
+  BitsCheck c;
+  for (int64_t i = 0; i < n; ++i) {
+    const bool e_nan = std::isnan(expected[i]), g_nan = std::isnan(got[i]);
+    c.nan_count += e_nan;
+    bool same = bits_of(expected[i]) == bits_of(got[i]);
+    if (!same && e_nan && g_nan && nan == NanPolicy::any_nan) same = true;
+    if (e_nan != g_nan)
+      c.max_ulp = std::numeric_limits<uint64_t>::max();
+    else if (!e_nan && ulp_distance(expected[i], got[i]) > c.max_ulp)
+      c.max_ulp = ulp_distance(expected[i], got[i]);
+    if (!same) {
+      if (c.first_bad < 0) c.first_bad = i;
+      ++c.mismatches;
+    }
+  }
+  return c;
+}
+
+std::string untrusted_dequant(const float* expected, int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  int64_t zeros = 0, changes = 0;
+  for (int64_t i = 0; i < n; ++i) zeros += expected[i] == 0.0f;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 1; c < cols; ++c)
+      changes += bits_of(expected[r * cols + c]) != bits_of(expected[r * cols + c - 1]);
+  const int64_t pairs = rows * (cols - 1);
+  // 90% / 10%: below these a swapped or dropped element goes unnoticed in most blocks.
+  if (zeros * 10 > n * 9) return std::to_string(zeros) + " of " + std::to_string(n) + " expected values are zero";
+  if (pairs > 0 && changes * 10 < pairs)
+    return "expected values are nearly constant along rows (" + std::to_string(changes) + " changes in " +
+           std::to_string(pairs) + " neighbours)";
+  return "";
+}
+
+std::string untrusted_gemv(const float* expected, int64_t rows) {
+  int64_t zeros = 0;
+  for (int64_t r = 0; r < rows; ++r) zeros += expected[r] == 0.0f;
+  if (zeros * 2 > rows) return std::to_string(zeros) + " of " + std::to_string(rows) + " expected outputs are zero";
+  return "";
+}
+
+std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act) {
+  const Format& f = *w.format;
+  std::vector<float> wrow(static_cast<std::size_t>(w.rows * w.cols));
+  f.dequant_ref(w, 0, w.rows, wrow.data());
+  std::vector<float> x(static_cast<std::size_t>(w.cols));
+  f.activation->dequant(act, w.cols, x.data());
+  const double u = std::ldexp(1.0, -24);
+  const double n = static_cast<double>(f.gemv_rounding_depth(w.cols));
+  const double gamma = n * u / (1.0 - n * u);
+  const double underflow = 2.0 * n * std::ldexp(1.0, -149);
+  std::vector<double> bounds(static_cast<std::size_t>(w.rows));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    double s = 0;
+    for (int64_t c = 0; c < w.cols; ++c) s += std::fabs(static_cast<double>(wrow[r * w.cols + c]) * x[c]);
+    bounds[r] = 2.0 * gamma * s + underflow;
+  }
+  return bounds;
+}
+
+GemvCheck compare_gemv(const float* expected, const float* got, const std::vector<double>& bounds) {
+  GemvCheck c;
+  for (std::size_t r = 0; r < bounds.size(); ++r) {
+    const float e = expected[r], g = got[r];
+    if (bits_of(e) != bits_of(g)) c.bit_exact = false;
+    bool ok;
+    if (!std::isfinite(bounds[r])) {
+      ok = std::isfinite(e) ? bits_of(g) == bits_of(e) : !std::isfinite(g);
+    } else if (std::isnan(e)) {
+      ok = std::isnan(g);
+    } else if (std::isinf(e)) {
+      ok = e == g;
+    } else if (!std::isfinite(g)) {
+      ok = false;
+    } else {
+      const double err = std::fabs(static_cast<double>(g) - e);
+      c.max_err = std::fmax(c.max_err, err);
+      if (bounds[r] > 0) c.max_ratio = std::fmax(c.max_ratio, err / bounds[r]);
+      ok = err <= bounds[r];
+    }
+    if (!ok) {
+      if (c.first_bad < 0) c.first_bad = static_cast<int64_t>(r);
+      ++c.failures;
+    }
+  }
+  return c;
+}
+
+}  // namespace qb

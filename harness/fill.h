@@ -1,0 +1,46 @@
+// Test and bench inputs, owned by the harness: random weights made by each format's reference
+// encoder, planted special scales, and deliberately misaligned storage.
+#pragma once
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "harness/qweight.h"
+#include "harness/registry.h"
+
+namespace qb {
+
+// A quantized weight that owns its bytes; each tensor starts `misalign` bytes past a 64-byte
+// boundary so kernels meet unaligned rows.
+class OwnedWeight {
+ public:
+  OwnedWeight(const Format& f, int64_t rows, int64_t cols, const nlohmann::json& params,
+              const std::vector<std::vector<uint8_t>>& tensors, std::size_t misalign = 0);
+  OwnedWeight(const OwnedWeight&) = delete;  // the view points into the buffers
+  OwnedWeight(OwnedWeight&&) = default;
+  const QWeight& view() const { return view_; }
+  uint8_t* tensor_data(std::size_t i) { return const_cast<uint8_t*>(view_.tensors[i].data); }
+
+ private:
+  std::vector<std::vector<uint8_t>> buffers_;
+  QWeight view_;
+};
+
+std::vector<float> gaussian(std::size_t n, uint64_t seed, float sigma = 1.0f);
+
+// Encodes gaussian values with the format's reference encoder.
+OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign = 0);
+
+// Overwrites fp16 scale fields (Format::fp16_scale_offsets) of some blocks with NaN (several
+// payloads, both signs), +-Inf, subnormals and +-0, so decoders meet every special class.
+void plant_special_scales(OwnedWeight& w, uint64_t seed);
+
+// The activation bytes for x (the format's GEMV input), `misalign` bytes off alignment.
+struct OwnedActivation {
+  std::vector<uint8_t> buffer;
+  std::size_t offset = 0;
+  const uint8_t* data() const { return buffer.data() + offset; }
+};
+OwnedActivation quantize_activation(const Format& f, const std::vector<float>& x, std::size_t misalign = 0);
+
+}  // namespace qb

@@ -1,0 +1,274 @@
+#include "harness/verify.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "harness/check.h"
+#include "harness/run.h"
+#include "reference/common/half.h"
+
+namespace qb {
+namespace {
+
+std::string hex_bytes(const uint8_t* p, std::size_t n) {
+  std::string s;
+  char buf[4];
+  for (std::size_t i = 0; i < n; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", p[i]);
+    s += buf;
+  }
+  return s;
+}
+
+std::string float_str(float f) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g (0x%08x)", static_cast<double>(f), f32_to_bits(f));
+  return buf;
+}
+
+std::string sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+std::vector<float> as_f32(const OwnedTensor& t) {
+  std::vector<float> v(static_cast<std::size_t>(t.numel()));
+  if (t.dtype == DType::F32) {
+    std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
+  } else {  // F16 expectations widen exactly
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      uint16_t h;
+      std::memcpy(&h, t.bytes.data() + 2 * i, 2);
+      v[i] = fp16_to_f32(h);
+    }
+  }
+  return v;
+}
+
+struct Reporter {
+  const Fixture& fx;
+  const VerifyOptions& opt;
+  std::ostream& out;
+  Tally tally;
+
+  void line(const char* status, const std::string& what, const std::string& detail) {
+    out << status << "  " << fx.path << "  " << what << "  " << detail << "\n";
+  }
+  void pass(const std::string& what, const std::string& detail) {
+    line("PASS", what, detail);
+    ++tally.passed;
+  }
+  void skip(const std::string& what, const std::string& detail) {
+    line("SKIP", what, detail);
+    ++tally.skipped;
+  }
+  void untrusted(const std::string& what, const std::string& detail) {
+    line("UNTRUSTED", what, detail + " (output matched; not counted as passed)");
+    ++tally.skipped;
+  }
+  void fail(const std::string& what, const std::string& detail, const std::string& variant) {
+    line("FAIL", what, detail);
+    out << "  repro: " << opt.command << (variant.empty() ? "" : " --variant " + variant)
+        << " --threads " << opt.threads << " " << fx.path << "\n";
+    ++tally.failed;
+  }
+};
+
+std::string variant_label(const Variant& v) { return std::string(op_name(v.op)) + "  " + v.name + " [" + v.isa_name + "]"; }
+
+// The stored bytes of the block holding element (row, col): what a reader needs to see
+// first when a decode is wrong.
+std::string block_bytes_at(const QWeight& w, int64_t row, int64_t col) {
+  const Format& f = *w.format;
+  if (f.block_bytes <= 0 || w.tensors.size() != 1) return "";
+  const int64_t block = col / f.block_elems;
+  const uint8_t* p = w.tensors[0].data + (row * (w.cols / f.block_elems) + block) * f.block_bytes;
+  return "block " + std::to_string(row * (w.cols / f.block_elems) + block) + " (row " + std::to_string(row) +
+         ", cols " + std::to_string(block * f.block_elems) + ".." + std::to_string((block + 1) * f.block_elems - 1) +
+         ") stored " + hex_bytes(p, static_cast<std::size_t>(f.block_bytes)) + "; ";
+}
+
+void check_dequant(Reporter& rep, const Variant& v, const QWeight& w, const std::vector<float>& expected,
+                   const std::string& trust) {
+  std::vector<float> got(expected.size());
+  run_dequant(v, w, got.data(), rep.opt.threads);
+  const BitsCheck c = compare_bits(expected.data(), got.data(), static_cast<int64_t>(expected.size()), v.nan);
+  if (!c.ok()) {
+    const int64_t row = c.first_bad / w.cols, col = c.first_bad % w.cols;
+    rep.fail(variant_label(v),
+             std::to_string(c.mismatches) + " of " + std::to_string(expected.size()) + " values differ; first bad " +
+                 block_bytes_at(w, row, col) + "element [" + std::to_string(row) + "][" + std::to_string(col) +
+                 "] expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]),
+             v.name);
+    return;
+  }
+  const std::string detail = "bit-exact (" + std::to_string(expected.size()) + " values, max 0 ulp, " +
+                             std::to_string(c.nan_count) + " NaN)";
+  if (!trust.empty())
+    rep.untrusted(variant_label(v), detail + "; " + trust);
+  else
+    rep.pass(variant_label(v), detail);
+}
+
+void check_gemv(Reporter& rep, const Variant& v, const QWeight& w, const uint8_t* act, const std::vector<float>& expected,
+                const std::vector<double>& bounds, const std::string& trust) {
+  std::vector<float> got(expected.size());
+  run_gemv(v, w, act, got.data(), rep.opt.threads);
+  const GemvCheck c = compare_gemv(expected.data(), got.data(), bounds);
+  if (!c.ok()) {
+    const int64_t r = c.first_bad;
+    rep.fail(variant_label(v),
+             std::to_string(c.failures) + " of " + std::to_string(expected.size()) + " rows outside the bound; first bad row " +
+                 std::to_string(r) + " (" + block_bytes_at(w, r, 0) + "...) expected " + float_str(expected[r]) +
+                 " got " + float_str(got[r]) + " |err| " + sci(std::fabs(double(got[r]) - expected[r])) + " > bound " +
+                 sci(bounds[r]) + " = 2*gamma_" + std::to_string(w.format->gemv_rounding_depth(w.cols)) + "*sum|w*x|",
+             v.name);
+    return;
+  }
+  const std::string detail = c.bit_exact ? "bit-exact to expect.y (" + std::to_string(expected.size()) + " rows)"
+                                         : "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) +
+                                               " of bound 2*gamma_n*sum|w*x| (n=" +
+                                               std::to_string(w.format->gemv_rounding_depth(w.cols)) + ")";
+  if (!trust.empty())
+    rep.untrusted(variant_label(v), detail + "; " + trust);
+  else
+    rep.pass(variant_label(v), detail);
+}
+
+void check_encoder(Reporter& rep, const Fixture& fx, EncodeFn encode, const std::string& name) {
+  const OwnedTensor* want = fx.find("expect.encode");
+  std::vector<std::vector<uint8_t>> tensors;
+  encode(fx.find("source")->as<float>(), fx.rows, fx.cols, fx.params, tensors);
+  std::vector<uint8_t> got;
+  for (const auto& t : tensors) got.insert(got.end(), t.begin(), t.end());
+  const auto bad = std::mismatch(got.begin(), got.end(), want->bytes.begin(), want->bytes.end());
+  if (got.size() == want->bytes.size() && bad.first == got.end()) {
+    rep.pass("encode  " + name, "bytes identical to expect.encode (" + std::to_string(got.size()) + " bytes)");
+    return;
+  }
+  if (got.size() != want->bytes.size()) {
+    rep.fail("encode  " + name,
+             "produced " + std::to_string(got.size()) + " bytes, expected " + std::to_string(want->bytes.size()), "");
+    return;
+  }
+  const std::size_t bb = static_cast<std::size_t>(fx.format->block_bytes > 0 ? fx.format->block_bytes : 16);
+  const std::size_t at = static_cast<std::size_t>(bad.first - got.begin());
+  const std::size_t start = at / bb * bb, len = std::min(bb, got.size() - start);
+  rep.fail("encode  " + name,
+           "first differing block " + std::to_string(at / bb) + " (byte " + std::to_string(at) + "): expected " +
+               hex_bytes(want->bytes.data() + start, len) + " got " + hex_bytes(got.data() + start, len),
+           "");
+}
+
+}  // namespace
+
+Tally verify_encoder(const Fixture& fx, EncodeFn encode, const std::string& encoder_name, std::ostream& out) {
+  const VerifyOptions opt;
+  Reporter rep{fx, opt, out, {}};
+  check_encoder(rep, fx, encode, encoder_name);
+  return rep.tally;
+}
+
+Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt, std::ostream& out) {
+  Reporter rep{fx, opt, out, {}};
+  const Format& f = *fx.format;
+  if (!f.implemented()) {
+    rep.skip(f.id, "format " + f.id + " is not implemented yet");
+    return rep.tally;
+  }
+  const QWeight w = fx.weight();
+  const auto selected = [&](Op op) {
+    Selection s = select_variants(pool, f.id, op, opt.isa_cap);
+    if (!opt.only_variant.empty()) {
+      s.run.erase(std::remove_if(s.run.begin(), s.run.end(), [&](const Variant* v) { return v->name != opt.only_variant; }),
+                  s.run.end());
+      s.skipped.clear();
+    }
+    for (const auto& [v, why] : s.skipped) rep.skip(variant_label(*v), why);
+    return s.run;
+  };
+
+  if (opt.only_variant.empty() && fx.find("expect.encode") && fx.find("source")) {
+    if (f.encode_ref)
+      check_encoder(rep, fx, f.encode_ref, f.id + "_encode_ref");
+    else
+      rep.skip("encode", "format " + f.id + " has no reference encoder yet");
+  }
+
+  if (const OwnedTensor* deq = fx.find("expect.dequant")) {
+    const std::vector<float> expected = as_f32(*deq);
+    const std::string trust = untrusted_dequant(expected.data(), fx.rows, fx.cols);
+    for (const Variant* v : selected(Op::dequant)) check_dequant(rep, *v, w, expected, trust);
+  }
+
+  if (const OwnedTensor* y = fx.find("expect.y")) {
+    std::vector<uint8_t> act;
+    if (const OwnedTensor* xq = fx.find("expect.x_q")) {
+      act = xq->bytes;
+      if (const OwnedTensor* x = fx.find("expect.x"); x && opt.only_variant.empty()) {
+        std::vector<uint8_t> mine(act.size());
+        f.activation->quantize(x->as<float>(), fx.cols, mine.data());
+        const auto bad = std::mismatch(mine.begin(), mine.end(), act.begin());
+        if (bad.first == mine.end())
+          rep.pass("activation  " + f.activation->id + " quantizer", "bytes identical to expect.x_q");
+        else
+          rep.fail("activation  " + f.activation->id + " quantizer",
+                   "first differing byte " + std::to_string(bad.first - mine.begin()) + ": expected " +
+                       hex_bytes(&*bad.second, 1) + " got " + hex_bytes(&*bad.first, 1),
+                   "");
+      }
+    } else {
+      act.resize(f.activation->bytes(fx.cols));
+      f.activation->quantize(fx.find("expect.x")->as<float>(), fx.cols, act.data());
+    }
+    const std::vector<float> expected = as_f32(*y);
+    const std::vector<double> bounds = gemv_bounds(w, act.data());
+    const std::string trust = untrusted_gemv(expected.data(), fx.rows);
+    for (const Variant* v : selected(Op::gemv)) check_gemv(rep, *v, w, act.data(), expected, bounds, trust);
+  }
+  return rep.tally;
+}
+
+Tally verify_paths(const std::vector<std::string>& paths, const std::vector<Variant>& pool, const VerifyOptions& opt,
+                   std::ostream& out) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  Tally total;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<std::string> found;
+      for (const auto& e : fs::recursive_directory_iterator(p, ec))
+        if (e.is_regular_file() && e.path().extension() == ".safetensors") found.push_back(e.path().string());
+      std::sort(found.begin(), found.end());
+      if (found.empty()) {
+        out << "FAIL  " << p << "  no .safetensors fixtures in this folder\n";
+        ++total.failed;
+      }
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::exists(p, ec)) {
+      files.push_back(p);
+    } else {
+      out << "FAIL  " << p << "  no such file or folder\n";
+      ++total.failed;
+    }
+  }
+  for (const auto& file : files) {
+    try {
+      total.add(verify_fixture(load_fixture(file), pool, opt, out));
+    } catch (const FileError& e) {
+      out << "FAIL  " << e.what() << "\n";
+      ++total.failed;
+    } catch (const std::exception& e) {
+      out << "FAIL  " << file << ": " << e.what() << "\n";
+      ++total.failed;
+    }
+  }
+  return total;
+}
+
+}  // namespace qb

@@ -1,0 +1,42 @@
+// `verify`: every registered variant the CPU supports, on every fixture; one line per
+// fixture x check, a repro command for every failure, and a final tally.
+#pragma once
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "harness/fixture.h"
+#include "harness/registry.h"
+
+namespace qb {
+
+struct VerifyOptions {
+  uint64_t isa_cap = ~0ull;   // --isa ceiling (feature mask)
+  int threads = 1;
+  std::string only_variant;   // --variant: restrict to one variant name
+  std::string command = "build/bin/verify";  // how repro lines invoke the tool
+};
+
+struct Tally {
+  int passed = 0, failed = 0, skipped = 0;
+  void add(const Tally& t) {
+    passed += t.passed;
+    failed += t.failed;
+    skipped += t.skipped;
+  }
+};
+
+using EncodeFn = decltype(Format::encode_ref);
+
+// Checks on one loaded fixture against the variants of `pool` (the registry's list, or a test's
+// own list of deliberately wrong variants).
+Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt, std::ostream& out);
+// The encoder check on its own, for any encoder (the format's reference one by default).
+Tally verify_encoder(const Fixture& fx, EncodeFn encode, const std::string& encoder_name, std::ostream& out);
+// Files and folders (searched recursively for *.safetensors, in sorted order); a file that
+// fails to load counts as failed with its error.
+Tally verify_paths(const std::vector<std::string>& paths, const std::vector<Variant>& pool,
+                   const VerifyOptions& opt, std::ostream& out);
+
+}  // namespace qb

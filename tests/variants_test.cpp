@@ -1,0 +1,104 @@
+// Every registered optimized variant against its format's scalar reference on randomized
+// inputs: shapes that are not multiples of vector widths or thread counts, 1-row and 1-block
+// tensors, misaligned buffers, NaN/Inf/subnormal fp16 scales, and several thread counts
+// (which must give the same bits). Seed: QB_SEED, or random and printed.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "harness/check.h"
+#include "harness/fill.h"
+#include "harness/registry.h"
+#include "harness/run.h"
+#include "tests/cpuinfo.h"
+
+namespace qb {
+namespace {
+
+uint64_t base_seed() {
+  static const uint64_t seed = [] {
+    const char* env = std::getenv("QB_SEED");
+    const uint64_t s = env ? std::strtoull(env, nullptr, 0) : std::random_device{}();
+    std::cout << "variants_test seed: QB_SEED=" << s << "\n";
+    return s;
+  }();
+  return seed;
+}
+
+std::vector<std::string> optimized_names() {
+  std::vector<std::string> names;
+  for (const auto& v : variants())
+    if (!v.reference) names.push_back(v.name);
+  return names;
+}
+
+const Variant& by_name(const std::string& name) {
+  for (const auto& v : variants())
+    if (v.name == name) return v;
+  throw std::invalid_argument(name);
+}
+
+const Variant& reference_of(const Variant& v) { return by_name(v.format + "_" + std::string(op_name(v.op)) + "_ref"); }
+
+class VariantTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
+  const Variant& v = by_name(GetParam());
+  const Selection sel = select_variants(variants(), v.format, v.op, ~0ull);
+  if (std::find(sel.run.begin(), sel.run.end(), &v) == sel.run.end()) {
+    // A silent fallback is a failure: the OS says the CPU can run it, so dispatch must.
+    const uint64_t os = test::cpuinfo_features();
+    ASSERT_TRUE(test::proc_cpuinfo_flags().empty() || missing_features(v.isa, os) != 0)
+        << v.name << " was not selected although /proc/cpuinfo lists " << feature_names(v.isa);
+    GTEST_SKIP() << v.name << " needs " << feature_names(missing_features(v.isa, cpu_info().features));
+  }
+  const Format& f = *find_format(v.format);
+  const Variant& ref = reference_of(v);
+  const int64_t qk = f.block_elems;
+  const int64_t shapes[][2] = {{1, qk}, {1, 3 * qk}, {3, qk}, {5, 2 * qk}, {17, 3 * qk}, {33, 32 * qk}, {7, 129 * qk}, {64, 128 * qk}};
+  int cases = 0;
+  for (const auto& shape : shapes)
+    for (std::size_t misalign : {0, 1, 3})
+      for (bool specials : {false, true}) {
+        const uint64_t seed = base_seed() + static_cast<uint64_t>(cases++) * 7919;
+        const int64_t rows = shape[0], cols = shape[1];
+        SCOPED_TRACE(v.name + " " + std::to_string(rows) + "x" + std::to_string(cols) + " misalign " +
+                     std::to_string(misalign) + (specials ? " special scales" : "") + " seed " + std::to_string(seed));
+        OwnedWeight w = random_weight(f, rows, cols, seed, misalign);
+        if (specials) plant_special_scales(w, seed);
+        if (v.op == Op::dequant) {
+          std::vector<float> want(static_cast<std::size_t>(rows * cols)), got(want.size());
+          run_dequant(ref, w.view(), want.data(), 1);
+          for (int threads : {1, 2, 3}) {
+            std::fill(got.begin(), got.end(), -1.0f);
+            run_dequant(v, w.view(), got.data(), threads);
+            const BitsCheck c = compare_bits(want.data(), got.data(), rows * cols, v.nan);
+            ASSERT_TRUE(c.ok()) << c.mismatches << " values differ, first at " << c.first_bad << " (threads "
+                                << threads << ")";
+          }
+        } else {
+          const OwnedActivation act = quantize_activation(f, gaussian(static_cast<std::size_t>(cols), seed + 1), misalign);
+          std::vector<float> want(static_cast<std::size_t>(rows)), got(want.size()), first(want.size());
+          run_gemv(ref, w.view(), act.data(), want.data(), 1);
+          const std::vector<double> bounds = gemv_bounds(w.view(), act.data());
+          for (int threads : {1, 2, 3}) {
+            run_gemv(v, w.view(), act.data(), got.data(), threads);
+            const GemvCheck c = compare_gemv(want.data(), got.data(), bounds);
+            ASSERT_TRUE(c.ok()) << c.failures << " rows outside the bound, first row " << c.first_bad << ": want "
+                                << want[c.first_bad] << " got " << got[c.first_bad] << " bound " << bounds[c.first_bad];
+            if (threads == 1) first = got;
+            ASSERT_EQ(0, std::memcmp(first.data(), got.data(), got.size() * 4)) << "bits depend on thread count " << threads;
+          }
+        }
+      }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, VariantTest, ::testing::ValuesIn(optimized_names()),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+}  // namespace
+}  // namespace qb
