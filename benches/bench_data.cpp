@@ -50,13 +50,13 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape) {
   p.shape = shape;
   format.layout(shape.rows, shape.cols, nlohmann::json::object());  // the format's own complaint first
   if (static_cast<std::size_t>(shape.rows) > kMemoryCap / sizeof(float) / static_cast<std::size_t>(shape.cols))
-    throw std::invalid_argument(shape.str() + " is larger than the " + mib(kMemoryCap) + " limit as fp32");
+    throw std::invalid_argument("its fp32 source alone exceeds the " + mib(kMemoryCap) + " memory limit");
   p.weight_bytes = format.stored_bytes(shape.rows, shape.cols, nlohmann::json::object());
   const auto elems = static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols);
   p.out_bytes = (op == Op::dequant ? elems : static_cast<std::size_t>(shape.rows)) * sizeof(float);
   const std::size_t source_bytes = elems * sizeof(float);  // fp32 input of the encoder
   if (p.weight_bytes + p.out_bytes + source_bytes > kMemoryCap)
-    throw std::invalid_argument(shape.str() + " needs " + mib(p.weight_bytes + p.out_bytes + source_bytes) +
+    throw std::invalid_argument("needs " + mib(p.weight_bytes + p.out_bytes + source_bytes) +
                                 " (weights, output, fp32 source), over the " + mib(kMemoryCap) + " limit");
   p.weight_copies = rotation_copies(p.weight_bytes);
   // A GEMV writes `rows` floats: they stay in cache like the activation, as in real inference.

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
                  "weight ROWSxCOLS (out x in features), repeatable; default: LLaMA-7B 4096x4096 11008x4096 "
                  "4096x11008 32000x4096");
   app.add_option("--threads", threads, "OpenMP threads (capped at the available cores)")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
   app.add_option("--json", json_path, "write Google Benchmark JSON with the run's context here");
 
@@ -178,10 +178,7 @@ int main(int argc, char** argv) {
   bool own_format = false;
   for (const auto& a : bm_args) own_format |= a.rfind("--benchmark_format=", 0) == 0 && a != "--benchmark_format=console";
   TableReporter table;
-  if (own_format)
-    benchmark::RunSpecifiedBenchmarks();
-  else
-    benchmark::RunSpecifiedBenchmarks(&table);
+  const std::size_t ran = own_format ? benchmark::RunSpecifiedBenchmarks() : benchmark::RunSpecifiedBenchmarks(&table);
   benchmark::Shutdown();
-  return 0;
+  return ran > 0 ? 0 : 1;  // a --benchmark_filter that matches nothing is a mistake, not a result
 }

@@ -25,9 +25,9 @@ BitsCheck compare_bits(const float* expected, const float* got, int64_t n, NanPo
 uint64_t ulp_distance(float a, float b);
 
 // Why an expected output cannot tell a correct kernel from a wrong one, or "" when it can.
-// A case whose values are nearly all zero, or nearly constant along rows, would pass a kernel
-// that permutes or drops elements: it is reported as not trusted instead of passed.
-std::string untrusted_dequant(const float* expected, int64_t rows, int64_t cols);
+// A case whose values are nearly all zero, or constant within most blocks of `chunk` elements,
+// would pass a kernel that permutes or drops elements: it is reported as not trusted instead.
+std::string untrusted_dequant(const float* expected, int64_t rows, int64_t cols, int64_t chunk);
 std::string untrusted_gemv(const float* expected, int64_t rows);
 
 // GEMV bound per output row. For a dot product of n_terms products evaluated in fp32 with at

@@ -201,7 +201,7 @@ Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const 
 
   if (const OwnedTensor* deq = fx.find("expect.dequant")) {
     const std::vector<float> expected = as_f32(*deq);
-    const std::string trust = untrusted_dequant(expected.data(), fx.rows, fx.cols);
+    const std::string trust = untrusted_dequant(expected.data(), fx.rows, fx.cols, f.block_elems > 0 ? f.block_elems : 32);
     for (const Variant* v : selected(Op::dequant)) check_dequant(rep, *v, w, expected, trust);
   }
 
