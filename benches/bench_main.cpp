@@ -112,9 +112,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  // Notes go to stderr: stdout may carry --benchmark_format=json.
   const int cores = omp_get_num_procs();
   if (threads > cores) {
-    std::printf("note: --threads %d capped to the %d available cores\n", threads, cores);
+    std::fprintf(stderr, "note: --threads %d capped to the %d available cores\n", threads, cores);
     threads = cores;
   }
   config.threads = threads;
@@ -133,16 +134,19 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(bm_argc, bm_argv.data())) return 1;
 
   const Selection sel = select_variants(variants(), config.format->id, config.op, isa_cap);
-  for (const auto& [v, why] : sel.skipped) std::printf("skipped %s: %s\n", v->name.c_str(), why.c_str());
+  for (const auto& [v, why] : sel.skipped) std::fprintf(stderr, "skipped %s: %s\n", v->name.c_str(), why.c_str());
   if (sel.run.empty()) {
     std::fprintf(stderr, "bench: no %s %s variant runs on this CPU under --isa %s\n", config.format->id.c_str(),
                  std::string(op_name(config.op)).c_str(), isa_str.c_str());
     return 1;
   }
 
-  const ProbeResult probe = probe_read_bandwidth(threads);
+  bool list_only = false;
+  for (const auto& a : bm_args) list_only |= a == "--benchmark_list_tests" || a == "--benchmark_list_tests=true";
+  // Listing runs nothing, so it needs no roofline.
+  const ProbeResult probe = list_only ? ProbeResult{} : probe_read_bandwidth(threads);
   config.probe_GBps = probe.best_GBps;
-  std::printf("probe: %.2f GB/s read bandwidth with %d threads (best of %d passes over %zu MiB, %s)\n",
+  std::fprintf(stderr, "probe: %.2f GB/s read bandwidth with %d threads (best of %d passes over %zu MiB, %s)\n",
               probe.best_GBps, threads, probe.passes, probe.bytes >> 20, probe.kernel.c_str());
 
   const auto& cpu = cpu_info();

@@ -20,81 +20,72 @@ namespace qb::x86::ggml_x86 {
 
 constexpr int64_t kChunk = 64;
 
-// Per 64-byte chunk of a weight row: kStreams activation byte vectors, then 16 int32 accumulator
-// seeds (the weight offset times the lane's activation sum, making unsigned weight bytes exact),
-// then 16 fp32 d_x, one per lane. Before the chunks: one vpermt2w index vector per chunk phase
-// (the chunk pattern repeats every lcm(block_bytes, 64) bytes) that picks, for lane i, the fp16
-// d_w of the lane's block out of (previous chunk, current chunk).
-struct ChunkLayout {
+// Prepared activation, each array indexed like the weight row (byte p of a row <-> lane p / 4):
+// kStreams activation byte arrays (values under quant bytes, zero under scale bytes and past the
+// row), int32 accumulator seeds per lane (minus the weight offset times the lane's activation sum,
+// making unsigned weight bytes exact), fp32 d_x per lane, and one vpermt2w index vector per chunk
+// phase (the chunk pattern repeats every lcm(block_bytes, 64) bytes) that picks, for lane i, the
+// fp16 d_w of the lane's block out of (previous chunk, current chunk). Arrays are padded to whole
+// chunks and 64-byte aligned.
+struct ChunkAct {
   int64_t nb = 0;         // blocks per row
   int64_t row_bytes = 0;  // stored bytes per row
   int64_t nfull = 0;      // whole 64-byte chunks in a row
   int64_t tail = 0;       // bytes in the final partial chunk (0: none)
   int64_t period = 0;     // chunk phases
-  int64_t stride = 0;     // prepared bytes per chunk
+  const int8_t* x[2] = {};
+  const int32_t* seed = nullptr;
+  const float* dx = nullptr;
+  const uint16_t* idx = nullptr;  // period * 32 words
 };
 
-// Element of activation block `k` feeding stream `s` at quant byte `j` of the weight block.
-// q4_0 (2 streams): byte j holds elements j (low nibble) and j + 16 (high nibble).
-// q8_0 (1 stream): byte j holds element j.
-inline int8_t act_value(const uint8_t* act, int64_t k, int64_t j, int s) {
-  const int8_t* xq = reinterpret_cast<const int8_t*>(act + k * int64_t(sizeof(ggml::BlockQ8_0)) + 2);
-  return xq[j + 16 * s];
-}
-
-// Fills `buf` (64-byte aligned inside) and returns the start of the chunk data; the phase index
-// vectors lie in the `period * 64` bytes before it.
+// q4_0 (2 streams): quant byte j holds elements j (low nibble) and j + 16 (high nibble).
+// q8_0 (1 stream): quant byte j holds element j.
 template <int kBlockBytes, int kStreams, int kWeightOffset>
-const uint8_t* prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& buf,
-                              ChunkLayout& L) {
-  L.nb = cols / 32;
-  L.row_bytes = L.nb * kBlockBytes;
-  L.nfull = L.row_bytes / kChunk;
-  L.tail = L.row_bytes % kChunk;
-  L.period = 1;
-  while ((L.period * kChunk) % kBlockBytes != 0) ++L.period;
-  L.stride = kChunk * (kStreams + 2);
-  const int64_t nchunks = L.nfull + (L.tail ? 1 : 0);
-  buf.resize(static_cast<std::size_t>((L.period + nchunks * (kStreams + 2)) * kChunk + kChunk));
-  uint8_t* base = buf.data();
-  base += (kChunk - reinterpret_cast<uintptr_t>(base) % kChunk) % kChunk;
+ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& buf) {
+  constexpr int64_t kQuant = kBlockBytes - 2;
+  ChunkAct A;
+  A.nb = cols / 32;
+  A.row_bytes = A.nb * kBlockBytes;
+  A.nfull = A.row_bytes / kChunk;
+  A.tail = A.row_bytes % kChunk;
+  A.period = 1;
+  while ((A.period * kChunk) % kBlockBytes != 0) ++A.period;
+  const int64_t padded = (A.nfull + (A.tail ? 1 : 0)) * kChunk, lanes = padded / 4;
+  buf.assign(static_cast<std::size_t>(padded * (kStreams + 2) + A.period * kChunk + kChunk), 0);
+  uint8_t* base = buf.data() + (kChunk - reinterpret_cast<uintptr_t>(buf.data()) % kChunk) % kChunk;
 
-  for (int64_t ph = 0; ph < L.period; ++ph) {
-    uint16_t idx[32] = {};
+  int8_t* x[kStreams];
+  for (int s = 0; s < kStreams; ++s) x[s] = reinterpret_cast<int8_t*>(base + s * padded);
+  int32_t* seed = reinterpret_cast<int32_t*>(base + kStreams * padded);
+  float* dx = reinterpret_cast<float*>(base + (kStreams + 1) * padded);
+  uint16_t* idx = reinterpret_cast<uint16_t*>(base + (kStreams + 2) * padded);
+
+  for (int64_t k = 0; k < A.nb; ++k) {
+    const uint8_t* blk = act + k * int64_t(sizeof(ggml::BlockQ8_0));
+    for (int s = 0; s < kStreams; ++s) std::memcpy(x[s] + k * kBlockBytes + 2, blk + 2 + 16 * s, kQuant);
+  }
+  for (int64_t i = 0; i < lanes; ++i) {
+    int32_t sum = 0;
+    for (int s = 0; s < kStreams; ++s)
+      for (int b = 0; b < 4; ++b) sum += x[s][4 * i + b];
+    seed[i] = -kWeightOffset * sum;
+    const int64_t owner = 4 * i / kBlockBytes;
+    dx[i] = owner < A.nb ? fp16_to_f32(ggml::load_u16(act + owner * int64_t(sizeof(ggml::BlockQ8_0))))
+                         : 0.0f;
+  }
+  for (int64_t ph = 0; ph < A.period; ++ph)
     for (int i = 0; i < 16; ++i) {
+      // Word offset of the owner's scale from the chunk start lies in [-kBlockBytes / 2, 32); the
+      // table is (previous chunk: words 0..31, current chunk: 32..63).
       const int64_t owner = (ph * kChunk + 4 * i) / kBlockBytes;
-      // Word offset of the owner's scale from the current chunk start, in [-kBlockBytes/2, 32);
-      // the table is (previous chunk words 0..31, current chunk words 32..63).
-      idx[i] = static_cast<uint16_t>(owner * kBlockBytes / 2 - ph * kChunk / 2 + 32);
+      idx[ph * 32 + i] = static_cast<uint16_t>(owner * kBlockBytes / 2 - ph * kChunk / 2 + 32);
     }
-    std::memcpy(base + ph * kChunk, idx, sizeof idx);
-  }
-
-  uint8_t* chunks = base + L.period * kChunk;
-  for (int64_t c = 0; c < nchunks; ++c) {
-    uint8_t* out = chunks + c * L.stride;
-    int32_t seed[16];
-    float dx[16];
-    for (int i = 0; i < 16; ++i) {
-      int32_t sum = 0;
-      for (int b = 0; b < 4; ++b) {
-        const int64_t p = c * kChunk + 4 * i + b;
-        const int64_t k = p / kBlockBytes, o = p % kBlockBytes;
-        for (int s = 0; s < kStreams; ++s) {
-          const int8_t v = (k < L.nb && o >= 2) ? act_value(act, k, o - 2, s) : 0;
-          out[s * kChunk + 4 * i + b] = static_cast<uint8_t>(v);
-          sum += v;
-        }
-      }
-      seed[i] = -kWeightOffset * sum;
-      const int64_t owner = (c * kChunk + 4 * i) / kBlockBytes;
-      dx[i] = owner < L.nb ? fp16_to_f32(ggml::load_u16(act + owner * int64_t(sizeof(ggml::BlockQ8_0))))
-                           : 0.0f;
-    }
-    std::memcpy(out + kStreams * kChunk, seed, sizeof seed);
-    std::memcpy(out + (kStreams + 1) * kChunk, dx, sizeof dx);
-  }
-  return chunks;
+  for (int s = 0; s < kStreams; ++s) A.x[s] = x[s];
+  A.seed = seed;
+  A.dx = dx;
+  A.idx = idx;
+  return A;
 }
 
 // Per-block activation for the AVX2 kernels: 32 int8 values, 8 int32 seeds (weight offset times

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what quantbench needs and is missing: Debian -dev packages via apt-get, Python
+# packages via pip. Does nothing when everything is present.
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build git pkg-config libgtest-dev libgmock-dev libbenchmark-dev
+          nlohmann-json3-dev libcli11-dev libssl-dev python3 python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! python3 -c 'import matplotlib' 2>/dev/null; then
+  # Debian's own python3 refuses plain pip installs (PEP 668); a user install is allowed.
+  python3 -m pip install --quiet matplotlib || python3 -m pip install --quiet --user --break-system-packages matplotlib
+fi
