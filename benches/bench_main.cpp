@@ -13,15 +13,11 @@
 #include "benches/bandwidth_probe.h"
 #include "benches/bench_context.h"
 #include "benches/bench_data.h"
-#include "benches/memory.h"
+#include "benches/run_context.h"
 #include "benches/shapes.h"
 #include "benches/table_reporter.h"
 #include "harness/cpu_features.h"
 #include "harness/registry.h"
-
-#ifndef QB_VERSION
-#define QB_VERSION "unversioned"
-#endif
 
 namespace {
 
@@ -72,7 +68,11 @@ std::vector<Shape> check_shapes(const std::vector<std::string>& args, const Form
   return shapes;
 }
 
-std::string json_quote(const std::string& s) { return nlohmann::json(s).dump(); }
+bool has_arg(const std::vector<std::string>& args, std::string_view a, std::string_view b) {
+  for (const auto& s : args)
+    if (s == a || s == b) return true;
+  return false;
+}
 
 }  // namespace
 
@@ -141,46 +141,22 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  bool list_only = false;
-  for (const auto& a : bm_args) list_only |= a == "--benchmark_list_tests" || a == "--benchmark_list_tests=true";
   // Listing runs nothing, so it needs no roofline.
-  const ProbeResult probe = list_only ? ProbeResult{} : probe_read_bandwidth(threads);
+  ProbeResult probe;
+  if (!has_arg(bm_args, "--benchmark_list_tests", "--benchmark_list_tests=true")) {
+    probe = probe_read_bandwidth(threads);
+    std::fprintf(stderr, "probe: %.2f GB/s read bandwidth with %d threads (best of %d passes over %zu MiB, %s)\n",
+                 probe.best_GBps, threads, probe.passes, probe.bytes >> 20, probe.kernel.c_str());
+  }
   config.probe_GBps = probe.best_GBps;
-  std::fprintf(stderr, "probe: %.2f GB/s read bandwidth with %d threads (best of %d passes over %zu MiB, %s)\n",
-              probe.best_GBps, threads, probe.passes, probe.bytes >> 20, probe.kernel.c_str());
 
-  const auto& cpu = cpu_info();
-  benchmark::AddCustomContext("quantbench_version", QB_VERSION);
-  benchmark::AddCustomContext("git_commit", QB_GIT_COMMIT);
-  benchmark::AddCustomContext("compiler", QB_COMPILER);
-  benchmark::AddCustomContext("cxx_flags", QB_CXX_FLAGS);
-  benchmark::AddCustomContext("cpu_model", cpu.brand);
-  benchmark::AddCustomContext("cpu_flags", feature_names(cpu.features));
-  benchmark::AddCustomContext("isa_ceiling", isa_str);
-  benchmark::AddCustomContext("threads", std::to_string(threads));
-  benchmark::AddCustomContext("probe_read_GBps_threads_" + std::to_string(threads),
-                              std::to_string(probe.best_GBps));
-  benchmark::AddCustomContext("probe_method", "sum of " + std::to_string(probe.bytes >> 20) +
-                                                  " MiB first-touched by the same threads, best of " +
-                                                  std::to_string(probe.passes) + " passes, " + probe.kernel);
-  std::string isa_map;
-  for (const Variant* v : sel.run) isa_map += (isa_map.empty() ? "" : ",") + json_quote(v->name) + ":" + json_quote(v->isa_name);
-  benchmark::AddCustomContext("variant_isa", "{" + isa_map + "}");
-  std::string skipped;
-  for (const auto& [v, why] : sel.skipped)
-    skipped += (skipped.empty() ? "" : ",") + json_quote(v->name) + ":" + json_quote(why);
-  benchmark::AddCustomContext("skipped_variants", "{" + skipped + "}");
-  std::string rotation = "rotation target " + std::to_string(rotation_target_bytes() >> 20) + " MiB (4x LLC " +
-                         std::to_string(last_level_cache_bytes() >> 20) + " MiB, at most 1 GiB)";
-  for (const Shape& s : shapes) rotation += "; " + plan_data(*config.format, config.op, s).describe();
-  benchmark::AddCustomContext("rotation", rotation);
+  add_run_context(config, isa_str, sel, probe, shapes);
 
   BenchContext context(config);
   context.register_rows(shapes, sel.run);
 
   // A --benchmark_format other than console asks for the library's own console output.
-  bool own_format = false;
-  for (const auto& a : bm_args) own_format |= a.rfind("--benchmark_format=", 0) == 0 && a != "--benchmark_format=console";
+  const bool own_format = has_arg(bm_args, "--benchmark_format=json", "--benchmark_format=csv");
   TableReporter table;
   const std::size_t ran = own_format ? benchmark::RunSpecifiedBenchmarks() : benchmark::RunSpecifiedBenchmarks(&table);
   benchmark::Shutdown();

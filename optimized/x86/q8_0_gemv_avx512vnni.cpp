@@ -15,22 +15,22 @@
 namespace qb::x86 {
 namespace {
 
-using ggml_x86::ChunkLayout;
+using ggml_x86::ChunkAct;
 using ggml_x86::kChunk;
 
-struct ChunkAct {
+struct ChunkVecs {
   __m512i x, seed, idx;
   __m512 dx;
 };
 
-QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) ChunkAct load_act(
-    const uint8_t* a, const uint8_t* idx) {
-  return {_mm512_load_si512(a), _mm512_load_si512(a + kChunk), _mm512_load_si512(idx),
-          _mm512_load_ps(a + 2 * kChunk)};
+QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) ChunkVecs load_act(
+    const ChunkAct& A, int64_t c, int64_t ph) {
+  return {_mm512_load_si512(A.x[0] + c * kChunk), _mm512_load_si512(A.seed + c * 16),
+          _mm512_load_si512(A.idx + ph * 32), _mm512_load_ps(A.dx + c * 16)};
 }
 
 QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512 chunk_term(
-    __m512i w, __m512i prev, const ChunkAct& a, __m512 acc) {
+    __m512i w, __m512i prev, const ChunkVecs& a, __m512 acc) {
   const __m512i s = _mm512_dpbusd_epi32(a.seed, _mm512_xor_si512(w, _mm512_set1_epi8(-128)), a.x);
   const __m512i dw = _mm512_permutex2var_epi16(prev, a.idx, w);
   const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dw)), a.dx);
@@ -39,8 +39,7 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512 chunk_t
 
 template <int R>
 QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void rows(
-    const uint8_t* w0, int64_t row_stride, const uint8_t* chunks, const uint8_t* idx,
-    const ChunkLayout& L, float* y) {
+    const uint8_t* w0, const ChunkAct& A, float* y) {
   __m512 acc[R];
   __m512i prev[R];
   for (int r = 0; r < R; ++r) {
@@ -48,22 +47,22 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void rows(
     prev[r] = _mm512_setzero_si512();
   }
   int64_t ph = 0;
-  for (int64_t c = 0; c < L.nfull; ++c) {
-    const ChunkAct a = load_act(chunks + c * L.stride, idx + ph * kChunk);
+  for (int64_t c = 0; c < A.nfull; ++c) {
+    const ChunkVecs a = load_act(A, c, ph);
     for (int r = 0; r < R; ++r) {
-      const __m512i w = _mm512_loadu_si512(w0 + r * row_stride + c * kChunk);
+      const __m512i w = _mm512_loadu_si512(w0 + r * A.row_bytes + c * kChunk);
       acc[r] = chunk_term(w, prev[r], a, acc[r]);
       prev[r] = w;
     }
-    if (++ph == L.period) ph = 0;
+    if (++ph == A.period) ph = 0;
   }
-  if (L.tail) {
+  if (A.tail) {
     // Masked loads: the bytes past the row (maybe past the buffer) read as zero and meet zero
     // activation, zero seeds and zero d_x.
-    const __mmask64 m = (~0ull) >> (64 - L.tail);
-    const ChunkAct a = load_act(chunks + L.nfull * L.stride, idx + ph * kChunk);
+    const __mmask64 m = (~0ull) >> (64 - A.tail);
+    const ChunkVecs a = load_act(A, A.nfull, ph);
     for (int r = 0; r < R; ++r) {
-      const __m512i w = _mm512_maskz_loadu_epi8(m, w0 + r * row_stride + L.nfull * kChunk);
+      const __m512i w = _mm512_maskz_loadu_epi8(m, w0 + r * A.row_bytes + A.nfull * kChunk);
       acc[r] = chunk_term(w, prev[r], a, acc[r]);
     }
   }
@@ -75,14 +74,11 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void rows(
 QB_TARGET_AVX512VNNI void q8_0_gemv_avx512vnni(const QWeight& w, const uint8_t* act, int64_t r0,
                                                int64_t r1, float* y) {
   thread_local std::vector<uint8_t> buf;
-  ChunkLayout L;
-  const uint8_t* chunks =
-      ggml_x86::prepare_chunks<sizeof(ggml::BlockQ8_0), 1, 128>(act, w.cols, buf, L);
-  const uint8_t* idx = chunks - L.period * kChunk;
+  const ChunkAct A = ggml_x86::prepare_chunks<sizeof(ggml::BlockQ8_0), 1, 128>(act, w.cols, buf);
   const uint8_t* data = w.tensor("blocks").data;
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) rows<4>(data + r * L.row_bytes, L.row_bytes, chunks, idx, L, y + r);
-  for (; r < r1; ++r) rows<1>(data + r * L.row_bytes, L.row_bytes, chunks, idx, L, y + r);
+  for (; r + 4 <= r1; r += 4) rows<4>(data + r * A.row_bytes, A, y + r);
+  for (; r < r1; ++r) rows<1>(data + r * A.row_bytes, A, y + r);
 }
 
 }  // namespace qb::x86

@@ -1,0 +1,46 @@
+#include "benches/run_context.h"
+
+#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+
+#include "benches/bench_data.h"
+#include "benches/memory.h"
+#include "harness/cpu_features.h"
+
+#ifndef QB_VERSION
+#define QB_VERSION "unversioned"
+#endif
+
+namespace qb::bench {
+
+void add_run_context(const RunConfig& config, const std::string& isa_ceiling, const Selection& selection,
+                     const ProbeResult& probe, const std::vector<Shape>& shapes) {
+  const auto& cpu = cpu_info();
+  benchmark::AddCustomContext("quantbench_version", QB_VERSION);
+  benchmark::AddCustomContext("git_commit", QB_GIT_COMMIT);
+  benchmark::AddCustomContext("compiler", QB_COMPILER);
+  benchmark::AddCustomContext("cxx_flags", QB_CXX_FLAGS);
+  benchmark::AddCustomContext("cpu_model", cpu.brand);
+  benchmark::AddCustomContext("cpu_flags", feature_names(cpu.features));
+  benchmark::AddCustomContext("isa_ceiling", isa_ceiling);
+  benchmark::AddCustomContext("threads", std::to_string(config.threads));
+  // Keyed by thread count so files from runs at different counts merge without ambiguity.
+  benchmark::AddCustomContext("probe_read_GBps_threads_" + std::to_string(config.threads),
+                              std::to_string(probe.best_GBps));
+  benchmark::AddCustomContext("probe_method", "sum of " + std::to_string(probe.bytes >> 20) +
+                                                  " MiB first-touched by the same threads, best of " +
+                                                  std::to_string(probe.passes) + " passes, " + probe.kernel);
+  // Context values are strings; these two are JSON objects serialized into them.
+  auto isa = nlohmann::json::object();
+  for (const Variant* v : selection.run) isa[v->name] = v->isa_name;
+  benchmark::AddCustomContext("variant_isa", isa.dump());
+  auto skipped = nlohmann::json::object();
+  for (const auto& [v, why] : selection.skipped) skipped[v->name] = why;
+  benchmark::AddCustomContext("skipped_variants", skipped.dump());
+  std::string rotation = "rotation target " + std::to_string(rotation_target_bytes() >> 20) + " MiB (4x LLC " +
+                         std::to_string(last_level_cache_bytes() >> 20) + " MiB, at most 1 GiB)";
+  for (const Shape& s : shapes) rotation += "; " + plan_data(*config.format, config.op, s).describe();
+  benchmark::AddCustomContext("rotation", rotation);
+}
+
+}  // namespace qb::bench
