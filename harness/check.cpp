@@ -74,15 +74,20 @@ std::string untrusted_gemv(const float* expected, int64_t rows) {
   return "";
 }
 
+double gamma32(double n) {
+  const double u = std::ldexp(1.0, -24);
+  return n * u / (1.0 - n * u);
+}
+
 std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act) {
   const Format& f = *w.format;
+  if (f.gemv_bounds) return f.gemv_bounds(w, act);
   std::vector<float> wrow(static_cast<std::size_t>(w.rows * w.cols));
   f.dequant_ref(w, 0, w.rows, wrow.data());
   std::vector<float> x(static_cast<std::size_t>(w.cols));
   f.activation->dequant(act, w.cols, x.data());
-  const double u = std::ldexp(1.0, -24);
   const double n = static_cast<double>(f.gemv_rounding_depth(w.cols));
-  const double gamma = n * u / (1.0 - n * u);
+  const double gamma = gamma32(n);
   const double underflow = 2.0 * n * std::ldexp(1.0, -149);
   std::vector<double> bounds(static_cast<std::size_t>(w.rows));
   for (int64_t r = 0; r < w.rows; ++r) {
@@ -93,8 +98,8 @@ std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act) {
   return bounds;
 }
 
-GemvCheck compare_gemv(const float* expected, const float* got, const std::vector<double>& bounds) {
-  GemvCheck c;
+BoundCheck compare_within(const float* expected, const float* got, const std::vector<double>& bounds) {
+  BoundCheck c;
   for (std::size_t r = 0; r < bounds.size(); ++r) {
     const float e = expected[r], g = got[r];
     if (bits_of(e) != bits_of(g)) c.bit_exact = false;

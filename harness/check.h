@@ -38,9 +38,14 @@ std::string untrusted_gemv(const float* expected, int64_t rows);
 // fall into the subnormal range lose up to 2^-150 each instead of a relative error, hence the
 // absolute term 2*n*2^-149. sum|w_i*x_i| is computed in fp64 from the reference decode of W and
 // the exact activation values the kernel multiplies, never from the kernel under test.
+// A format with its own GEMV (EXL3: Hadamard steps around the product) states its bound in
+// Format::gemv_bounds, which this function then returns.
 std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act);
 
-struct GemvCheck {
+// gamma_n = n*u/(1-n*u) for fp32 (u = 2^-24): the relative bound of n successive roundings.
+double gamma32(double n);
+
+struct BoundCheck {
   int64_t failures = 0;
   int64_t first_bad = -1;
   double max_err = 0;    // max |got - expected| over finite pairs
@@ -48,11 +53,12 @@ struct GemvCheck {
   bool bit_exact = true;
   bool ok() const { return failures == 0; }
 };
+// Elementwise comparison within bounds (GEMV rows; full decodes that have no unique bits).
 // Non-finite results: where the row meets a NaN or Inf scale, sum|w*x| is not finite and
 // whether the result is Inf or NaN depends on the evaluation order (a lane whose partial sum is
 // 0 turns an Inf scale into 0*Inf = NaN, a whole-block sum does not), so any non-finite value
 // matches a non-finite expectation there. With a finite bound, NaN must be matched by a NaN
 // (payload free: it depends on which NaN the order meets first) and +-Inf by the same Inf.
-GemvCheck compare_gemv(const float* expected, const float* got, const std::vector<double>& bounds);
+BoundCheck compare_within(const float* expected, const float* got, const std::vector<double>& bounds);
 
 }  // namespace qb

@@ -44,7 +44,7 @@ void expect_tensor(const std::string& path, const OwnedTensor& t, std::initializ
 void check_expectation(const std::string& path, const Fixture& fx, const OwnedTensor& t, std::size_t stored) {
   const std::string& n = t.name;
   if (n == "source") expect_tensor(path, t, {DType::F32}, {fx.rows, fx.cols});
-  if (n == "expect.dequant") expect_tensor(path, t, {DType::F32, DType::F16}, {fx.rows, fx.cols});
+  if (n == "expect.dequant" || n == "expect.inner") expect_tensor(path, t, {DType::F32, DType::F16}, {fx.rows, fx.cols});
   if (n == "expect.x") expect_tensor(path, t, {DType::F32}, {fx.cols});
   if (n == "expect.y") expect_tensor(path, t, {DType::F32}, {fx.rows});
   if (n == "expect.encode") expect_tensor(path, t, {DType::U8}, {static_cast<int64_t>(stored)});

@@ -2,6 +2,8 @@
 
 #include "harness/cpu_features.h"
 
+#include <cstring>
+
 namespace qb {
 
 std::size_t Format::stored_bytes(int64_t rows, int64_t cols, const nlohmann::json& params) const {
@@ -14,7 +16,22 @@ std::size_t Format::stored_bytes(int64_t rows, int64_t cols, const nlohmann::jso
   return total;
 }
 
-std::string_view op_name(Op op) { return op == Op::dequant ? "dequant" : "gemv"; }
+std::string_view op_name(Op op) {
+  switch (op) {
+    case Op::dequant: return "dequant";
+    case Op::inner: return "inner";
+    case Op::gemv: return "gemv";
+  }
+  return "?";
+}
+
+const ActivationFormat& f32_activation() {
+  static const ActivationFormat act{
+      "f32", [](int64_t cols) { return static_cast<std::size_t>(cols) * sizeof(float); },
+      [](const float* x, int64_t cols, uint8_t* out) { std::memcpy(out, x, static_cast<std::size_t>(cols) * 4); },
+      [](const uint8_t* act, int64_t cols, float* out) { std::memcpy(out, act, static_cast<std::size_t>(cols) * 4); }};
+  return act;
+}
 
 const std::vector<Format>& formats() {
   static const std::vector<Format> all = make_formats();
@@ -33,6 +50,9 @@ const std::vector<Variant>& variants() {
     for (const auto& f : formats()) {
       if (f.dequant_ref)
         v.push_back({f.id + "_dequant_ref", f.id, Op::dequant, kIsaScalar, "scalar", f.dequant_ref, nullptr,
+                     NanPolicy::exact_bits, true});
+      if (f.inner_ref)
+        v.push_back({f.id + "_inner_ref", f.id, Op::inner, kIsaScalar, "scalar", f.inner_ref, nullptr,
                      NanPolicy::exact_bits, true});
       if (f.gemv_ref)
         v.push_back({f.id + "_gemv_ref", f.id, Op::gemv, kIsaScalar, "scalar", nullptr, f.gemv_ref,

@@ -40,11 +40,17 @@ struct ActivationFormat {
   void (*dequant)(const uint8_t* act, int64_t cols, float* out);
 };
 
+// GEMV input kept in fp32 (EXL3 and other formats whose kernels take float activations).
+const ActivationFormat& f32_activation();
+
 struct Format {
   std::string id;      // registry id, as in fixture metadata: "q4_0", "exl3", "mlc.q4f16_1"
   std::string family;  // "ggml", "exl3", "exl2", "mlc", "bitnet"
   int64_t block_elems = 0;  // elements per block along a row (0 where the format is not row blocks)
   int64_t block_bytes = 0;
+  // Output rows a kernel call covers come in multiples of this (EXL3: 128, the output Hadamard
+  // mixes 128 rows); the harness splits rows over threads on these boundaries.
+  int64_t row_granule = 1;
   // Byte offsets of fp16 scale fields inside a block: where tests plant NaN/Inf/subnormal scales.
   std::vector<int64_t> fp16_scale_offsets;
   // Stored tensors for a weight of this shape and params; throws std::invalid_argument naming
@@ -53,7 +59,15 @@ struct Format {
       layout;
   const ActivationFormat* activation = nullptr;  // null: the GEMV takes fp32 x
   DequantFn dequant_ref = nullptr;
+  // Exact intermediate (EXL3: the trellis decode before the Hadamard steps), [rows, cols] like
+  // the full decode, compared as bits with expect.inner.
+  DequantFn inner_ref = nullptr;
   GemvFn gemv_ref = nullptr;
+  // Formats whose full decode has no unique bit pattern (rotations summed in an order each
+  // implementation picks) give an elementwise error bound instead; null means bits must match.
+  std::vector<double> (*dequant_bounds)(const QWeight& w) = nullptr;
+  // Per-row GEMV bound; null means the generic 2*gamma_n*sum|w*x| of harness/check.h.
+  std::vector<double> (*gemv_bounds)(const QWeight& w, const uint8_t* act) = nullptr;
   // Encoder reproducing upstream's reference quantizer; fills one byte vector per layout() tensor.
   void (*encode_ref)(const float* src, int64_t rows, int64_t cols, const nlohmann::json& params,
                      std::vector<std::vector<uint8_t>>& tensors) = nullptr;
@@ -66,7 +80,7 @@ struct Format {
   std::size_t stored_bytes(int64_t rows, int64_t cols, const nlohmann::json& params) const;
 };
 
-enum class Op { dequant, gemv };
+enum class Op { dequant, inner, gemv };
 std::string_view op_name(Op op);
 
 // How a variant's NaN outputs are compared with the reference. CPU kernels keep payloads

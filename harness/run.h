@@ -8,6 +8,7 @@
 
 namespace qb {
 
+// Dequant and inner decode (same signature).
 void run_dequant(const Variant& v, const QWeight& w, float* out, int threads);
 void run_gemv(const Variant& v, const QWeight& w, const uint8_t* act, float* y, int threads);
 

@@ -92,6 +92,29 @@ std::string block_bytes_at(const QWeight& w, int64_t row, int64_t col) {
          ") stored " + hex_bytes(p, static_cast<std::size_t>(f.block_bytes)) + "; ";
 }
 
+// Full decodes without a unique bit pattern: elementwise within the format's stated bound.
+void check_decode_within(Reporter& rep, const Variant& v, const QWeight& w, const std::vector<float>& expected,
+                         const std::vector<double>& bounds, const std::string& trust) {
+  std::vector<float> got(expected.size());
+  run_dequant(v, w, got.data(), rep.opt.threads);
+  const BoundCheck c = compare_within(expected.data(), got.data(), bounds);
+  if (!c.ok()) {
+    const int64_t row = c.first_bad / w.cols, col = c.first_bad % w.cols;
+    rep.fail(variant_label(v),
+             std::to_string(c.failures) + " of " + std::to_string(expected.size()) +
+                 " values outside the bound; first bad element [" + std::to_string(row) + "][" + std::to_string(col) +
+                 "] expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]) + " bound " +
+                 sci(bounds[c.first_bad]),
+             v.name);
+    return;
+  }
+  const std::string detail = "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) + " of the format's bound";
+  if (!trust.empty())
+    rep.untrusted(variant_label(v), detail + "; " + trust);
+  else
+    rep.pass(variant_label(v), detail);
+}
+
 void check_dequant(Reporter& rep, const Variant& v, const QWeight& w, const std::vector<float>& expected,
                    const std::string& trust) {
   std::vector<float> got(expected.size());
@@ -118,7 +141,7 @@ void check_gemv(Reporter& rep, const Variant& v, const QWeight& w, const uint8_t
                 const std::vector<double>& bounds, const std::string& trust) {
   std::vector<float> got(expected.size());
   run_gemv(v, w, act, got.data(), rep.opt.threads);
-  const GemvCheck c = compare_gemv(expected.data(), got.data(), bounds);
+  const BoundCheck c = compare_within(expected.data(), got.data(), bounds);
   if (!c.ok()) {
     const int64_t r = c.first_bad;
     rep.fail(variant_label(v),
@@ -199,10 +222,22 @@ Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const 
       rep.skip("encode", "format " + f.id + " has no reference encoder yet");
   }
 
+  const int64_t chunk = f.block_elems > 0 ? f.block_elems : 32;
+  if (const OwnedTensor* inner = fx.find("expect.inner"); inner && f.inner_ref) {
+    const std::vector<float> expected = as_f32(*inner);
+    const std::string trust = untrusted_dequant(expected.data(), fx.rows, fx.cols, chunk);
+    for (const Variant* v : selected(Op::inner)) check_dequant(rep, *v, w, expected, trust);
+  }
   if (const OwnedTensor* deq = fx.find("expect.dequant")) {
     const std::vector<float> expected = as_f32(*deq);
-    const std::string trust = untrusted_dequant(expected.data(), fx.rows, fx.cols, f.block_elems > 0 ? f.block_elems : 32);
-    for (const Variant* v : selected(Op::dequant)) check_dequant(rep, *v, w, expected, trust);
+    const std::string trust = untrusted_dequant(expected.data(), fx.rows, fx.cols, chunk);
+    const std::vector<double> bounds = f.dequant_bounds ? f.dequant_bounds(w) : std::vector<double>{};
+    for (const Variant* v : selected(Op::dequant)) {
+      if (f.dequant_bounds)
+        check_decode_within(rep, *v, w, expected, bounds, trust);
+      else
+        check_dequant(rep, *v, w, expected, trust);
+    }
   }
 
   if (const OwnedTensor* y = fx.find("expect.y")) {

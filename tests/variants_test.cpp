@@ -87,7 +87,7 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
           const std::vector<double> bounds = gemv_bounds(w.view(), act.data());
           for (int threads : {1, 2, 3}) {
             run_gemv(v, w.view(), act.data(), got.data(), threads);
-            const GemvCheck c = compare_gemv(want.data(), got.data(), bounds);
+            const BoundCheck c = compare_within(want.data(), got.data(), bounds);
             ASSERT_TRUE(c.ok()) << c.failures << " rows outside the bound, first row " << c.first_bad << ": want "
                                 << want[c.first_bad] << " got " << got[c.first_bad] << " bound " << bounds[c.first_bad];
             if (threads == 1) first = got;
