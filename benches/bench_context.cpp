@@ -43,7 +43,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Shap
   for (auto _ : state) {
     const std::size_t i = d->next++;
     const QWeight& w = d->weights[i % d->weights.size()];
-    auto* out = reinterpret_cast<float*>(d->outs[i % d->outs.size()].data());
+    float* out = d->out(i);
     const auto t0 = std::chrono::steady_clock::now();
     if (config_.op == Op::gemv)
       run_gemv(v, w, d->act.data(), out, config_.threads);

@@ -18,8 +18,17 @@ std::size_t align_up(std::size_t n) { return (n + kTensorAlign - 1) / kTensorAli
 
 std::string mib(std::size_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  if (bytes < (1 << 20))
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / (1 << 10));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
   return buf;
+}
+
+std::size_t spec_bytes(const StoredTensorSpec& t) {
+  std::size_t n = dtype_size(t.dtype);
+  for (int64_t dim : t.shape) n *= static_cast<std::size_t>(dim);
+  return n;
 }
 
 // Chunks are seeded by index, so the values do not depend on the thread count.
@@ -40,7 +49,7 @@ std::vector<float> gaussian(std::size_t n, uint64_t seed) {
 }  // namespace
 
 std::string DataPlan::describe() const {
-  std::string s = shape.str() + ": " + std::to_string(weight_copies) + " x " + mib(weight_bytes) + " weights";
+  std::string s = shape.str() + ": " + std::to_string(weight_copies) + " x " + mib(copy_bytes) + " weights";
   if (out_copies > 1) s += ", " + std::to_string(out_copies) + " x " + mib(out_bytes) + " outputs";
   return s;
 }
@@ -48,22 +57,23 @@ std::string DataPlan::describe() const {
 DataPlan plan_data(const Format& format, Op op, const Shape& shape) {
   DataPlan p;
   p.shape = shape;
-  format.layout(shape.rows, shape.cols, nlohmann::json::object());  // the format's own complaint first
+  const auto specs = format.layout(shape.rows, shape.cols, nlohmann::json::object());  // its own complaint first
   if (static_cast<std::size_t>(shape.rows) > kMemoryCap / sizeof(float) / static_cast<std::size_t>(shape.cols))
     throw std::invalid_argument("its fp32 source alone exceeds the " + mib(kMemoryCap) + " memory limit");
   p.weight_bytes = format.stored_bytes(shape.rows, shape.cols, nlohmann::json::object());
+  for (const auto& t : specs) p.copy_bytes += align_up(spec_bytes(t));
   const auto elems = static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols);
   p.out_bytes = (op == Op::dequant ? elems : static_cast<std::size_t>(shape.rows)) * sizeof(float);
   const std::size_t source_bytes = elems * sizeof(float);  // fp32 input of the encoder
-  if (p.weight_bytes + p.out_bytes + source_bytes > kMemoryCap)
-    throw std::invalid_argument("needs " + mib(p.weight_bytes + p.out_bytes + source_bytes) +
+  if (p.copy_bytes + p.out_bytes + source_bytes > kMemoryCap)
+    throw std::invalid_argument("needs " + mib(p.copy_bytes + p.out_bytes + source_bytes) +
                                 " (weights, output, fp32 source), over the " + mib(kMemoryCap) + " limit");
-  p.weight_copies = rotation_copies(p.weight_bytes);
+  p.weight_copies = rotation_copies(p.copy_bytes);
   // A GEMV writes `rows` floats: they stay in cache like the activation, as in real inference.
   // A dequant writes 7-8x its input, so its outputs rotate too, or it would time cache writes.
   if (op == Op::dequant) p.out_copies = rotation_copies(p.out_bytes);
-  while (p.weight_copies * p.weight_bytes + p.out_copies * p.out_bytes > kMemoryCap) {
-    if (p.weight_copies * p.weight_bytes >= p.out_copies * p.out_bytes && p.weight_copies > 1)
+  while (p.weight_copies * p.copy_bytes + p.out_copies * p.out_bytes > kMemoryCap) {
+    if (p.weight_copies * p.copy_bytes >= p.out_copies * p.out_bytes && p.weight_copies > 1)
       --p.weight_copies;
     else
       --p.out_copies;
@@ -83,24 +93,23 @@ BenchData make_data(const Format& format, Op op, const Shape& shape) {
                               kWeightSeed);
     format.encode_ref(src.data(), shape.rows, shape.cols, params, tensors);
   }
-  if (tensors.size() != specs.size())
-    throw std::logic_error(format.id + " encode_ref produced " + std::to_string(tensors.size()) +
-                           " tensors, layout has " + std::to_string(specs.size()));
-
-  std::size_t copy_bytes = 0;
-  for (const auto& t : tensors) copy_bytes += align_up(t.size());
+  // The copies below are laid out from layout(): the encoder has to agree with it.
+  bool agrees = tensors.size() == specs.size();
+  for (std::size_t i = 0; agrees && i < specs.size(); ++i) agrees = tensors[i].size() == spec_bytes(specs[i]);
+  if (!agrees) throw std::logic_error(format.id + " encode_ref output does not match its layout()");
+  const std::size_t copy_bytes = d.plan.copy_bytes;
+  d.weight_pool = Buffer(copy_bytes * d.plan.weight_copies);
   for (std::size_t c = 0; c < d.plan.weight_copies; ++c) {
-    Buffer& buf = d.weight_buffers.emplace_back(copy_bytes);
     QWeight w;
     w.format = &format;
     w.rows = shape.rows;
     w.cols = shape.cols;
     w.params = params;
-    std::size_t off = 0;
+    uint8_t* p = d.weight_pool.data() + c * copy_bytes;
     for (std::size_t i = 0; i < specs.size(); ++i) {
-      std::memcpy(buf.data() + off, tensors[i].data(), tensors[i].size());
-      w.tensors.push_back({specs[i].name, specs[i].dtype, specs[i].shape, buf.data() + off, tensors[i].size()});
-      off += align_up(tensors[i].size());
+      std::memcpy(p, tensors[i].data(), tensors[i].size());
+      w.tensors.push_back({specs[i].name, specs[i].dtype, specs[i].shape, p, tensors[i].size()});
+      p += align_up(tensors[i].size());
     }
     d.weights.push_back(std::move(w));
   }
@@ -114,10 +123,9 @@ BenchData make_data(const Format& format, Op op, const Shape& shape) {
     std::memcpy(d.act.data(), x.data(), d.act.size());
   }
 
-  for (std::size_t c = 0; c < d.plan.out_copies; ++c) {
-    Buffer& out = d.outs.emplace_back(d.plan.out_bytes);
-    std::memset(out.data(), 0, out.size());  // fault the pages in now, not inside a timed call
-  }
+  d.out_stride = align_up(d.plan.out_bytes);
+  d.out_pool = Buffer(d.out_stride * d.plan.out_copies);
+  std::memset(d.out_pool.data(), 0, d.out_pool.size());  // fault the pages in now, not inside a timed call
   return d;
 }
 

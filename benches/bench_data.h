@@ -16,6 +16,7 @@ namespace qb::bench {
 struct DataPlan {
   Shape shape;
   std::size_t weight_bytes = 0;  // Format::stored_bytes
+  std::size_t copy_bytes = 0;    // one copy in the pool: its tensors, each 64-byte aligned
   std::size_t out_bytes = 0;     // one output: [rows, cols] fp32 for dequant, [rows] for GEMV
   std::size_t weight_copies = 1;
   std::size_t out_copies = 1;
@@ -28,11 +29,17 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape);
 
 struct BenchData {
   DataPlan plan;
-  std::vector<Buffer> weight_buffers;
-  std::vector<QWeight> weights;  // views into weight_buffers, one per copy
+  // One pool per rotation set: small shapes have thousands of copies.
+  Buffer weight_pool;
+  std::vector<QWeight> weights;  // views into weight_pool, one per copy
   std::vector<uint8_t> act;      // activation as the GEMV kernels take it
-  std::vector<Buffer> outs;
+  Buffer out_pool;
+  std::size_t out_stride = 0;    // bytes between output copies in out_pool
   std::size_t next = 0;          // rotation position, kept across the runner's repeated calls
+
+  float* out(std::size_t i) const {
+    return reinterpret_cast<float*>(out_pool.data() + (i % plan.out_copies) * out_stride);
+  }
 };
 
 // Weights: format.encode_ref of N(0,1) floats with a fixed seed (identical for every variant and

@@ -41,17 +41,22 @@ void expect_tensor(const std::string& path, const OwnedTensor& t, std::initializ
                     "is " + shape_str(t.shape) + ", expected " + shape_str(shape));
 }
 
+// GEMV expectations are one vector ([cols]) or a small batch ([m, cols]); x, x_q and y agree on m.
+std::vector<int64_t> batch_shape(const OwnedTensor& t, int64_t len) {
+  return t.shape.size() == 2 ? std::vector<int64_t>{t.shape[0], len} : std::vector<int64_t>{len};
+}
+
 void check_expectation(const std::string& path, const Fixture& fx, const OwnedTensor& t, std::size_t stored) {
   const std::string& n = t.name;
   if (n == "source") expect_tensor(path, t, {DType::F32}, {fx.rows, fx.cols});
   if (n == "expect.dequant" || n == "expect.inner") expect_tensor(path, t, {DType::F32, DType::F16}, {fx.rows, fx.cols});
-  if (n == "expect.x") expect_tensor(path, t, {DType::F32}, {fx.cols});
-  if (n == "expect.y") expect_tensor(path, t, {DType::F32}, {fx.rows});
+  if (n == "expect.x") expect_tensor(path, t, {DType::F32}, batch_shape(t, fx.cols));
+  if (n == "expect.y") expect_tensor(path, t, {DType::F32}, batch_shape(t, fx.rows));
   if (n == "expect.encode") expect_tensor(path, t, {DType::U8}, {static_cast<int64_t>(stored)});
   if (n == "expect.x_q") {
     if (!fx.format->activation)
       throw FileError(path, "tensors.expect.x_q", "format " + fx.format_id + " takes no quantized activation");
-    expect_tensor(path, t, {DType::U8}, {static_cast<int64_t>(fx.format->activation->bytes(fx.cols))});
+    expect_tensor(path, t, {DType::U8}, batch_shape(t, static_cast<int64_t>(fx.format->activation->bytes(fx.cols))));
   }
 }
 
@@ -122,8 +127,12 @@ Fixture load_fixture(const std::string& path) {
       throw FileError(path, "tensors." + t.name, "not a stored tensor of " + fx.format_id + " nor a contract name");
     if (is_expectation) check_expectation(path, fx, t, stored);
   }
-  if (fx.find("expect.y") && !fx.find("expect.x") && !fx.find("expect.x_q"))
+  const OwnedTensor* y = fx.find("expect.y");
+  if (y && !fx.find("expect.x") && !fx.find("expect.x_q"))
     throw FileError(path, "tensors.expect.y", "present without expect.x or expect.x_q");
+  for (const char* name : {"expect.x", "expect.x_q"})
+    if (const OwnedTensor* x = fx.find(name); x && y && x->numel() / x->shape.back() != y->numel() / y->shape.back())
+      throw FileError(path, std::string("tensors.") + name + ".shape", "batch size differs from expect.y");
   return fx;
 }
 

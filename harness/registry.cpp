@@ -54,9 +54,9 @@ const std::vector<Variant>& variants() {
       if (f.inner_ref)
         v.push_back({f.id + "_inner_ref", f.id, Op::inner, kIsaScalar, "scalar", f.inner_ref, nullptr,
                      NanPolicy::exact_bits, true});
-      if (f.gemv_ref)
+      if (f.gemv_ref || f.gemv_batch_ref)
         v.push_back({f.id + "_gemv_ref", f.id, Op::gemv, kIsaScalar, "scalar", nullptr, f.gemv_ref,
-                     NanPolicy::exact_bits, true});
+                     NanPolicy::exact_bits, true, f.gemv_batch_ref});
     }
     for (auto& k : make_optimized_variants()) v.push_back(std::move(k));
     return v;

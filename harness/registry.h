@@ -22,6 +22,10 @@ namespace qb {
 using DequantFn = void (*)(const QWeight& w, int64_t row_begin, int64_t row_end, float* out);
 using GemvFn = void (*)(const QWeight& w, const uint8_t* act, int64_t row_begin, int64_t row_end,
                         float* y);
+// Small-batch GEMV for formats where decoding dominates (EXL3): one decode serves m vectors.
+// `act` holds m activations back to back (activation->bytes(cols) each), `y` is [m][rows].
+using GemvBatchFn = void (*)(const QWeight& w, const uint8_t* act, int64_t m, int64_t row_begin,
+                             int64_t row_end, float* y);
 
 struct StoredTensorSpec {
   std::string name;
@@ -63,6 +67,7 @@ struct Format {
   // the full decode, compared as bits with expect.inner.
   DequantFn inner_ref = nullptr;
   GemvFn gemv_ref = nullptr;
+  GemvBatchFn gemv_batch_ref = nullptr;  // instead of gemv_ref where the format batches
   // Formats whose full decode has no unique bit pattern (rotations summed in an order each
   // implementation picks) give an elementwise error bound instead; null means bits must match.
   std::vector<double> (*dequant_bounds)(const QWeight& w) = nullptr;
@@ -98,6 +103,7 @@ struct Variant {
   GemvFn gemv = nullptr;
   NanPolicy nan = NanPolicy::exact_bits;
   bool reference = false;
+  GemvBatchFn gemv_batch = nullptr;  // set instead of gemv by batching kernels
 };
 
 const std::vector<Format>& formats();

@@ -32,8 +32,18 @@ void run_dequant(const Variant& v, const QWeight& w, float* out, int threads) {
 }
 
 void run_gemv(const Variant& v, const QWeight& w, const uint8_t* act, float* y, int threads) {
+  run_gemv_batch(v, w, act, 1, y, threads);
+}
+
+void run_gemv_batch(const Variant& v, const QWeight& w, const uint8_t* act, int64_t m, float* y, int threads) {
+  const std::size_t stride = w.format->activation->bytes(w.cols);
   split_rows(w.rows, w.format->row_granule, threads, [&](int64_t r0, int64_t r1) {
-    if (r1 > r0) v.gemv(w, act, r0, r1, y);
+    if (r1 <= r0) return;
+    if (v.gemv_batch) {
+      v.gemv_batch(w, act, m, r0, r1, y);
+      return;
+    }
+    for (int64_t i = 0; i < m; ++i) v.gemv(w, act + i * stride, r0, r1, y + i * w.rows);
   });
 }
 

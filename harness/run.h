@@ -11,5 +11,7 @@ namespace qb {
 // Dequant and inner decode (same signature).
 void run_dequant(const Variant& v, const QWeight& w, float* out, int threads);
 void run_gemv(const Variant& v, const QWeight& w, const uint8_t* act, float* y, int threads);
+// m activations back to back, y [m][rows]; single-vector kernels are called once per vector.
+void run_gemv_batch(const Variant& v, const QWeight& w, const uint8_t* act, int64_t m, float* y, int threads);
 
 }  // namespace qb

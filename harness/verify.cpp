@@ -137,25 +137,30 @@ void check_dequant(Reporter& rep, const Variant& v, const QWeight& w, const std:
     rep.pass(variant_label(v), detail);
 }
 
-void check_gemv(Reporter& rep, const Variant& v, const QWeight& w, const uint8_t* act, const std::vector<float>& expected,
-                const std::vector<double>& bounds, const std::string& trust) {
+std::string bound_name(const Format& f, int64_t cols) {
+  return f.gemv_bounds ? "the format's GEMV bound"
+                       : "bound 2*gamma_n*sum|w*x| (n=" + std::to_string(f.gemv_rounding_depth(cols)) + ")";
+}
+
+void check_gemv(Reporter& rep, const Variant& v, const QWeight& w, const uint8_t* act, int64_t m,
+                const std::vector<float>& expected, const std::vector<double>& bounds, const std::string& trust) {
   std::vector<float> got(expected.size());
-  run_gemv(v, w, act, got.data(), rep.opt.threads);
+  run_gemv_batch(v, w, act, m, got.data(), rep.opt.threads);
   const BoundCheck c = compare_within(expected.data(), got.data(), bounds);
+  const std::string outputs = std::to_string(expected.size()) + (m > 1 ? " outputs of " + std::to_string(m) + " vectors" : " rows");
   if (!c.ok()) {
-    const int64_t r = c.first_bad;
+    const int64_t i = c.first_bad, r = i % w.rows;
     rep.fail(variant_label(v),
-             std::to_string(c.failures) + " of " + std::to_string(expected.size()) + " rows outside the bound; first bad row " +
-                 std::to_string(r) + " (" + block_bytes_at(w, r, 0) + "...) expected " + float_str(expected[r]) +
-                 " got " + float_str(got[r]) + " |err| " + sci(std::fabs(double(got[r]) - expected[r])) + " > bound " +
-                 sci(bounds[r]) + " = 2*gamma_" + std::to_string(w.format->gemv_rounding_depth(w.cols)) + "*sum|w*x|",
+             std::to_string(c.failures) + " of " + outputs + " outside the bound; first bad row " + std::to_string(r) +
+                 (m > 1 ? " of vector " + std::to_string(i / w.rows) : "") + " (" + block_bytes_at(w, r, 0) +
+                 "...) expected " + float_str(expected[i]) + " got " + float_str(got[i]) + " |err| " +
+                 sci(std::fabs(double(got[i]) - expected[i])) + " > " + sci(bounds[i]) + ", " + bound_name(*w.format, w.cols),
              v.name);
     return;
   }
-  const std::string detail = c.bit_exact ? "bit-exact to expect.y (" + std::to_string(expected.size()) + " rows)"
-                                         : "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) +
-                                               " of bound 2*gamma_n*sum|w*x| (n=" +
-                                               std::to_string(w.format->gemv_rounding_depth(w.cols)) + ")";
+  const std::string detail = c.bit_exact ? "bit-exact to expect.y (" + outputs + ")"
+                                         : "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) + " of " +
+                                               bound_name(*w.format, w.cols);
   if (!trust.empty())
     rep.untrusted(variant_label(v), detail + "; " + trust);
   else
@@ -241,12 +246,17 @@ Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const 
   }
 
   if (const OwnedTensor* y = fx.find("expect.y")) {
+    const int64_t m = y->numel() / fx.rows;
+    const std::size_t stride = f.activation->bytes(fx.cols);
+    const auto quantize_all = [&](const OwnedTensor& x, uint8_t* out) {
+      for (int64_t i = 0; i < m; ++i) f.activation->quantize(x.as<float>() + i * fx.cols, fx.cols, out + i * stride);
+    };
     std::vector<uint8_t> act;
     if (const OwnedTensor* xq = fx.find("expect.x_q")) {
       act = xq->bytes;
       if (const OwnedTensor* x = fx.find("expect.x"); x && opt.only_variant.empty()) {
         std::vector<uint8_t> mine(act.size());
-        f.activation->quantize(x->as<float>(), fx.cols, mine.data());
+        quantize_all(*x, mine.data());
         const auto bad = std::mismatch(mine.begin(), mine.end(), act.begin());
         if (bad.first == mine.end())
           rep.pass("activation  " + f.activation->id + " quantizer", "bytes identical to expect.x_q");
@@ -257,13 +267,17 @@ Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const 
                    "");
       }
     } else {
-      act.resize(f.activation->bytes(fx.cols));
-      f.activation->quantize(fx.find("expect.x")->as<float>(), fx.cols, act.data());
+      act.resize(stride * static_cast<std::size_t>(m));
+      quantize_all(*fx.find("expect.x"), act.data());
     }
     const std::vector<float> expected = as_f32(*y);
-    const std::vector<double> bounds = gemv_bounds(w, act.data());
-    const std::string trust = untrusted_gemv(expected.data(), fx.rows);
-    for (const Variant* v : selected(Op::gemv)) check_gemv(rep, *v, w, act.data(), expected, bounds, trust);
+    std::vector<double> bounds;
+    for (int64_t i = 0; i < m; ++i) {
+      const std::vector<double> b = gemv_bounds(w, act.data() + i * stride);
+      bounds.insert(bounds.end(), b.begin(), b.end());
+    }
+    const std::string trust = untrusted_gemv(expected.data(), fx.rows * m);
+    for (const Variant* v : selected(Op::gemv)) check_gemv(rep, *v, w, act.data(), m, expected, bounds, trust);
   }
   return rep.tally;
 }

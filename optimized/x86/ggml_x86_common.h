@@ -70,9 +70,11 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
     for (int s = 0; s < kStreams; ++s)
       for (int b = 0; b < 4; ++b) sum += x[s][4 * i + b];
     seed[i] = -kWeightOffset * sum;
-    const int64_t owner = 4 * i / kBlockBytes;
-    dx[i] = owner < A.nb ? fp16_to_f32(ggml::load_u16(act + owner * int64_t(sizeof(ggml::BlockQ8_0))))
-                         : 0.0f;
+  }
+  // Lanes of block k: from the one holding its first quant byte to the one holding its last.
+  for (int64_t k = 0; k < A.nb; ++k) {
+    const float d = fp16_to_f32(ggml::load_u16(act + k * int64_t(sizeof(ggml::BlockQ8_0))));
+    for (int64_t i = (k * kBlockBytes + 2) / 4; i <= (k * kBlockBytes + kBlockBytes - 1) / 4; ++i) dx[i] = d;
   }
   for (int64_t ph = 0; ph < A.period; ++ph)
     for (int i = 0; i < 16; ++i) {

@@ -2,6 +2,9 @@
 // the vcvtph2ps-widened scale per element. Same single IEEE multiply as the reference with the
 // same operand values, and vcvtph2ps widens exactly (quieting NaNs, keeping payloads) like
 // fp16_to_f32, so the output is bit-identical, NaNs included.
+// GCC 12's AVX-512 headers feed unmasked intrinsics a self-initialized _mm512_undefined_*() value,
+// which -Wmaybe-uninitialized reports at every inlined use; the state must be set before the include.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include "optimized/x86/kernels.h"

@@ -3,6 +3,9 @@
 // lane seeds (-128 * lane activation sums) cancel that offset exactly; vpermt2w picks each lane's
 // d_w out of the loaded chunks, and one FMA per lane accumulates (float)lane_sum * (d_w * d_x).
 // Four rows share every activation load.
+// GCC 12's AVX-512 headers feed unmasked intrinsics a self-initialized _mm512_undefined_*() value,
+// which -Wmaybe-uninitialized reports at every inlined use; the state must be set before the include.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <vector>
