@@ -31,11 +31,18 @@ std::vector<float> gaussian(std::size_t n, uint64_t seed, float sigma) {
   return v;
 }
 
-OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign) {
-  const std::vector<float> src = gaussian(static_cast<std::size_t>(rows * cols), seed);
+OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign,
+                          const nlohmann::json& params) {
   std::vector<std::vector<uint8_t>> tensors;
-  f.encode_ref(src.data(), rows, cols, nlohmann::json::object(), tensors);
-  return OwnedWeight(f, rows, cols, nlohmann::json::object(), tensors, misalign);
+  if (f.encode_ref) {
+    const std::vector<float> src = gaussian(static_cast<std::size_t>(rows * cols), seed);
+    f.encode_ref(src.data(), rows, cols, params, tensors);
+  } else if (f.random_stored) {
+    tensors = f.random_stored(f, rows, cols, params, seed);
+  } else {
+    throw std::invalid_argument("format " + f.id + " has neither an encoder nor a random filler");
+  }
+  return OwnedWeight(f, rows, cols, params, tensors, misalign);
 }
 
 void plant_special_scales(OwnedWeight& w, uint64_t seed) {
@@ -55,13 +62,14 @@ void plant_special_scales(OwnedWeight& w, uint64_t seed) {
   }
 }
 
-OwnedActivation quantize_activation(const Format& f, const std::vector<float>& x, std::size_t misalign) {
+OwnedActivation quantize_activation(const Format& f, const std::vector<float>& x, int64_t cols, std::size_t misalign) {
   OwnedActivation a;
-  const std::size_t n = f.activation->bytes(static_cast<int64_t>(x.size()));
-  a.buffer.resize(n + 128);
+  const std::size_t stride = f.activation->bytes(cols), m = x.size() / static_cast<std::size_t>(cols);
+  a.buffer.resize(stride * m + 128);
   const auto base = reinterpret_cast<uintptr_t>(a.buffer.data());
   a.offset = (64 - base % 64) % 64 + misalign;
-  f.activation->quantize(x.data(), static_cast<int64_t>(x.size()), a.buffer.data() + a.offset);
+  for (std::size_t i = 0; i < m; ++i)
+    f.activation->quantize(x.data() + i * cols, cols, a.buffer.data() + a.offset + i * stride);
   return a;
 }
 

@@ -28,19 +28,22 @@ class OwnedWeight {
 
 std::vector<float> gaussian(std::size_t n, uint64_t seed, float sigma = 1.0f);
 
-// Encodes gaussian values with the format's reference encoder.
-OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign = 0);
+// Encodes gaussian values with the format's reference encoder, or, for formats without one,
+// takes the format's random valid tensors (Format::random_stored).
+OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign = 0,
+                          const nlohmann::json& params = nlohmann::json::object());
 
 // Overwrites fp16 scale fields (Format::fp16_scale_offsets) of some blocks with NaN (several
 // payloads, both signs), +-Inf, subnormals and +-0, so decoders meet every special class.
 void plant_special_scales(OwnedWeight& w, uint64_t seed);
 
-// The activation bytes for x (the format's GEMV input), `misalign` bytes off alignment.
+// The activation bytes for the x.size()/cols vectors in x (the format's GEMV input, back to
+// back), `misalign` bytes off alignment.
 struct OwnedActivation {
   std::vector<uint8_t> buffer;
   std::size_t offset = 0;
   const uint8_t* data() const { return buffer.data() + offset; }
 };
-OwnedActivation quantize_activation(const Format& f, const std::vector<float>& x, std::size_t misalign = 0);
+OwnedActivation quantize_activation(const Format& f, const std::vector<float>& x, int64_t cols, std::size_t misalign = 0);
 
 }  // namespace qb

@@ -76,6 +76,12 @@ struct Format {
   // Encoder reproducing upstream's reference quantizer; fills one byte vector per layout() tensor.
   void (*encode_ref)(const float* src, int64_t rows, int64_t cols, const nlohmann::json& params,
                      std::vector<std::vector<uint8_t>>& tensors) = nullptr;
+  // Valid stored tensors with random content (layout order), for formats without an encoder
+  // (any EXL3 trellis decodes); tests and benches use it where encode_ref is null.
+  std::vector<std::vector<uint8_t>> (*random_stored)(const Format& f, int64_t rows, int64_t cols,
+                                                     const nlohmann::json& params, uint64_t seed) = nullptr;
+  // Parameter sets the tests sweep ({} for formats without parameters).
+  std::vector<nlohmann::json> test_params{nlohmann::json::object()};
   // Longest chain of fp32 roundings any correct GEMV kernel applies to one product term
   // (products plus additions); the harness bound is 2*gamma_n*sum|w*x|. Each format states
   // why in its own file.

@@ -58,7 +58,11 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void rows(
   for (int64_t c = 0; c < A.nfull; ++c) {
     const ChunkVecs a = load_act(A, c, ph);
     for (int r = 0; r < R; ++r) {
-      const __m512i w = _mm512_loadu_si512(w0 + r * A.row_bytes + c * kChunk);
+      const uint8_t* p = w0 + r * A.row_bytes + c * kChunk;
+      // The same chunk of the next row group, into L2: hardware prefetchers barely train on R
+      // interleaved short streams, and one group of work ahead covers DRAM latency.
+      _mm_prefetch(reinterpret_cast<const char*>(p + R * A.row_bytes), _MM_HINT_T1);
+      const __m512i w = _mm512_loadu_si512(p);
       acc[r] = chunk_term(w, prev[r], a, acc[r]);
       prev[r] = w;
     }
@@ -85,7 +89,8 @@ QB_TARGET_AVX512VNNI void q4_0_gemv_avx512vnni(const QWeight& w, const uint8_t* 
   const ChunkAct A = ggml_x86::prepare_chunks<sizeof(ggml::BlockQ4_0), 2, 8>(act, w.cols, buf);
   const uint8_t* data = w.tensor("blocks").data;
   int64_t r = r0;
-  for (; r + 2 <= r1; r += 2) rows<2>(data + r * A.row_bytes, A, y + r);
+  for (; r + 8 <= r1; r += 8) rows<8>(data + r * A.row_bytes, A, y + r);
+  for (; r + 4 <= r1; r += 4) rows<4>(data + r * A.row_bytes, A, y + r);
   for (; r < r1; ++r) rows<1>(data + r * A.row_bytes, A, y + r);
 }
 

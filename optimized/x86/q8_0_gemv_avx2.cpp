@@ -38,7 +38,13 @@ QB_TARGET_AVX2 static inline __attribute__((always_inline)) void rows(
     const uint8_t* xb = act + k * kBlock;
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
     const __m256 dx = _mm256_set1_ps(_cvtsh_ss(ggml::load_u16(xb)));
-    for (int r = 0; r < R; ++r) acc[r] = block_term(w0 + r * row_stride + k * kBlock, x, dx, acc[r]);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* p = w0 + r * row_stride + k * kBlock;
+      // The same block of the next row group, into L2: hardware prefetchers barely train on R
+      // interleaved short streams, and one group of work ahead covers DRAM latency.
+      _mm_prefetch(reinterpret_cast<const char*>(p + R * row_stride), _MM_HINT_T1);
+      acc[r] = block_term(p, x, dx, acc[r]);
+    }
   }
   for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
 }
