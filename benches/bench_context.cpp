@@ -8,33 +8,35 @@
 
 namespace qb::bench {
 
-std::string row_name(const RunConfig& config, const Variant& v, const Shape& shape) {
-  return config.format->id + "/" + std::string(op_name(config.op)) + "/" + v.name + "/" + shape.str() +
+std::string row_name(const RunConfig& config, const Variant& v, const BenchCase& c) {
+  return config.format->id + "/" + std::string(op_name(config.op)) + "/" + v.name + "/" + c.key() +
          "/threads:" + std::to_string(config.threads);
 }
 
-void BenchContext::register_rows(const std::vector<Shape>& shapes, std::vector<const Variant*> variants) {
+void BenchContext::register_rows(const std::vector<BenchCase>& cases, std::vector<const Variant*> variants) {
   std::stable_partition(variants.begin(), variants.end(), [](const Variant* v) { return v->reference; });
-  for (const Shape& shape : shapes)
+  for (const BenchCase& c : cases)
     for (const Variant* v : variants)
-      benchmark::RegisterBenchmark(row_name(config_, *v, shape).c_str(),
-                                   [this, v, shape](benchmark::State& st) { run_row(st, *v, shape); })
+      benchmark::RegisterBenchmark(row_name(config_, *v, c).c_str(),
+                                   [this, v, c](benchmark::State& st) { run_row(st, *v, c); })
           // Kernels run on OpenMP threads: the main thread's CPU time would not be the op's time.
           ->UseManualTime();
 }
 
-BenchData& BenchContext::data_for(const Shape& shape) {
-  if (!data_ || !(data_->plan.shape == shape)) {
+BenchData& BenchContext::data_for(const BenchCase& c) {
+  if (!data_ || data_key_ != c.key()) {
     data_.reset();  // free the previous rotation set before building the next
-    data_ = std::make_unique<BenchData>(make_data(*config_.format, config_.op, shape));
+    data_ = std::make_unique<BenchData>(make_data(*config_.format, config_.op, c.shape, c.params));
+    data_key_ = c.key();
   }
   return *data_;
 }
 
-void BenchContext::run_row(benchmark::State& state, const Variant& v, const Shape& shape) {
+void BenchContext::run_row(benchmark::State& state, const Variant& v, const BenchCase& c) {
+  const Shape& shape = c.shape;
   BenchData* d = nullptr;
   try {
-    d = &data_for(shape);
+    d = &data_for(c);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
     return;
@@ -46,7 +48,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Shap
     float* out = d->out(i);
     const auto t0 = std::chrono::steady_clock::now();
     if (config_.op == Op::gemv)
-      run_gemv(v, w, d->act.data(), out, config_.threads);
+      run_gemv_batch(v, w, d->act.data(), 1, out, config_.threads);
     else
       run_dequant(v, w, out, config_.threads);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -63,10 +65,15 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Shap
     state.counters["out_GBps"] = static_cast<double>(d->plan.out_bytes) / per_iter / 1e9;
   // The runner calls a row several times while it sizes the iteration count; the last call is
   // the reported one and overwrites the earlier times.
-  if (v.reference) ref_seconds_[shape.str()] = per_iter;
+  if (v.reference) ref_seconds_[c.key()] = per_iter;
+  seconds_[v.name][c.key()] = per_iter;
   // Absent when a filter left the reference out: no speedup is better than a wrong one.
-  if (const auto ref = ref_seconds_.find(shape.str()); ref != ref_seconds_.end())
+  if (const auto ref = ref_seconds_.find(c.key()); ref != ref_seconds_.end())
     state.counters["speedup_vs_ref"] = ref->second / per_iter;
+  if (c.model_layers) {
+    state.counters["multiplicity"] = static_cast<double>(c.multiplicity);
+    state.counters["ms_per_token"] = per_iter * 1e3 * static_cast<double>(c.multiplicity);
+  }
   state.SetLabel(v.isa_name);
 }
 

@@ -8,12 +8,24 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 
 #include "benches/bench_data.h"
 #include "benches/shapes.h"
 #include "harness/registry.h"
 
 namespace qb::bench {
+
+// One benchmarked weight: its shape and params, and for a model's layer list the layers it
+// stands for (identical shape, bits and codebook are measured once).
+struct BenchCase {
+  Shape shape;
+  nlohmann::json params = nlohmann::json::object();
+  std::string tag;           // row-name part after the shape ("K4-mcg", "mlp.up_proj+mlp.gate_proj-K4-mcg-x16")
+  int64_t multiplicity = 1;  // model layers with this case
+  bool model_layers = false;  // from --exl3-config: rows carry multiplicity and ms_per_token
+  std::string key() const { return tag.empty() ? shape.str() : shape.str() + "/" + tag; }
+};
 
 struct RunConfig {
   const Format* format = nullptr;
@@ -27,17 +39,21 @@ class BenchContext {
   explicit BenchContext(RunConfig config) : config_(config) {}
   // Rows run in registration order: shape by shape, the reference first, so its time is known
   // when the other variants of the shape finish. The context must outlive the run.
-  void register_rows(const std::vector<Shape>& shapes, std::vector<const Variant*> variants);
+  void register_rows(const std::vector<BenchCase>& cases, std::vector<const Variant*> variants);
+  // Seconds per call of each variant on each case (case key -> seconds), from the reported runs.
+  const std::map<std::string, std::map<std::string, double>>& seconds() const { return seconds_; }
 
  private:
-  void run_row(benchmark::State& state, const Variant& v, const Shape& shape);
-  BenchData& data_for(const Shape& shape);
+  void run_row(benchmark::State& state, const Variant& v, const BenchCase& c);
+  BenchData& data_for(const BenchCase& c);
 
   RunConfig config_;
-  std::unique_ptr<BenchData> data_;  // only the current shape's: the rotation sets are large
-  std::map<std::string, double> ref_seconds_;  // shape -> reference seconds per iteration
+  std::unique_ptr<BenchData> data_;  // only the current case's: the rotation sets are large
+  std::string data_key_;
+  std::map<std::string, double> ref_seconds_;  // case key -> reference seconds per iteration
+  std::map<std::string, std::map<std::string, double>> seconds_;  // variant -> case key -> seconds
 };
 
-std::string row_name(const RunConfig& config, const Variant& v, const Shape& shape);
+std::string row_name(const RunConfig& config, const Variant& v, const BenchCase& c);
 
 }  // namespace qb::bench

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "harness/dtype.h"
+#include "harness/exl3_random.h"
 
 namespace qb::bench {
 namespace {
@@ -54,13 +55,13 @@ std::string DataPlan::describe() const {
   return s;
 }
 
-DataPlan plan_data(const Format& format, Op op, const Shape& shape) {
+DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params) {
   DataPlan p;
   p.shape = shape;
-  const auto specs = format.layout(shape.rows, shape.cols, nlohmann::json::object());  // its own complaint first
+  const auto specs = format.layout(shape.rows, shape.cols, params);  // its own complaint first
   if (static_cast<std::size_t>(shape.rows) > kMemoryCap / sizeof(float) / static_cast<std::size_t>(shape.cols))
     throw std::invalid_argument("its fp32 source alone exceeds the " + mib(kMemoryCap) + " memory limit");
-  p.weight_bytes = format.stored_bytes(shape.rows, shape.cols, nlohmann::json::object());
+  p.weight_bytes = format.stored_bytes(shape.rows, shape.cols, params);
   for (const auto& t : specs) p.copy_bytes += align_up(spec_bytes(t));
   const auto elems = static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols);
   p.out_bytes = (op == Op::dequant ? elems : static_cast<std::size_t>(shape.rows)) * sizeof(float);
@@ -81,14 +82,17 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape) {
   return p;
 }
 
-BenchData make_data(const Format& format, Op op, const Shape& shape) {
+BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params) {
   BenchData d;
-  d.plan = plan_data(format, op, shape);
-  const auto params = nlohmann::json::object();
+  d.plan = plan_data(format, op, shape, params);
   const auto specs = format.layout(shape.rows, shape.cols, params);
 
   std::vector<std::vector<uint8_t>> tensors;
-  {
+  // EXL3's encoder is a Viterbi search (minutes per layer); every int16 array is a valid
+  // trellis, so random words cost the kernels the same decode work.
+  if (format.family == "exl3") {
+    tensors = random_trellis_tensors(format, shape.rows, shape.cols, params, kWeightSeed);
+  } else {
     const auto src = gaussian(static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols),
                               kWeightSeed);
     format.encode_ref(src.data(), shape.rows, shape.cols, params, tensors);

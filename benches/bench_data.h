@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "benches/memory.h"
 #include "benches/shapes.h"
 #include "harness/registry.h"
@@ -25,7 +27,7 @@ struct DataPlan {
 
 // Throws std::invalid_argument when the format rejects the shape or one copy of everything
 // does not fit kMemoryCap.
-DataPlan plan_data(const Format& format, Op op, const Shape& shape);
+DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params);
 
 struct BenchData {
   DataPlan plan;
@@ -43,7 +45,8 @@ struct BenchData {
 };
 
 // Weights: format.encode_ref of N(0,1) floats with a fixed seed (identical for every variant and
-// run); activation: format.activation->quantize of N(0,1) floats (fp32 bytes when null).
-BenchData make_data(const Format& format, Op op, const Shape& shape);
+// run), or for EXL3 random trellis words (harness/exl3_random.h); activation:
+// format.activation->quantize of N(0,1) floats (fp32 bytes when null).
+BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params);
 
 }  // namespace qb::bench

@@ -13,6 +13,7 @@
 #include "benches/bandwidth_probe.h"
 #include "benches/bench_context.h"
 #include "benches/bench_data.h"
+#include "benches/exl3_config.h"
 #include "benches/run_context.h"
 #include "benches/shapes.h"
 #include "benches/table_reporter.h"
@@ -50,22 +51,34 @@ uint64_t check_isa(const std::string& name) {
   throw CLI::ValidationError("--isa", "unknown level '" + name + "'; valid: " + valid);
 }
 
-std::vector<Shape> check_shapes(const std::vector<std::string>& args, const Format& format, Op op) {
-  std::vector<Shape> shapes;
+// EXL3 decode dominates at m=1, so its defaults are the seed model's shapes (000_12bb0b0cfee13881:
+// up/gate 6144x2048, down 2048x6144) plus a square 4096x4096.
+const std::vector<Shape>& exl3_default_shapes() {
+  static const std::vector<Shape> shapes = {{4096, 4096}, {6144, 2048}, {2048, 6144}};
+  return shapes;
+}
+
+std::vector<BenchCase> check_cases(const std::vector<std::string>& args, const Format& format, Op op,
+                                   const nlohmann::json& params) {
+  std::vector<BenchCase> cases;
   for (const auto& a : args) {
     const auto s = parse_shape(a);
     if (!s) throw CLI::ValidationError("--shape", "'" + a + "' is not ROWSxCOLS with positive integers");
-    shapes.push_back(*s);
+    cases.push_back({*s, params, "", 1, false});
   }
-  if (shapes.empty()) shapes = default_shapes();
-  for (const Shape& s : shapes) {
+  const bool exl3 = format.family == "exl3";
+  if (cases.empty())
+    for (const Shape& s : exl3 ? exl3_default_shapes() : default_shapes()) cases.push_back({s, params, "", 1, false});
+  if (exl3)
+    for (BenchCase& c : cases) c.tag = "K" + params["bits"].dump() + "-" + params["codebook"].get<std::string>();
+  for (const BenchCase& c : cases) {
     try {
-      plan_data(format, op, s);
+      plan_data(format, op, c.shape, c.params);
     } catch (const std::invalid_argument& e) {
-      throw CLI::ValidationError("--shape", "'" + s.str() + "' for " + format.id + ": " + e.what());
+      throw CLI::ValidationError("--shape", "'" + c.shape.str() + "' for " + format.id + ": " + e.what());
     }
   }
-  return shapes;
+  return cases;
 }
 
 bool has_arg(const std::vector<std::string>& args, std::string_view a, std::string_view b) {
@@ -82,6 +95,8 @@ int main(int argc, char** argv) {
   app.allow_extras();
   std::string format_id = "q4_0", op_str = "gemv", isa_str = "native", json_path;
   std::vector<std::string> shape_args;
+  std::string exl3_config, codebook = "mcg";
+  int bits = 4;
   int threads = omp_get_num_procs();
   app.add_option("--format", format_id, "weight format id")->capture_default_str();
   app.add_option("--op", op_str, "kernel: dequant or gemv")
@@ -91,21 +106,57 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--shape", shape_args,
                  "weight ROWSxCOLS (out x in features), repeatable; default: LLaMA-7B 4096x4096 11008x4096 "
-                 "4096x11008 32000x4096");
+                 "4096x11008 32000x4096 (exl3: 4096x4096 6144x2048 2048x6144)");
   app.add_option("--threads", threads, "OpenMP threads (capped at the available cores)")
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
   app.add_option("--json", json_path, "write Google Benchmark JSON with the run's context here");
+  auto* config_opt = app.add_option("--exl3-config", exl3_config,
+                                    "EXL3 quantization_config JSON, config.json or model directory: GEMV (m=1) of every "
+                                    "linear layer at its shape, bits and codebook, and the projected time per token");
+  auto* bits_opt = app.add_option("--bits", bits, "EXL3 bits per weight (--format exl3)")->check(CLI::Range(1, 8))->capture_default_str();
+  auto* codebook_opt = app.add_option("--codebook", codebook, "EXL3 codebook (--format exl3)")
+                           ->check(CLI::IsMember({"3inst", "mcg", "mul1"}))
+                           ->capture_default_str();
+  config_opt->excludes("--shape")->excludes(bits_opt)->excludes(codebook_opt);
 
   RunConfig config;
-  std::vector<Shape> shapes;
+  std::vector<BenchCase> cases;
+  ModelCases model;
   uint64_t isa_cap = 0;
   try {
     app.parse(argc, argv);
+    if (!exl3_config.empty()) {
+      if (app.count("--format") && format_id != "exl3")
+        throw CLI::ValidationError("--exl3-config", "benches format exl3, not '" + format_id + "'");
+      if (op_str != "gemv") throw CLI::ValidationError("--exl3-config", "projects GEMV time; --op must be gemv");
+      format_id = "exl3";
+    }
     config.format = &check_format(format_id);
     config.op = op_str == "gemv" ? Op::gemv : Op::dequant;
     isa_cap = check_isa(isa_str);
-    shapes = check_shapes(shape_args, *config.format, config.op);
+    const bool exl3 = config.format->family == "exl3";
+    if (!exl3 && (app.count("--bits") || app.count("--codebook")))
+      throw CLI::ValidationError("--bits/--codebook", "apply to --format exl3 only");
+    if (!exl3_config.empty()) {
+      try {
+        model = exl3_model_cases(exl3_config);
+      } catch (const std::exception& e) {
+        throw CLI::ValidationError("--exl3-config", e.what());
+      }
+      if (model.cases.empty()) throw CLI::ValidationError("--exl3-config", exl3_config + " lists no EXL3 layers");
+      cases = model.cases;
+      for (const BenchCase& c : cases) {
+        try {
+          plan_data(*config.format, config.op, c.shape, c.params);
+        } catch (const std::invalid_argument& e) {
+          throw CLI::ValidationError("--exl3-config", c.key() + ": " + e.what());
+        }
+      }
+    } else {
+      const nlohmann::json params = exl3 ? nlohmann::json{{"bits", bits}, {"codebook", codebook}} : nlohmann::json::object();
+      cases = check_cases(shape_args, *config.format, config.op, params);
+    }
     if (!json_path.empty() && !std::ofstream(json_path))
       throw CLI::ValidationError("--json", "cannot write '" + json_path + "'");
   } catch (const CLI::ParseError& e) {
@@ -150,15 +201,21 @@ int main(int argc, char** argv) {
   }
   config.probe_GBps = probe.best_GBps;
 
-  add_run_context(config, isa_str, sel, probe, shapes);
+  add_run_context(config, isa_str, sel, probe, cases);
+  if (!exl3_config.empty()) benchmark::AddCustomContext("exl3_config", exl3_config);
 
   BenchContext context(config);
-  context.register_rows(shapes, sel.run);
+  context.register_rows(cases, sel.run);
 
   // A --benchmark_format other than console asks for the library's own console output.
   const bool own_format = has_arg(bm_args, "--benchmark_format=json", "--benchmark_format=csv");
   TableReporter table;
   const std::size_t ran = own_format ? benchmark::RunSpecifiedBenchmarks() : benchmark::RunSpecifiedBenchmarks(&table);
   benchmark::Shutdown();
+  if (!exl3_config.empty() && ran > 0) {
+    const auto projection = project(model, context.seconds());
+    print_projection(model, projection, threads);
+    if (!json_path.empty()) add_projection_to_json(json_path, model, projection);
+  }
   return ran > 0 ? 0 : 1;  // a --benchmark_filter that matches nothing is a mistake, not a result
 }

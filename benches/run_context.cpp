@@ -14,7 +14,7 @@
 namespace qb::bench {
 
 void add_run_context(const RunConfig& config, const std::string& isa_ceiling, const Selection& selection,
-                     const ProbeResult& probe, const std::vector<Shape>& shapes) {
+                     const ProbeResult& probe, const std::vector<BenchCase>& cases) {
   const auto& cpu = cpu_info();
   benchmark::AddCustomContext("quantbench_version", QB_VERSION);
   benchmark::AddCustomContext("git_commit", QB_GIT_COMMIT);
@@ -39,7 +39,7 @@ void add_run_context(const RunConfig& config, const std::string& isa_ceiling, co
   benchmark::AddCustomContext("skipped_variants", skipped.dump());
   std::string rotation = "rotation target " + std::to_string(rotation_target_bytes() >> 20) + " MiB (4x LLC " +
                          std::to_string(last_level_cache_bytes() >> 20) + " MiB, at most 1 GiB)";
-  for (const Shape& s : shapes) rotation += "; " + plan_data(*config.format, config.op, s).describe();
+  for (const BenchCase& c : cases) rotation += "; " + plan_data(*config.format, config.op, c.shape, c.params).describe();
   benchmark::AddCustomContext("rotation", rotation);
 }
 

@@ -12,6 +12,6 @@
 namespace qb::bench {
 
 void add_run_context(const RunConfig& config, const std::string& isa_ceiling, const Selection& selection,
-                     const ProbeResult& probe, const std::vector<Shape>& shapes);
+                     const ProbeResult& probe, const std::vector<BenchCase>& cases);
 
 }  // namespace qb::bench

@@ -42,7 +42,24 @@ struct SafetensorsFile {
   const OwnedTensor* find(const std::string& name) const;
 };
 
+// Where one tensor lies in a file, from the header alone.
+struct TensorEntry {
+  std::string name;
+  DType dtype = DType::U8;
+  std::vector<int64_t> shape;
+  uint64_t offset = 0;  // from the start of the data section
+  uint64_t nbytes = 0;
+};
+struct SafetensorsHeader {
+  std::map<std::string, std::string> metadata;
+  std::vector<TensorEntry> tensors;  // in file order
+  uint64_t data_begin = 0;           // file offset of the data section
+};
+
 SafetensorsFile read_safetensors(const std::string& path);
+// The same checks as read_safetensors (offsets against the file's size included) without
+// reading the data: checkpoints of many GiB are listed in milliseconds.
+SafetensorsHeader read_safetensors_header(const std::string& path);
 void write_safetensors(const std::string& path, const SafetensorsFile& file);
 
 }  // namespace qb

@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "harness/check.h"
+#include "harness/fill.h"
+#include "harness/model_dir.h"
 #include "harness/run.h"
 #include "reference/common/half.h"
 
@@ -50,13 +52,14 @@ std::vector<float> as_f32(const OwnedTensor& t) {
 }
 
 struct Reporter {
-  const Fixture& fx;
+  std::string path;  // what the repro line passes to verify
   const VerifyOptions& opt;
   std::ostream& out;
   Tally tally;
+  std::string where = path;  // what the report lines name (a model dir's layer, the x seed)
 
   void line(const char* status, const std::string& what, const std::string& detail) {
-    out << status << "  " << fx.path << "  " << what << "  " << detail << "\n";
+    out << status << "  " << where << "  " << what << "  " << detail << "\n";
   }
   void pass(const std::string& what, const std::string& detail) {
     line("PASS", what, detail);
@@ -73,7 +76,7 @@ struct Reporter {
   void fail(const std::string& what, const std::string& detail, const std::string& variant) {
     line("FAIL", what, detail);
     out << "  repro: " << opt.command << (variant.empty() ? "" : " --variant " + variant)
-        << " --threads " << opt.threads << " " << fx.path << "\n";
+        << " --threads " << opt.threads << " " << path << "\n";
     ++tally.failed;
   }
 };
@@ -192,33 +195,108 @@ void check_encoder(Reporter& rep, const Fixture& fx, EncodeFn encode, const std:
            "");
 }
 
+// The variants of `op` that run here (after --variant); the others are reported as skipped.
+std::vector<const Variant*> select_for(Reporter& rep, const std::vector<Variant>& pool, const Format& f, Op op) {
+  Selection s = select_variants(pool, f.id, op, rep.opt.isa_cap);
+  if (!rep.opt.only_variant.empty()) {
+    s.run.erase(std::remove_if(s.run.begin(), s.run.end(), [&](const Variant* v) { return v->name != rep.opt.only_variant; }),
+                s.run.end());
+    s.skipped.clear();
+  }
+  for (const auto& [v, why] : s.skipped) rep.skip(variant_label(*v), why);
+  return s.run;
+}
+
+// A model directory carries no expectations: the format's reference computes them on its layers.
+Tally verify_model_layer(const std::string& dir, const ModelLayer& layer, uint64_t x_seed, const std::vector<Variant>& pool,
+                         const VerifyOptions& opt, std::ostream& out) {
+  const QWeight& w = layer.weight;
+  const Format& f = *w.format;
+  const std::string name = dir + "::" + layer.spec.name + " (" + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
+                           " bits " + std::to_string(layer.spec.bits) + " " + layer.spec.codebook + ")";
+  Reporter rep{dir, opt, out, {}, name};
+  const auto elems = static_cast<std::size_t>(w.rows * w.cols);
+  const int64_t chunk = 32;
+  if (f.inner_ref) {
+    std::vector<float> expected(elems);
+    f.inner_ref(w, 0, w.rows, expected.data());
+    const std::string trust = untrusted_dequant(expected.data(), w.rows, w.cols, chunk);
+    for (const Variant* v : select_for(rep, pool, f, Op::inner)) check_dequant(rep, *v, w, expected, trust);
+  }
+  {
+    std::vector<float> expected(elems);
+    f.dequant_ref(w, 0, w.rows, expected.data());
+    const std::string trust = untrusted_dequant(expected.data(), w.rows, w.cols, chunk);
+    const std::vector<double> bounds = f.dequant_bounds ? f.dequant_bounds(w) : std::vector<double>{};
+    for (const Variant* v : select_for(rep, pool, f, Op::dequant)) {
+      if (f.dequant_bounds)
+        check_decode_within(rep, *v, w, expected, bounds, trust);
+      else
+        check_dequant(rep, *v, w, expected, trust);
+    }
+  }
+  const std::size_t stride = f.activation->bytes(w.cols);
+  for (const int64_t m : {int64_t{1}, int64_t{4}}) {
+    const std::vector<float> x = gaussian(static_cast<std::size_t>(m * w.cols), x_seed);
+    std::vector<uint8_t> act(stride * static_cast<std::size_t>(m));
+    for (int64_t i = 0; i < m; ++i) f.activation->quantize(x.data() + i * w.cols, w.cols, act.data() + i * stride);
+    std::vector<float> expected(static_cast<std::size_t>(m * w.rows));
+    if (f.gemv_batch_ref)
+      f.gemv_batch_ref(w, act.data(), m, 0, w.rows, expected.data());
+    else
+      for (int64_t i = 0; i < m; ++i) f.gemv_ref(w, act.data() + i * stride, 0, w.rows, expected.data() + i * w.rows);
+    std::vector<double> bounds;
+    for (int64_t i = 0; i < m; ++i) {
+      const std::vector<double> b = gemv_bounds(w, act.data() + i * stride);
+      bounds.insert(bounds.end(), b.begin(), b.end());
+    }
+    char seed[32];
+    std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(x_seed));
+    rep.where = name + " [m=" + std::to_string(m) + ", x seed " + seed + "]";
+    const std::string trust = untrusted_gemv(expected.data(), w.rows * m);
+    for (const Variant* v : select_for(rep, pool, f, Op::gemv)) check_gemv(rep, *v, w, act.data(), m, expected, bounds, trust);
+  }
+  return rep.tally;
+}
+
 }  // namespace
+
+Tally verify_model_dir(const std::string& dir, const std::vector<Variant>& pool, const VerifyOptions& opt,
+                       std::ostream& out) {
+  const ModelDir model = open_model_dir(dir, ModelData::mapped);
+  Tally total;
+  const Format* f = find_format("exl3");
+  if (!f || !f->implemented()) {
+    out << "SKIP  " << dir << "  exl3  format exl3 is not implemented yet (" << model.layers.size() << " layers)\n";
+    ++total.skipped;
+    return total;
+  }
+  if (model.layers.empty()) {
+    out << "FAIL  " << dir << "  no EXL3 layers (X.trellis + X.suh + X.svh) in " << model.files.size() << " file(s)\n";
+    ++total.failed;
+  }
+  // Fixed seeds: a failure reproduces with the same x.
+  uint64_t x_seed = 0x0e813'0000;
+  for (const auto& layer : model.layers) total.add(verify_model_layer(dir, layer, ++x_seed, pool, opt, out));
+  return total;
+}
 
 Tally verify_encoder(const Fixture& fx, EncodeFn encode, const std::string& encoder_name, std::ostream& out) {
   const VerifyOptions opt;
-  Reporter rep{fx, opt, out, {}};
+  Reporter rep{fx.path, opt, out, {}};
   check_encoder(rep, fx, encode, encoder_name);
   return rep.tally;
 }
 
 Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt, std::ostream& out) {
-  Reporter rep{fx, opt, out, {}};
+  Reporter rep{fx.path, opt, out, {}};
   const Format& f = *fx.format;
   if (!f.implemented()) {
     rep.skip(f.id, "format " + f.id + " is not implemented yet");
     return rep.tally;
   }
   const QWeight w = fx.weight();
-  const auto selected = [&](Op op) {
-    Selection s = select_variants(pool, f.id, op, opt.isa_cap);
-    if (!opt.only_variant.empty()) {
-      s.run.erase(std::remove_if(s.run.begin(), s.run.end(), [&](const Variant* v) { return v->name != opt.only_variant; }),
-                  s.run.end());
-      s.skipped.clear();
-    }
-    for (const auto& [v, why] : s.skipped) rep.skip(variant_label(*v), why);
-    return s.run;
-  };
+  const auto selected = [&](Op op) { return select_for(rep, pool, f, op); };
 
   if (opt.only_variant.empty() && fx.find("expect.encode") && fx.find("source")) {
     if (f.encode_ref)
@@ -285,30 +363,39 @@ Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const 
 Tally verify_paths(const std::vector<std::string>& paths, const std::vector<Variant>& pool, const VerifyOptions& opt,
                    std::ostream& out) {
   namespace fs = std::filesystem;
-  std::vector<std::string> files;
+  std::vector<std::pair<std::string, bool>> items;  // path, is a model directory
   Tally total;
   for (const auto& p : paths) {
     std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      std::vector<std::string> found;
-      for (const auto& e : fs::recursive_directory_iterator(p, ec))
-        if (e.is_regular_file() && e.path().extension() == ".safetensors") found.push_back(e.path().string());
+    if (fs::is_directory(p, ec) && is_model_dir(p)) {
+      items.emplace_back(p, true);
+    } else if (fs::is_directory(p, ec)) {
+      // A model directory's shards are weights, not fixtures: it is verified as one model.
+      std::vector<std::pair<std::string, bool>> found;
+      for (auto it = fs::recursive_directory_iterator(p, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_directory() && is_model_dir(it->path().string())) {
+          found.emplace_back(it->path().string(), true);
+          it.disable_recursion_pending();
+        } else if (it->is_regular_file() && it->path().extension() == ".safetensors") {
+          found.emplace_back(it->path().string(), false);
+        }
+      }
       std::sort(found.begin(), found.end());
       if (found.empty()) {
-        out << "FAIL  " << p << "  no .safetensors fixtures in this folder\n";
+        out << "FAIL  " << p << "  no .safetensors fixtures or model directories in this folder\n";
         ++total.failed;
       }
-      files.insert(files.end(), found.begin(), found.end());
+      items.insert(items.end(), found.begin(), found.end());
     } else if (fs::exists(p, ec)) {
-      files.push_back(p);
+      items.emplace_back(p, false);
     } else {
       out << "FAIL  " << p << "  no such file or folder\n";
       ++total.failed;
     }
   }
-  for (const auto& file : files) {
+  for (const auto& [file, model] : items) {
     try {
-      total.add(verify_fixture(load_fixture(file), pool, opt, out));
+      total.add(model ? verify_model_dir(file, pool, opt, out) : verify_fixture(load_fixture(file), pool, opt, out));
     } catch (const FileError& e) {
       out << "FAIL  " << e.what() << "\n";
       ++total.failed;

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> paths;
   std::string isa = "native";
   qb::VerifyOptions opt;
-  app.add_option("paths", paths, "fixture files or folders")->required();
+  app.add_option("paths", paths, "fixture files, folders, or EXL3 model directories (a folder with config.json)")->required();
   app.add_option("--isa", isa, "highest ISA level to run: scalar, avx2, avx512, avx512vnni, avx512vbmi, native");
   app.add_option("--threads", opt.threads, "threads per kernel run")->check(CLI::PositiveNumber);
   app.add_option("--variant", opt.only_variant, "run only this variant (e.g. q4_0_gemv_avx2)");

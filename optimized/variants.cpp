@@ -15,6 +15,14 @@ std::vector<Variant> make_optimized_variants() {
   const auto mv = [&](const char* name, const char* fmt, uint64_t isa, const char* isa_name, GemvFn fn) {
     v.push_back({name, fmt, Op::gemv, isa, isa_name, nullptr, fn});
   };
+  const auto in = [&](const char* name, const char* fmt, uint64_t isa, const char* isa_name, DequantFn fn) {
+    v.push_back({name, fmt, Op::inner, isa, isa_name, fn, nullptr});
+  };
+  const auto mb = [&](const char* name, const char* fmt, uint64_t isa, const char* isa_name, GemvBatchFn fn) {
+    Variant var{name, fmt, Op::gemv, isa, isa_name, nullptr, nullptr};
+    var.gemv_batch = fn;
+    v.push_back(var);
+  };
   dq("q4_0_dequant_avx2", "q4_0", kIsaAVX2, "avx2", x86::q4_0_dequant_avx2);
   dq("q4_0_dequant_avx512", "q4_0", kIsaAVX512, "avx512", x86::q4_0_dequant_avx512);
   mv("q4_0_gemv_avx2", "q4_0", kIsaAVX2, "avx2", x86::q4_0_gemv_avx2);
@@ -23,6 +31,12 @@ std::vector<Variant> make_optimized_variants() {
   dq("q8_0_dequant_avx512", "q8_0", kIsaAVX512, "avx512", x86::q8_0_dequant_avx512);
   mv("q8_0_gemv_avx2", "q8_0", kIsaAVX2, "avx2", x86::q8_0_gemv_avx2);
   mv("q8_0_gemv_avx512vnni", "q8_0", kIsaAVX512VNNI, "avx512vnni", x86::q8_0_gemv_avx512vnni);
+  in("exl3_inner_avx2", "exl3", kIsaAVX2, "avx2", x86::exl3_inner_avx2);
+  in("exl3_inner_avx512", "exl3", kIsaAVX512, "avx512", x86::exl3_inner_avx512);
+  dq("exl3_dequant_avx2", "exl3", kIsaAVX2, "avx2", x86::exl3_dequant_avx2);
+  dq("exl3_dequant_avx512", "exl3", kIsaAVX512, "avx512", x86::exl3_dequant_avx512);
+  mb("exl3_gemv_avx2", "exl3", kIsaAVX2, "avx2", x86::exl3_gemv_avx2);
+  mb("exl3_gemv_avx512", "exl3", kIsaAVX512, "avx512", x86::exl3_gemv_avx512);
 #endif
   return v;
 }

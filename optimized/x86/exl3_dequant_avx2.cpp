@@ -1,0 +1,75 @@
+// EXL3 full decode W^T = diag(svh) H_n Ŵ^T H_k diag(suh), AVX2; same blocking and rounding
+// budget as exl3_dequant_avx512.cpp (7 + 7 additions, one multiply by the exact
+// svh[n]*suh[k]/128).
+#include "optimized/x86/exl3_x86_common.h"
+#include "optimized/x86/kernels.h"
+
+namespace qb::x86 {
+namespace {
+
+using namespace exl3k;
+
+template <exl3::Codebook CB>
+QB_TARGET_AVX2 void dequant_rows(const Geometry& G, const Tables& T, int64_t r0, int64_t r1, float* out) {
+  const int64_t k = G.k;
+  for (int64_t nb = r0; nb < r1; nb += 128)
+    for (int64_t kb = 0; kb < k; kb += 128) {
+      float* blk = out + nb * k + kb;
+      for (int64_t j = 0; j < 8; ++j)
+        for (int64_t i = 0; i < 8; ++i) {
+          const int* words = reinterpret_cast<const int*>(G.tile(kb / 16 + i, nb / 16 + j));
+          float* o = blk + 16 * j * k + 16 * i;
+          for (int c = 0; c < 16; ++c) {
+            _mm256_storeu_ps(o + c * k, decode_y<CB>(words, T, 16 * c));
+            _mm256_storeu_ps(o + c * k + 8, decode_y<CB>(words, T, 16 * c + 8));
+          }
+        }
+      for (int r = 0; r < 128; ++r) {
+        __m256 v[16];
+        for (int q = 0; q < 16; ++q) v[q] = _mm256_loadu_ps(blk + r * k + 8 * q);
+        fwht128_y(v);
+        for (int q = 0; q < 16; ++q) _mm256_storeu_ps(blk + r * k + 8 * q, v[q]);
+      }
+      alignas(32) float su[128];
+      for (int q = 0; q < 16; ++q)
+        _mm256_store_ps(su + 8 * q, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.suh + kb + 8 * q))),
+                                                  _mm256_set1_ps(1.0f / 128)));
+      for (int h = 1; h < 128; h *= 2)
+        for (int a = 0; a < 128; ++a) {
+          if (a & h) continue;
+          float* pa = blk + a * k;
+          float* pb = blk + (a + h) * k;
+          __m256 sa = _mm256_setzero_ps(), sb = sa;
+          if (h == 64) {
+            sa = _mm256_set1_ps(_cvtsh_ss(G.svh[nb + a]));
+            sb = _mm256_set1_ps(_cvtsh_ss(G.svh[nb + a + h]));
+          }
+          for (int q = 0; q < 16; ++q) {
+            const __m256 x = _mm256_loadu_ps(pa + 8 * q), y = _mm256_loadu_ps(pb + 8 * q);
+            __m256 s = _mm256_add_ps(x, y), d = _mm256_sub_ps(x, y);
+            if (h == 64) {
+              const __m256 u = _mm256_load_ps(su + 8 * q);
+              s = _mm256_mul_ps(s, _mm256_mul_ps(sa, u));
+              d = _mm256_mul_ps(d, _mm256_mul_ps(sb, u));
+            }
+            _mm256_storeu_ps(pa + 8 * q, s);
+            _mm256_storeu_ps(pb + 8 * q, d);
+          }
+        }
+    }
+}
+
+}  // namespace
+
+void exl3_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out) {
+  const Geometry G = geometry(w);
+  Tables T;
+  build_tables(G.K, Order::by_col, T);
+  switch (G.cb) {
+    case exl3::Codebook::mcg: return dequant_rows<exl3::Codebook::mcg>(G, T, r0, r1, out);
+    case exl3::Codebook::mul1: return dequant_rows<exl3::Codebook::mul1>(G, T, r0, r1, out);
+    default: return dequant_rows<exl3::Codebook::inst3>(G, T, r0, r1, out);
+  }
+}
+
+}  // namespace qb::x86

@@ -1,0 +1,232 @@
+// EXL3 model directories: what make-exl3-model writes reads back as the same layers, and broken
+// directories fail with an error naming the file and the field.
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "harness/exl3_model_writer.h"
+#include "harness/exl3_random.h"
+#include "harness/model_dir.h"
+#include "harness/registry.h"
+#include "harness/verify.h"
+
+namespace qb {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Exl3Model : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("qb_exl3_model_" + std::to_string(::getpid()));
+    fs::create_directories(root_);
+    // The seed model's kinds of module (000_12bb0b0cfee13881), at small shapes: an fc with k = 1280,
+    // one decoder layer's attention and MLP projections (one at 3 bits), and a bf16 norm.
+    config_ = {{"quant_method", "exl3"}, {"version", "0.0.32"}, {"bits", 3.5}, {"codebook", "mcg"}};
+    auto& ts = config_["tensor_storage"];
+    const auto linear = [&](const std::string& name, int64_t k, int64_t n, int bits) {
+      ts[name] = {{"stored_tensors",
+                   {{name + ".suh", {{"shape", {k}}, {"dtype", "torch.float16"}}},
+                    {name + ".svh", {{"shape", {n}}, {"dtype", "torch.float16"}}},
+                    {name + ".mcg", {{"shape", nlohmann::json::array()}, {"dtype", "torch.int32"}}},
+                    {name + ".trellis", {{"shape", {k / 16, n / 16, 16 * bits}}, {"dtype", "torch.int16"}}}}},
+                  {"quant_format", "exl3"},
+                  {"bits_per_weight", bits},
+                  {"mcg_multiplier", kMcgMultiplier}};
+    };
+    linear("fc", 1280, 256, 4);
+    ts["layers.0.input_layernorm"] = {
+        {"stored_tensors", {{"layers.0.input_layernorm.weight", {{"shape", {256}}, {"dtype", "torch.bfloat16"}}}}}};
+    linear("layers.0.self_attn.q_proj", 256, 512, 4);
+    linear("layers.0.self_attn.k_proj", 256, 128, 4);
+    linear("layers.0.self_attn.v_proj", 256, 128, 4);
+    linear("layers.0.self_attn.o_proj", 512, 256, 4);
+    linear("layers.0.mlp.up_proj", 256, 768, 4);
+    linear("layers.0.mlp.gate_proj", 256, 768, 4);
+    linear("layers.0.mlp.down_proj", 768, 256, 3);
+    linear("layers.1.mlp.down_proj", 768, 256, 3);  // dropped by --layers 1
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::string write(const std::string& name, int shards) {
+    Exl3ModelOptions opt;
+    opt.layers = 1;
+    opt.shards = shards;
+    opt.seed = 5;
+    const std::string dir = (root_ / name).string();
+    write_exl3_model(config_, dir, opt);
+    return dir;
+  }
+
+  // Opening must throw a FileError naming `file` and a field containing `field`.
+  static void expect_error(const std::string& dir, const std::string& file, const std::string& field) {
+    try {
+      open_model_dir(dir, ModelData::mapped);
+      FAIL() << "opened " << dir << " without error";
+    } catch (const FileError& e) {
+      EXPECT_EQ(fs::path(e.file()).filename(), fs::path(file).filename()) << e.what();
+      EXPECT_NE(e.field().find(field), std::string::npos) << e.what();
+    }
+  }
+
+  // Rewrites one safetensors file through `edit`.
+  template <typename F>
+  static void edit(const std::string& path, F&& f) {
+    SafetensorsFile s = read_safetensors(path);
+    f(s);
+    write_safetensors(path, s);
+  }
+
+  fs::path root_;
+  nlohmann::ordered_json config_;
+};
+
+TEST_F(Exl3Model, SingleFileReadsBackWhatWasWritten) {
+  const std::string dir = write("single", 1);
+  ASSERT_TRUE(is_model_dir(dir));
+  const ModelDir m = open_model_dir(dir, ModelData::mapped);
+  const auto declared = exl3_layers_of(load_quant_config(dir), dir);
+  ASSERT_EQ(m.files.size(), 1u);
+  ASSERT_EQ(m.layers.size(), declared.size());
+  ASSERT_EQ(m.layers.size(), 8u);  // fc + the 7 linear layers of layers.0
+  for (std::size_t i = 0; i < declared.size(); ++i) {
+    const ModelLayer& l = m.layers[i];
+    EXPECT_EQ(l.spec.name, declared[i].name);
+    EXPECT_EQ(l.spec.k, declared[i].k);
+    EXPECT_EQ(l.spec.n, declared[i].n);
+    EXPECT_EQ(l.spec.bits, declared[i].bits);
+    EXPECT_EQ(l.spec.codebook, "mcg");
+    EXPECT_EQ(l.weight.rows, l.spec.n);
+    EXPECT_EQ(l.weight.cols, l.spec.k);
+    EXPECT_EQ(l.weight.params, l.spec.params());
+    EXPECT_EQ(l.weight.format, find_format("exl3"));
+    const TensorView& marker = l.weight.tensor("mcg");
+    uint32_t v;
+    std::memcpy(&v, marker.data, 4);
+    EXPECT_EQ(v, kMcgMultiplier);
+    EXPECT_EQ(l.weight.tensor("trellis").shape, (std::vector<int64_t>{l.spec.k / 16, l.spec.n / 16, 16 * l.spec.bits}));
+  }
+  EXPECT_EQ(m.layers[0].spec.name, "fc");
+  EXPECT_EQ(m.layers[1].spec.name, "layers.0.self_attn.q_proj");
+  EXPECT_EQ(m.layers[1].spec.n, 512);
+  EXPECT_EQ(m.layers[1].spec.k, 256);
+  EXPECT_EQ(m.layers[1].spec.bits, 4);
+  EXPECT_EQ(m.layers[7].spec.bits, 3);
+}
+
+TEST_F(Exl3Model, ShardsHoldTheSameLayers) {
+  const ModelDir one = open_model_dir(write("single", 1), ModelData::mapped);
+  const std::string dir = write("sharded", 2);
+  ASSERT_TRUE(fs::exists(fs::path(dir) / "model.safetensors.index.json"));
+  const ModelDir two = open_model_dir(dir, ModelData::mapped);
+  ASSERT_EQ(two.files.size(), 2u);
+  ASSERT_EQ(two.layers.size(), one.layers.size());
+  std::set<std::string> files;
+  for (std::size_t i = 0; i < one.layers.size(); ++i) {
+    files.insert(two.layers[i].file);
+    EXPECT_EQ(two.layers[i].spec.name, one.layers[i].spec.name);
+    for (const char* t : {"trellis", "suh", "svh", "mcg"}) {
+      const TensorView& a = one.layers[i].weight.tensor(t);
+      const TensorView& b = two.layers[i].weight.tensor(t);
+      ASSERT_EQ(a.nbytes, b.nbytes);
+      EXPECT_EQ(std::memcmp(a.data, b.data, a.nbytes), 0) << one.layers[i].spec.name << "." << t;
+    }
+  }
+  EXPECT_EQ(files.size(), 2u);  // the layers really are spread over both shards
+}
+
+TEST_F(Exl3Model, VerifyRunsEveryLayer) {
+  std::ostringstream out;
+  const Tally t = verify_model_dir(write("sharded", 2), variants(), VerifyOptions{}, out);
+  EXPECT_EQ(t.failed, 0) << out.str();
+  EXPECT_GT(t.passed, 0) << out.str();
+}
+
+TEST_F(Exl3Model, HeadersOnlyMapsNothing) {
+  const ModelDir m = open_model_dir(write("single", 1), ModelData::headers_only);
+  ASSERT_FALSE(m.layers.empty());
+  EXPECT_EQ(m.layers[0].weight.tensor("trellis").data, nullptr);
+  EXPECT_TRUE(m.maps.empty());
+}
+
+TEST_F(Exl3Model, TruncatedShardNamesTheShard) {
+  const std::string dir = write("sharded", 2);
+  const fs::path shard = fs::path(dir) / "model-00002-of-00002.safetensors";
+  fs::resize_file(shard, fs::file_size(shard) - 100);
+  expect_error(dir, shard.string(), "data_offsets");
+}
+
+TEST_F(Exl3Model, MissingShardNamesTheIndexEntry) {
+  const std::string dir = write("sharded", 2);
+  fs::remove(fs::path(dir) / "model-00002-of-00002.safetensors");
+  expect_error(dir, "model.safetensors.index.json", "weight_map.");
+}
+
+TEST_F(Exl3Model, TrellisDtypeMustBeI16) {
+  const std::string dir = write("single", 1);
+  const std::string file = (fs::path(dir) / "model.safetensors").string();
+  edit(file, [](SafetensorsFile& s) {
+    for (auto& t : s.tensors)
+      if (t.name == "fc.trellis") t.dtype = DType::F16;
+  });
+  expect_error(dir, file, "tensors.fc.trellis.dtype");
+}
+
+TEST_F(Exl3Model, McgAndMul1TogetherAreRejected) {
+  const std::string dir = write("single", 1);
+  const std::string file = (fs::path(dir) / "model.safetensors").string();
+  edit(file, [](SafetensorsFile& s) {
+    OwnedTensor mul1{"fc.mul1", DType::I32, {}, std::vector<uint8_t>(4)};
+    std::memcpy(mul1.bytes.data(), &kMul1Multiplier, 4);
+    s.tensors.push_back(mul1);
+  });
+  expect_error(dir, file, "tensors.fc.mul1");
+}
+
+TEST_F(Exl3Model, MultiplierMustBeTheLockedConstant) {
+  const std::string dir = write("single", 1);
+  const std::string file = (fs::path(dir) / "model.safetensors").string();
+  edit(file, [](SafetensorsFile& s) {
+    for (auto& t : s.tensors)
+      if (t.name == "fc.mcg") t.bytes[0] ^= 1;
+  });
+  expect_error(dir, file, "tensors.fc.mcg");
+}
+
+TEST_F(Exl3Model, InputFeaturesMustBeMultiplesOf128) {
+  const std::string dir = write("single", 1);
+  const std::string file = (fs::path(dir) / "model.safetensors").string();
+  // k = 1280 -> 1264: trellis [79, 16, 64] and suh [1264] stay consistent with each other.
+  edit(file, [](SafetensorsFile& s) {
+    for (auto& t : s.tensors) {
+      if (t.name == "fc.suh") {
+        t.shape = {1264};
+        t.bytes.resize(1264 * 2);
+      }
+      if (t.name == "fc.trellis") {
+        t.shape = {79, 16, 64};
+        t.bytes.resize(79 * 16 * 64 * 2);
+      }
+    }
+  });
+  expect_error(dir, file, "tensors.fc.suh.shape");
+}
+
+TEST_F(Exl3Model, ConfigMismatchNamesTheTensor) {
+  const std::string dir = write("single", 1);
+  const std::string file = (fs::path(dir) / "model.safetensors").string();
+  edit(file, [](SafetensorsFile& s) {
+    for (auto& t : s.tensors)
+      if (t.name == "fc.mcg") t.name = "fc.mul1";
+  });
+  expect_error(dir, file, "tensors.fc.mul1");
+}
+
+}  // namespace
+}  // namespace qb
