@@ -53,8 +53,10 @@ std::size_t last_level_cache_bytes() {
 }
 
 std::size_t rotation_target_bytes() {
-  const std::size_t llc = last_level_cache_bytes();
-  return llc == 0 ? kRotationMax : std::min(4 * llc, kRotationMax);
+  // The same span as the bandwidth probe, so bw_fraction compares like with like; a VM's sysfs
+  // may understate the cache the host really gives it (this machine class: 32 MiB in sysfs,
+  // ~508 MiB L3 in CPUID), so 4x the reported LLC is only used when it is larger.
+  return std::max(4 * last_level_cache_bytes(), kRotationMax);
 }
 
 std::size_t rotation_copies(std::size_t bytes) {

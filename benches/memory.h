@@ -32,7 +32,7 @@ std::size_t last_level_cache_bytes();
 inline constexpr std::size_t kMemoryCap = std::size_t{2} << 30;
 
 // Bytes one rotation set (weight copies, or dequant output copies) must span so that each
-// iteration reads from DRAM: 4x the LLC, but at most 1 GiB (1 GiB when the LLC is unknown).
+// iteration reads from DRAM: 1 GiB (the probe's span), or 4x the reported LLC if larger.
 std::size_t rotation_target_bytes();
 // Copies of a `bytes`-sized buffer that reach rotation_target_bytes() (at least 1).
 std::size_t rotation_copies(std::size_t bytes);
