@@ -6,7 +6,22 @@
 
 #include "harness/run.h"
 
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
 namespace qb::bench {
+namespace {
+
+uint64_t tsc() {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return 0;
+#endif
+}
+
+}  // namespace
 
 std::string row_name(const RunConfig& config, const Variant& v, const BenchCase& c) {
   return config.format->id + "/" + std::string(op_name(config.op)) + "/" + v.name + "/" + c.key() +
@@ -42,15 +57,18 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
     return;
   }
   double seconds = 0;
+  uint64_t ticks = 0;
   for (auto _ : state) {
     const std::size_t i = d->next++;
     const QWeight& w = d->weights[i % d->weights.size()];
     float* out = d->out(i);
     const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t c0 = tsc();
     if (config_.op == Op::gemv)
       run_gemv_batch(v, w, d->act.data(), 1, out, config_.threads);
     else
       run_dequant(v, w, out, config_.threads);
+    ticks += tsc() - c0;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     state.SetIterationTime(s);
     seconds += s;
@@ -61,6 +79,11 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
   state.counters["weight_GBps"] = gbps;
   state.counters["bw_fraction"] = gbps / config_.probe_GBps;
   state.counters["ns_per_weight"] = per_iter * 1e9 / weights;
+  // Time-stamp-counter ticks (a fixed reference clock, not core cycles under boost), per weight
+  // per thread: comparable with upstream's TSC figures in specs/ggml.md section 8.
+  if (ticks)
+    state.counters["tsc_cycles_per_weight"] = static_cast<double>(ticks) * config_.threads /
+                                              static_cast<double>(state.iterations()) / weights;
   if (config_.op == Op::dequant)
     state.counters["out_GBps"] = static_cast<double>(d->plan.out_bytes) / per_iter / 1e9;
   // The runner calls a row several times while it sizes the iteration count; the last call is
