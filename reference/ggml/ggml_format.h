@@ -32,4 +32,19 @@ inline uint16_t load_u16(const uint8_t* p) {
 // (<= 6 more additions). Any such evaluation is within gamma_n of the exact sum of terms.
 inline int64_t q8_0_paired_rounding_depth(int64_t cols) { return cols / 32 + 2 + 6; }
 
+// Upstream's scalar vec_dot order for 32-element formats paired with q8_0 (specs/ggml.md 4.2):
+// sumf starts at 0 and adds each block's term in order; `term(weight_block, act_block)` gives the
+// block's fp32 term, rounded exactly where the format's upstream code rounds it.
+template <typename BlockTerm>
+void q8_0_paired_gemv(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y, BlockTerm term) {
+  constexpr int64_t kActBlock = 34;  // q8_0: fp16 d + 32 int8
+  const int64_t nb = w.cols / 32;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* blk = row_blocks(w, r);
+    float sumf = 0.0f;
+    for (int64_t b = 0; b < nb; ++b) sumf += term(blk + b * w.format->block_bytes, act + b * kActBlock);
+    y[r] = sumf;
+  }
+}
+
 }  // namespace qb::ggml

@@ -58,25 +58,17 @@ void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
   for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK4_0, tensors[0].data() + b * sizeof(BlockQ4_0));
 }
 
-// Upstream ggml_vec_dot_q4_0_q8_0 scalar order: exact integer block sum, then
-// sumf += ((float)sumi * d_w) * d_x, blocks in order.
+// Upstream ggml_vec_dot_q4_0_q8_0: exact integer block sum, then ((float)sumi * d_w) * d_x.
 void gemv(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y) {
-  const int64_t nb = w.cols / kQK4_0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r);
-    const uint8_t* xb = act;
-    float sumf = 0.0f;
-    for (int64_t b = 0; b < nb; ++b, blk += sizeof(BlockQ4_0), xb += sizeof(BlockQ8_0)) {
-      const int8_t* xq = reinterpret_cast<const int8_t*>(xb + 2);
-      int32_t sumi = 0;
-      for (int j = 0; j < kQK4_0 / 2; ++j) {
-        sumi += ((blk[2 + j] & 15) - 8) * xq[j];
-        sumi += ((blk[2 + j] >> 4) - 8) * xq[j + 16];
-      }
-      sumf += (static_cast<float>(sumi) * fp16_to_f32(load_u16(blk))) * fp16_to_f32(load_u16(xb));
+  q8_0_paired_gemv(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
+    const int8_t* xq = reinterpret_cast<const int8_t*>(xb + 2);
+    int32_t sumi = 0;
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      sumi += ((blk[2 + j] & 15) - 8) * xq[j];
+      sumi += ((blk[2 + j] >> 4) - 8) * xq[j + 16];
     }
-    y[r] = sumf;
-  }
+    return (static_cast<float>(sumi) * fp16_to_f32(load_u16(blk))) * fp16_to_f32(load_u16(xb));
+  });
 }
 
 }  // namespace

@@ -20,21 +20,13 @@ void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
   quantize_row_q8_0_ref(src, rows * cols, tensors[0].data());
 }
 
-// Upstream ggml_vec_dot_q8_0_q8_0 scalar order: sumf += (float)sumi * (d_w * d_x).
+// Upstream ggml_vec_dot_q8_0_q8_0: (float)sumi * (d_w * d_x).
 void gemv(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y) {
-  const int64_t nb = w.cols / kQK8_0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r);
-    const uint8_t* xb = act;
-    float sumf = 0.0f;
-    for (int64_t b = 0; b < nb; ++b, blk += sizeof(BlockQ8_0), xb += sizeof(BlockQ8_0)) {
-      int32_t sumi = 0;
-      for (int j = 0; j < kQK8_0; ++j)
-        sumi += static_cast<int8_t>(blk[2 + j]) * static_cast<int8_t>(xb[2 + j]);
-      sumf += static_cast<float>(sumi) * (fp16_to_f32(load_u16(blk)) * fp16_to_f32(load_u16(xb)));
-    }
-    y[r] = sumf;
-  }
+  q8_0_paired_gemv(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
+    int32_t sumi = 0;
+    for (int j = 0; j < kQK8_0; ++j) sumi += static_cast<int8_t>(blk[2 + j]) * static_cast<int8_t>(xb[2 + j]);
+    return static_cast<float>(sumi) * (fp16_to_f32(load_u16(blk)) * fp16_to_f32(load_u16(xb)));
+  });
 }
 
 }  // namespace
