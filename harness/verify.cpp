@@ -161,7 +161,7 @@ void check_gemv(Reporter& rep, const Variant& v, const QWeight& w, const uint8_t
              v.name);
     return;
   }
-  const std::string detail = c.bit_exact ? "bit-exact to expect.y (" + outputs + ")"
+  const std::string detail = c.bit_exact ? "bit-exact to the expected y (" + outputs + ")"
                                          : "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) + " of " +
                                                bound_name(*w.format, w.cols);
   if (!trust.empty())
