@@ -38,7 +38,7 @@ inline const std::pair<uint64_t, const char*> kCpuinfoNames[] = {
 // Feature mask according to /proc/cpuinfo (the OS lists only what it enabled).
 inline uint64_t cpuinfo_features() {
   const auto flags = proc_cpuinfo_flags();
-  uint64_t f = flags.empty() ? 0 : kSSE2;
+  uint64_t f = flags.empty() ? uint64_t{0} : uint64_t{kSSE2};
   for (const auto& [bit, name] : kCpuinfoNames)
     if (flags.count(name)) f |= bit;
   return f;

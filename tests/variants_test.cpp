@@ -78,24 +78,29 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
         OwnedWeight w = random_weight(f, rows, cols, seed, misalign, params);
         if (specials) plant_special_scales(w, seed);
         if (v.op != Op::gemv) {  // dequant and inner decode
-          std::vector<float> want(static_cast<std::size_t>(rows * cols)), got(want.size()), first;
+          std::vector<float> want(static_cast<std::size_t>(rows * cols)), first;
+          // Outputs at a 64-byte boundary when misalign is 0 (kernels may take streaming-store
+          // paths there, for outputs above their size threshold), `misalign` floats off otherwise.
+          std::vector<float> out_buf(want.size() + 32);
+          const std::size_t lead = (64 - reinterpret_cast<uintptr_t>(out_buf.data()) % 64) % 64 / sizeof(float);
+          float* got = out_buf.data() + lead + misalign;
           run_dequant(ref, w.view(), want.data(), 1);
           // Full decodes without a unique bit pattern (EXL3's rotations) are held to the format's
           // bound, and then to identical bits across thread counts.
           const bool bounded = v.op == Op::dequant && f.dequant_bounds;
           const std::vector<double> bounds = bounded ? f.dequant_bounds(w.view()) : std::vector<double>{};
           for (int threads : {1, 2, 3}) {
-            std::fill(got.begin(), got.end(), -1.0f);
-            run_dequant(v, w.view(), got.data(), threads);
+            std::fill(got, got + want.size(), -1.0f);
+            run_dequant(v, w.view(), got, threads);
             if (bounded) {
-              const BoundCheck c = compare_within(want.data(), got.data(), bounds);
+              const BoundCheck c = compare_within(want.data(), got, bounds);
               ASSERT_TRUE(c.ok()) << c.failures << " values outside the bound, first at " << c.first_bad;
-              if (threads == 1) first = got;
-              ASSERT_TRUE(compare_bits(first.data(), got.data(), rows * cols, v.nan).ok())
+              if (threads == 1) first.assign(got, got + want.size());
+              ASSERT_TRUE(compare_bits(first.data(), got, rows * cols, v.nan).ok())
                   << "bits depend on thread count " << threads;
               continue;
             }
-            const BitsCheck c = compare_bits(want.data(), got.data(), rows * cols, v.nan);
+            const BitsCheck c = compare_bits(want.data(), got, rows * cols, v.nan);
             ASSERT_TRUE(c.ok()) << c.mismatches << " values differ, first at " << c.first_bad << " (threads "
                                 << threads << ")";
           }

@@ -18,6 +18,24 @@
 
 namespace qb::x86::ggml_x86 {
 
+// Dequant output stores. A dequant writes 4 bytes per weight (7.1x a q4_0 input, 3.8x q8_0), so on
+// large outputs it is bound by write bandwidth, and ordinary stores pay a read-for-ownership of every
+// output line first (about 2x the DRAM traffic). Non-temporal stores write whole lines without that
+// read, but bypass the caches, which is a loss when the caller reads the output right away from
+// cache. So they are used only when one call's output is at least kStreamMinBytes, the per-core L2
+// of the target parts (1 MiB on Zen 4 and recent Xeons): an output that size cannot stay in L2 with
+// ordinary stores either (the weights stream through it too), so the consumer would not find it
+// there; smaller calls keep ordinary stores and leave their output cache-hot. (Row starts are the
+// only alignment to check: cols % 32 == 0 makes every row a multiple of 128 bytes, so if the first
+// row of the call is aligned, every row is.)
+inline constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
+
+// True when the call writing n_floats floats from y should use non-temporal stores of `align` bytes.
+inline bool use_stream_stores(const float* y, int64_t n_floats, uintptr_t align) {
+  return n_floats * static_cast<int64_t>(sizeof(float)) >= kStreamMinBytes &&
+         reinterpret_cast<uintptr_t>(y) % align == 0;
+}
+
 constexpr int64_t kChunk = 64;
 
 // Prepared activation, each array indexed like the weight row (byte p of a row <-> lane p / 4):

@@ -2,8 +2,11 @@
 // one vmulps by the vcvtph2ps-widened scale per element. Same single IEEE multiply as the reference
 // with the same operand values, and vcvtph2ps widens exactly (quieting NaNs, keeping payloads)
 // like fp16_to_f32, so the output is bit-identical, NaNs included.
+// Large outputs are written with non-temporal stores when aligned (see use_stream_stores), then
+// fenced so the data is globally visible before the call returns.
 #include <immintrin.h>
 
+#include "optimized/x86/ggml_x86_common.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/blocks.h"
@@ -12,14 +15,16 @@
 namespace qb::x86 {
 namespace {
 
+template <bool kStream>
 QB_TARGET_AVX2 static inline __attribute__((always_inline)) void store8(float* y, __m128i q,
                                                                         __m256 d) {
-  _mm256_storeu_ps(y, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
+  const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d);
+  if constexpr (kStream) _mm256_stream_ps(y, v);
+  else _mm256_storeu_ps(y, v);
 }
 
-}  // namespace
-
-QB_TARGET_AVX2 void q4_0_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out) {
+template <bool kStream>
+QB_TARGET_AVX2 void dequant_rows(const QWeight& w, int64_t r0, int64_t r1, float* out) {
   const int64_t nb = w.cols / ggml::kQK4_0;
   const __m128i m4 = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
   for (int64_t r = r0; r < r1; ++r) {
@@ -30,11 +35,22 @@ QB_TARGET_AVX2 void q4_0_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, 
       const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
       const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, m4), eight);
       const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), eight);
-      store8(y, lo, d);
-      store8(y + 8, _mm_srli_si128(lo, 8), d);
-      store8(y + 16, hi, d);
-      store8(y + 24, _mm_srli_si128(hi, 8), d);
+      store8<kStream>(y, lo, d);
+      store8<kStream>(y + 8, _mm_srli_si128(lo, 8), d);
+      store8<kStream>(y + 16, hi, d);
+      store8<kStream>(y + 24, _mm_srli_si128(hi, 8), d);
     }
+  }
+}
+
+}  // namespace
+
+QB_TARGET_AVX2 void q4_0_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out) {
+  if (ggml_x86::use_stream_stores(out + r0 * w.cols, (r1 - r0) * w.cols, 32)) {
+    dequant_rows<true>(w, r0, r1, out);
+    _mm_sfence();
+  } else {
+    dequant_rows<false>(w, r0, r1, out);
   }
 }
 

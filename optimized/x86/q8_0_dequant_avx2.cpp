@@ -2,16 +2,21 @@
 // vcvtph2ps-widened scale per element. Same single IEEE multiply as the reference with the same
 // operand values, and vcvtph2ps widens exactly (quieting NaNs, keeping payloads) like
 // fp16_to_f32, so the output is bit-identical, NaNs included.
+// Large outputs are written with non-temporal stores when aligned (see use_stream_stores), then
+// fenced so the data is globally visible before the call returns.
 #include <immintrin.h>
 
+#include "optimized/x86/ggml_x86_common.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/blocks.h"
 #include "reference/ggml/ggml_format.h"
 
 namespace qb::x86 {
+namespace {
 
-QB_TARGET_AVX2 void q8_0_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out) {
+template <bool kStream>
+QB_TARGET_AVX2 void dequant_rows(const QWeight& w, int64_t r0, int64_t r1, float* out) {
   const int64_t nb = w.cols / ggml::kQK8_0;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* blk = ggml::row_blocks(w, r);
@@ -20,9 +25,22 @@ QB_TARGET_AVX2 void q8_0_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, 
       const __m256 d = _mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk)));
       for (int j = 0; j < ggml::kQK8_0; j += 8) {
         const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + j));
-        _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
+        const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d);
+        if constexpr (kStream) _mm256_stream_ps(y + j, v);
+        else _mm256_storeu_ps(y + j, v);
       }
     }
+  }
+}
+
+}  // namespace
+
+QB_TARGET_AVX2 void q8_0_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out) {
+  if (ggml_x86::use_stream_stores(out + r0 * w.cols, (r1 - r0) * w.cols, 32)) {
+    dequant_rows<true>(w, r0, r1, out);
+    _mm_sfence();
+  } else {
+    dequant_rows<false>(w, r0, r1, out);
   }
 }
 
