@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include "harness/dtype.h"
-#include "harness/exl3_random.h"
 
 namespace qb::bench {
 namespace {
@@ -55,7 +54,7 @@ std::string DataPlan::describe() const {
   return s;
 }
 
-DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params) {
+DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params, bool rotate) {
   DataPlan p;
   p.shape = shape;
   const auto specs = format.layout(shape.rows, shape.cols, params);  // its own complaint first
@@ -69,6 +68,7 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohma
   if (p.copy_bytes + p.out_bytes + source_bytes > kMemoryCap)
     throw std::invalid_argument("needs " + mib(p.copy_bytes + p.out_bytes + source_bytes) +
                                 " (weights, output, fp32 source), over the " + mib(kMemoryCap) + " limit");
+  if (!rotate) return p;
   p.weight_copies = rotation_copies(p.copy_bytes);
   // A GEMV writes `rows` floats: they stay in cache like the activation, as in real inference.
   // A dequant writes 7-8x its input, so its outputs rotate too, or it would time cache writes.
@@ -82,20 +82,20 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohma
   return p;
 }
 
-BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params) {
+BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params, bool rotate) {
   BenchData d;
-  d.plan = plan_data(format, op, shape, params);
+  d.plan = plan_data(format, op, shape, params, rotate);
   const auto specs = format.layout(shape.rows, shape.cols, params);
 
   std::vector<std::vector<uint8_t>> tensors;
-  // EXL3's encoder is a Viterbi search (minutes per layer); every int16 array is a valid
-  // trellis, so random words cost the kernels the same decode work.
-  if (format.family == "exl3") {
-    tensors = random_trellis_tensors(format, shape.rows, shape.cols, params, kWeightSeed);
-  } else {
+  // Formats without an encoder (EXL3: every int16 array is a valid trellis) give random valid
+  // tensors, which cost the kernels the same decode work.
+  if (format.encode_ref) {
     const auto src = gaussian(static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols),
                               kWeightSeed);
     format.encode_ref(src.data(), shape.rows, shape.cols, params, tensors);
+  } else {
+    tensors = format.random_stored(format, shape.rows, shape.cols, params, kWeightSeed);
   }
   // The copies below are laid out from layout(): the encoder has to agree with it.
   bool agrees = tensors.size() == specs.size();

@@ -27,7 +27,8 @@ struct DataPlan {
 
 // Throws std::invalid_argument when the format rejects the shape or one copy of everything
 // does not fit kMemoryCap.
-DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params);
+// rotate = false (--warm): one copy of everything, so weights stay cache-resident where they fit.
+DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params, bool rotate = true);
 
 struct BenchData {
   DataPlan plan;
@@ -47,6 +48,6 @@ struct BenchData {
 // Weights: format.encode_ref of N(0,1) floats with a fixed seed (identical for every variant and
 // run), or for EXL3 random trellis words (harness/exl3_random.h); activation:
 // format.activation->quantize of N(0,1) floats (fp32 bytes when null).
-BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params);
+BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params, bool rotate = true);
 
 }  // namespace qb::bench

@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
   app.add_option("--json", json_path, "write Google Benchmark JSON with the run's context here");
+  bool warm = false;
+  app.add_flag("--warm", warm,
+               "no buffer rotation: weights (and dequant outputs) stay cache-resident where they fit, "
+               "measuring the kernel's ceiling rather than DRAM streaming");
   auto* config_opt = app.add_option("--exl3-config", exl3_config,
                                     "EXL3 quantization_config JSON, config.json or model directory: GEMV (m=1) of every "
                                     "linear layer at its shape, bits and codebook, and the projected time per token");
@@ -170,6 +174,7 @@ int main(int argc, char** argv) {
     threads = cores;
   }
   config.threads = threads;
+  config.rotate = !warm;
 
   // Our defaults first, the user's flags after them (the last occurrence wins), --json last.
   std::vector<std::string> bm_args = {argv[0], kDefaultMinTime};
