@@ -31,8 +31,8 @@ std::vector<float> gaussian(std::size_t n, uint64_t seed, float sigma) {
   return v;
 }
 
-OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign,
-                          const nlohmann::json& params) {
+std::vector<std::vector<uint8_t>> random_tensors(const Format& f, int64_t rows, int64_t cols,
+                                                 const nlohmann::json& params, uint64_t seed) {
   std::vector<std::vector<uint8_t>> tensors;
   if (f.encode_ref) {
     const std::vector<float> src = gaussian(static_cast<std::size_t>(rows * cols), seed);
@@ -42,7 +42,12 @@ OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t 
   } else {
     throw std::invalid_argument("format " + f.id + " has neither an encoder nor a random filler");
   }
-  return OwnedWeight(f, rows, cols, params, tensors, misalign);
+  return tensors;
+}
+
+OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign,
+                          const nlohmann::json& params) {
+  return OwnedWeight(f, rows, cols, params, random_tensors(f, rows, cols, params, seed), misalign);
 }
 
 void plant_special_scales(OwnedWeight& w, uint64_t seed) {

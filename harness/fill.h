@@ -28,8 +28,10 @@ class OwnedWeight {
 
 std::vector<float> gaussian(std::size_t n, uint64_t seed, float sigma = 1.0f);
 
-// Encodes gaussian values with the format's reference encoder, or, for formats without one,
-// takes the format's random valid tensors (Format::random_stored).
+// Stored tensors (layout order) of gaussian values encoded by the format's reference encoder,
+// or, for formats without one, the format's random valid tensors (Format::random_stored).
+std::vector<std::vector<uint8_t>> random_tensors(const Format& f, int64_t rows, int64_t cols,
+                                                 const nlohmann::json& params, uint64_t seed);
 OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign = 0,
                           const nlohmann::json& params = nlohmann::json::object());
 
