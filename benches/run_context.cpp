@@ -1,5 +1,7 @@
 #include "benches/run_context.h"
 
+#include <fstream>
+
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
@@ -24,6 +26,12 @@ void add_run_context(const RunConfig& config, const std::string& isa_ceiling, co
   benchmark::AddCustomContext("cpu_flags", feature_names(cpu.features));
   benchmark::AddCustomContext("isa_ceiling", isa_ceiling);
   benchmark::AddCustomContext("threads", std::to_string(config.threads));
+  // Other work on the machine skews multi-thread rows most: readers need to see it.
+  if (std::ifstream load("/proc/loadavg"); load) {
+    std::string one, five, fifteen;
+    load >> one >> five >> fifteen;
+    benchmark::AddCustomContext("loadavg_1_5_15min", one + " " + five + " " + fifteen);
+  }
   // Keyed by thread count so files from runs at different counts merge without ambiguity.
   benchmark::AddCustomContext("probe_read_GBps_threads_" + std::to_string(config.threads),
                               std::to_string(probe.best_GBps));

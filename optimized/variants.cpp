@@ -37,6 +37,7 @@ std::vector<Variant> make_optimized_variants() {
   dq("exl3_dequant_avx512", "exl3", kIsaAVX512, "avx512", x86::exl3_dequant_avx512);
   mb("exl3_gemv_avx2", "exl3", kIsaAVX2, "avx2", x86::exl3_gemv_avx2);
   mb("exl3_gemv_avx512", "exl3", kIsaAVX512, "avx512", x86::exl3_gemv_avx512);
+  mb("exl3_gemv_avx512vbmi", "exl3", kIsaAVX512VBMI, "avx512vbmi", x86::exl3_gemv_avx512vbmi);
 #endif
   return v;
 }

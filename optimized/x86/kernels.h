@@ -21,5 +21,6 @@ void exl3_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out);
 void exl3_dequant_avx512(const QWeight& w, int64_t r0, int64_t r1, float* out);
 void exl3_gemv_avx2(const QWeight& w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y);
 void exl3_gemv_avx512(const QWeight& w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y);
+void exl3_gemv_avx512vbmi(const QWeight& w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y);
 
 }  // namespace qb::x86
