@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   std::string format_id = "q4_0", op_str = "gemv", isa_str = "native", json_path;
   std::vector<std::string> shape_args;
   std::string exl3_config, codebook = "mcg";
-  int bits = 4;
+  std::vector<int> bits = {4};
   int threads = omp_get_num_procs();
   app.add_option("--format", format_id, "weight format id")->capture_default_str();
   app.add_option("--op", op_str, "kernel: dequant or gemv")
@@ -118,7 +118,10 @@ int main(int argc, char** argv) {
   auto* config_opt = app.add_option("--exl3-config", exl3_config,
                                     "EXL3 quantization_config JSON, config.json or model directory: GEMV (m=1) of every "
                                     "linear layer at its shape, bits and codebook, and the projected time per token");
-  auto* bits_opt = app.add_option("--bits", bits, "EXL3 bits per weight (--format exl3)")->check(CLI::Range(1, 8))->capture_default_str();
+  auto* bits_opt = app.add_option("--bits", bits, "EXL3 bits per weight (--format exl3), e.g. 4 or 2,3,4,8")
+                      ->delimiter(',')
+                      ->check(CLI::Range(1, 8))
+                      ->capture_default_str();
   auto* codebook_opt = app.add_option("--codebook", codebook, "EXL3 codebook (--format exl3)")
                            ->check(CLI::IsMember({"3inst", "mcg", "mul1"}))
                            ->capture_default_str();
@@ -158,8 +161,12 @@ int main(int argc, char** argv) {
         }
       }
     } else {
-      const nlohmann::json params = exl3 ? nlohmann::json{{"bits", bits}, {"codebook", codebook}} : nlohmann::json::object();
-      cases = check_cases(shape_args, *config.format, config.op, params);
+      if (!exl3) bits = {0};  // one pass without format parameters
+      for (int b : bits) {
+        const nlohmann::json params =
+            exl3 ? nlohmann::json{{"bits", b}, {"codebook", codebook}} : nlohmann::json::object();
+        for (BenchCase& c : check_cases(shape_args, *config.format, config.op, params)) cases.push_back(std::move(c));
+      }
     }
     if (!json_path.empty() && !std::ofstream(json_path))
       throw CLI::ValidationError("--json", "cannot write '" + json_path + "'");
