@@ -25,6 +25,7 @@ uint64_t tsc() {
 
 std::string row_name(const RunConfig& config, const Variant& v, const BenchCase& c) {
   return config.format->id + "/" + std::string(op_name(config.op)) + "/" + v.name + "/" + c.key() +
+         (config.data.batch > 1 ? "/m:" + std::to_string(config.data.batch) : "") +
          "/threads:" + std::to_string(config.threads);
 }
 
@@ -41,7 +42,7 @@ void BenchContext::register_rows(const std::vector<BenchCase>& cases, std::vecto
 BenchData& BenchContext::data_for(const BenchCase& c) {
   if (!data_ || data_key_ != c.key()) {
     data_.reset();  // free the previous rotation set before building the next
-    data_ = std::make_unique<BenchData>(make_data(*config_.format, config_.op, c.shape, c.params, config_.rotate));
+    data_ = std::make_unique<BenchData>(make_data(*config_.format, config_.op, c.shape, c.params, config_.data));
     data_key_ = c.key();
   }
   return *data_;
@@ -65,7 +66,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t c0 = tsc();
     if (config_.op == Op::gemv)
-      run_gemv_batch(v, w, d->act.data(), 1, out, config_.threads);
+      run_gemv_batch(v, w, d->act.data(), config_.data.batch, out, config_.threads);
     else
       run_dequant(v, w, out, config_.threads);
     ticks += tsc() - c0;

@@ -32,7 +32,7 @@ struct RunConfig {
   Op op = Op::gemv;
   int threads = 1;
   double probe_GBps = 0;  // read bandwidth at `threads`, measured in this process
-  bool rotate = true;     // false (--warm): no rotation, weights stay cache-resident where they fit
+  DataOptions data;       // rotation (--warm) and GEMV batch (--batch)
 };
 
 class BenchContext {

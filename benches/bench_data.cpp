@@ -54,7 +54,8 @@ std::string DataPlan::describe() const {
   return s;
 }
 
-DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params, bool rotate) {
+DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params,
+                   const DataOptions& opt) {
   DataPlan p;
   p.shape = shape;
   const auto specs = format.layout(shape.rows, shape.cols, params);  // its own complaint first
@@ -63,12 +64,12 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohma
   p.weight_bytes = format.stored_bytes(shape.rows, shape.cols, params);
   for (const auto& t : specs) p.copy_bytes += align_up(spec_bytes(t));
   const auto elems = static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols);
-  p.out_bytes = (op == Op::dequant ? elems : static_cast<std::size_t>(shape.rows)) * sizeof(float);
+  p.out_bytes = (op == Op::dequant ? elems : static_cast<std::size_t>(shape.rows * opt.batch)) * sizeof(float);
   const std::size_t source_bytes = elems * sizeof(float);  // fp32 input of the encoder
   if (p.copy_bytes + p.out_bytes + source_bytes > kMemoryCap)
     throw std::invalid_argument("needs " + mib(p.copy_bytes + p.out_bytes + source_bytes) +
                                 " (weights, output, fp32 source), over the " + mib(kMemoryCap) + " limit");
-  if (!rotate) return p;
+  if (!opt.rotate) return p;
   p.weight_copies = rotation_copies(p.copy_bytes);
   // A GEMV writes `rows` floats: they stay in cache like the activation, as in real inference.
   // A dequant writes 7-8x its input, so its outputs rotate too, or it would time cache writes.
@@ -82,9 +83,10 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohma
   return p;
 }
 
-BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params, bool rotate) {
+BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params,
+                    const DataOptions& opt) {
   BenchData d;
-  d.plan = plan_data(format, op, shape, params, rotate);
+  d.plan = plan_data(format, op, shape, params, opt);
   const auto specs = format.layout(shape.rows, shape.cols, params);
 
   std::vector<std::vector<uint8_t>> tensors;
@@ -118,14 +120,11 @@ BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohm
     d.weights.push_back(std::move(w));
   }
 
-  const auto x = gaussian(static_cast<std::size_t>(shape.cols), kActivationSeed);
-  if (format.activation) {
-    d.act.resize(format.activation->bytes(shape.cols));
-    format.activation->quantize(x.data(), shape.cols, d.act.data());
-  } else {
-    d.act.resize(x.size() * sizeof(float));
-    std::memcpy(d.act.data(), x.data(), d.act.size());
-  }
+  const auto x = gaussian(static_cast<std::size_t>(shape.cols * opt.batch), kActivationSeed);
+  const std::size_t stride = format.activation->bytes(shape.cols);
+  d.act.resize(stride * static_cast<std::size_t>(opt.batch));
+  for (int i = 0; i < opt.batch; ++i)
+    format.activation->quantize(x.data() + i * shape.cols, shape.cols, d.act.data() + i * stride);
 
   d.out_stride = align_up(d.plan.out_bytes);
   d.out_pool = Buffer(d.out_stride * d.plan.out_copies);

@@ -19,7 +19,7 @@ struct DataPlan {
   Shape shape;
   std::size_t weight_bytes = 0;  // Format::stored_bytes
   std::size_t copy_bytes = 0;    // one copy in the pool: its tensors, each 64-byte aligned
-  std::size_t out_bytes = 0;     // one output: [rows, cols] fp32 for dequant, [rows] for GEMV
+  std::size_t out_bytes = 0;     // one output: [rows, cols] fp32 for dequant, [batch, rows] for GEMV
   std::size_t weight_copies = 1;
   std::size_t out_copies = 1;
   std::string describe() const;
@@ -27,15 +27,19 @@ struct DataPlan {
 
 // Throws std::invalid_argument when the format rejects the shape or one copy of everything
 // does not fit kMemoryCap.
-// rotate = false (--warm): one copy of everything, so weights stay cache-resident where they fit.
-DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params, bool rotate = true);
+struct DataOptions {
+  bool rotate = true;  // false (--warm): one copy of everything, cache-resident where it fits
+  int batch = 1;       // GEMV vectors per call (--batch)
+};
+DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params,
+                   const DataOptions& opt = {});
 
 struct BenchData {
   DataPlan plan;
   // One pool per rotation set: small shapes have thousands of copies.
   Buffer weight_pool;
   std::vector<QWeight> weights;  // views into weight_pool, one per copy
-  std::vector<uint8_t> act;      // activation as the GEMV kernels take it
+  std::vector<uint8_t> act;      // `batch` activations back to back, as the GEMV kernels take them
   Buffer out_pool;
   std::size_t out_stride = 0;    // bytes between output copies in out_pool
   std::size_t next = 0;          // rotation position, kept across the runner's repeated calls
@@ -48,6 +52,7 @@ struct BenchData {
 // Weights: format.encode_ref of N(0,1) floats with a fixed seed (identical for every variant and
 // run), or for EXL3 random trellis words (harness/exl3_random.h); activation:
 // format.activation->quantize of N(0,1) floats (fp32 bytes when null).
-BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params, bool rotate = true);
+BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params,
+                    const DataOptions& opt = {});
 
 }  // namespace qb::bench

@@ -112,6 +112,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--json", json_path, "write Google Benchmark JSON with the run's context here");
   bool warm = false;
+  int batch = 1;
+  app.add_option("--batch", batch, "GEMV vectors per call (m); batching kernels decode once for all")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_flag("--warm", warm,
                "no buffer rotation: weights (and dequant outputs) stay cache-resident where they fit, "
                "measuring the kernel's ceiling rather than DRAM streaming");
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
     }
     config.format = &check_format(format_id);
     config.op = op_str == "gemv" ? Op::gemv : Op::dequant;
+    if (batch > 1 && config.op != Op::gemv) throw CLI::ValidationError("--batch", "applies to --op gemv only");
     isa_cap = check_isa(isa_str);
     const bool exl3 = config.format->family == "exl3";
     if (!exl3 && (app.count("--bits") || app.count("--codebook")))
@@ -181,7 +186,8 @@ int main(int argc, char** argv) {
     threads = cores;
   }
   config.threads = threads;
-  config.rotate = !warm;
+  config.data.rotate = !warm;
+  config.data.batch = batch;
 
   // Our defaults first, the user's flags after them (the last occurrence wins), --json last.
   std::vector<std::string> bm_args = {argv[0], kDefaultMinTime};

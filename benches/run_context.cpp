@@ -45,11 +45,11 @@ void add_run_context(const RunConfig& config, const std::string& isa_ceiling, co
   auto skipped = nlohmann::json::object();
   for (const auto& [v, why] : selection.skipped) skipped[v->name] = why;
   benchmark::AddCustomContext("skipped_variants", skipped.dump());
-  std::string rotation = config.rotate ? "rotation target " + std::to_string(rotation_target_bytes() >> 20) +
+  std::string rotation = config.data.rotate ? "rotation target " + std::to_string(rotation_target_bytes() >> 20) +
                                              " MiB (the probe's 1 GiB, or 4x the LLC of " +
                                              std::to_string(last_level_cache_bytes() >> 20) + " MiB if larger)"
                                        : std::string("no rotation (--warm): one copy, cache-resident where it fits");
-  for (const BenchCase& c : cases) rotation += "; " + plan_data(*config.format, config.op, c.shape, c.params, config.rotate).describe();
+  for (const BenchCase& c : cases) rotation += "; " + plan_data(*config.format, config.op, c.shape, c.params, config.data).describe();
   benchmark::AddCustomContext("rotation", rotation);
 }
 
