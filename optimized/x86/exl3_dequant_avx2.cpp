@@ -1,6 +1,8 @@
 // EXL3 full decode W^T = diag(svh) H_n Ŵ^T H_k diag(suh), AVX2; same blocking and rounding
 // budget as exl3_dequant_avx512.cpp (7 + 7 additions, one multiply by the exact
 // svh[n]*suh[k]/128).
+#include <utility>
+
 #include "optimized/x86/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
 
@@ -9,21 +11,15 @@ namespace {
 
 using namespace exl3k;
 
-template <exl3::Codebook CB>
-QB_TARGET_AVX2 void dequant_rows(const Geometry& G, const Tables& T, int64_t r0, int64_t r1, float* out) {
+template <exl3::Codebook CB, int K>
+QB_TARGET_AVX2 void dequant_rows(const Geometry& G, int64_t r0, int64_t r1, float* out) {
   const int64_t k = G.k;
   for (int64_t nb = r0; nb < r1; nb += 128)
     for (int64_t kb = 0; kb < k; kb += 128) {
       float* blk = out + nb * k + kb;
       for (int64_t j = 0; j < 8; ++j)
-        for (int64_t i = 0; i < 8; ++i) {
-          const int* words = reinterpret_cast<const int*>(G.tile(kb / 16 + i, nb / 16 + j));
-          float* o = blk + 16 * j * k + 16 * i;
-          for (int c = 0; c < 16; ++c) {
-            _mm256_storeu_ps(o + c * k, decode_y<CB>(words, T, 16 * c));
-            _mm256_storeu_ps(o + c * k + 8, decode_y<CB>(words, T, 16 * c + 8));
-          }
-        }
+        for (int64_t i = 0; i < 8; ++i)
+          decode_tile_t_y<CB, K>(G.tile(kb / 16 + i, nb / 16 + j), blk + 16 * j * k + 16 * i, k);
       for (int r = 0; r < 128; ++r) {
         __m256 v[16];
         for (int q = 0; q < 16; ++q) v[q] = _mm256_loadu_ps(blk + r * k + 8 * q);
@@ -59,17 +55,24 @@ QB_TARGET_AVX2 void dequant_rows(const Geometry& G, const Tables& T, int64_t r0,
     }
 }
 
+using RowsFn = void (*)(const Geometry&, int64_t, int64_t, float*);
+
+template <exl3::Codebook CB, int... Ks>
+RowsFn pick_k(int K, std::integer_sequence<int, Ks...>) {
+  RowsFn f = nullptr;
+  ((K == Ks + 1 ? (f = dequant_rows<CB, Ks + 1>) : f), ...);
+  return f;
+}
+
 }  // namespace
 
 void exl3_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out) {
   const Geometry G = geometry(w);
-  Tables T;
-  build_tables(G.K, Order::by_col, T);
-  switch (G.cb) {
-    case exl3::Codebook::mcg: return dequant_rows<exl3::Codebook::mcg>(G, T, r0, r1, out);
-    case exl3::Codebook::mul1: return dequant_rows<exl3::Codebook::mul1>(G, T, r0, r1, out);
-    default: return dequant_rows<exl3::Codebook::inst3>(G, T, r0, r1, out);
-  }
+  const auto ks = std::make_integer_sequence<int, 8>{};
+  const RowsFn fn = G.cb == exl3::Codebook::mcg    ? pick_k<exl3::Codebook::mcg>(G.K, ks)
+                    : G.cb == exl3::Codebook::mul1 ? pick_k<exl3::Codebook::mul1>(G.K, ks)
+                                                   : pick_k<exl3::Codebook::inst3>(G.K, ks);
+  fn(G, r0, r1, out);
 }
 
 }  // namespace qb::x86

@@ -1,5 +1,7 @@
-// EXL3 inner decode (Ŵ^T, exact fp16 values as fp32), AVX2. Groups are tile columns: each
-// decoded group is 16 consecutive k of one output row.
+// EXL3 inner decode (Ŵ^T, exact fp16 values as fp32), AVX2: tiles decoded row by row from the
+// chunk-transposed words (exl3_x86_common.h, TileY) and written transposed.
+#include <utility>
+
 #include "optimized/x86/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
 
@@ -8,30 +10,30 @@ namespace {
 
 using namespace exl3k;
 
-template <exl3::Codebook CB>
-QB_TARGET_AVX2 void inner_rows(const Geometry& G, const Tables& T, int64_t r0, int64_t r1, float* out) {
+template <exl3::Codebook CB, int K>
+QB_TARGET_AVX2 void inner_rows(const Geometry& G, int64_t r0, int64_t r1, float* out) {
   for (int64_t j = r0 / 16; j < r1 / 16; ++j)
-    for (int64_t i = 0; i < G.k / 16; ++i) {
-      const int* words = reinterpret_cast<const int*>(G.tile(i, j));
-      float* o = out + 16 * j * G.k + 16 * i;
-      for (int c = 0; c < 16; ++c) {
-        _mm256_storeu_ps(o + c * G.k, decode_y<CB>(words, T, 16 * c));
-        _mm256_storeu_ps(o + c * G.k + 8, decode_y<CB>(words, T, 16 * c + 8));
-      }
-    }
+    for (int64_t i = 0; i < G.k / 16; ++i) decode_tile_t_y<CB, K>(G.tile(i, j), out + 16 * j * G.k + 16 * i, G.k);
+}
+
+using RowsFn = void (*)(const Geometry&, int64_t, int64_t, float*);
+
+template <exl3::Codebook CB, int... Ks>
+RowsFn pick_k(int K, std::integer_sequence<int, Ks...>) {
+  RowsFn f = nullptr;
+  ((K == Ks + 1 ? (f = inner_rows<CB, Ks + 1>) : f), ...);
+  return f;
 }
 
 }  // namespace
 
 void exl3_inner_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out) {
   const Geometry G = geometry(w);
-  Tables T;
-  build_tables(G.K, Order::by_col, T);
-  switch (G.cb) {
-    case exl3::Codebook::mcg: return inner_rows<exl3::Codebook::mcg>(G, T, r0, r1, out);
-    case exl3::Codebook::mul1: return inner_rows<exl3::Codebook::mul1>(G, T, r0, r1, out);
-    default: return inner_rows<exl3::Codebook::inst3>(G, T, r0, r1, out);
-  }
+  const auto ks = std::make_integer_sequence<int, 8>{};
+  const RowsFn fn = G.cb == exl3::Codebook::mcg    ? pick_k<exl3::Codebook::mcg>(G.K, ks)
+                    : G.cb == exl3::Codebook::mul1 ? pick_k<exl3::Codebook::mul1>(G.K, ks)
+                                                   : pick_k<exl3::Codebook::inst3>(G.K, ks);
+  fn(G, r0, r1, out);
 }
 
 }  // namespace qb::x86

@@ -23,6 +23,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "harness/registry.h"
 #include "optimized/x86/target.h"
@@ -175,17 +176,11 @@ QB_TARGET_AVX512 QB_EXL3_INLINE void fwht128_z(__m512* v) {
       }
 }
 
-// ---- AVX2: a group is two 8-lane halves; the state words come from gathers (no two-table
-// permute in AVX2, and a tile holds up to 64 words).
-
+// ---- AVX2.
+//
+// Codebook value of 8 clean 16-bit states (zero-extended dwords) as exact fp32.
 template <exl3::Codebook CB>
-QB_TARGET_AVX2 QB_EXL3_INLINE __m256 decode_y(const int* words, const Tables& T, int e) {
-  const __m256i hi = _mm256_i32gather_epi32(words, _mm256_load_si256((const __m256i*)(T.hi + e)), 4);
-  const __m256i lo = _mm256_i32gather_epi32(words, _mm256_load_si256((const __m256i*)(T.lo + e)), 4);
-  const __m256i st = _mm256_and_si256(
-      _mm256_or_si256(_mm256_srlv_epi32(lo, _mm256_load_si256((const __m256i*)(T.shr + e))),
-                      _mm256_sllv_epi32(hi, _mm256_load_si256((const __m256i*)(T.shl + e)))),
-      _mm256_set1_epi32(0xFFFF));
+QB_TARGET_AVX2 QB_EXL3_INLINE __m256 decode_st_y(__m256i st) {
   __m256 v;
   if constexpr (CB == exl3::Codebook::mul1) {
     const __m256i x = _mm256_mullo_epi32(st, _mm256_set1_epi32((int)kMulMul1));
@@ -193,19 +188,149 @@ QB_TARGET_AVX2 QB_EXL3_INLINE __m256 decode_y(const int* words, const Tables& T,
     v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sum, _mm256_set1_epi32(1024))),
                         _mm256_set1_ps(kMul1Inv), _mm256_set1_ps(kMul1Bias));
   } else {
-    __m256i x;
-    if constexpr (CB == exl3::Codebook::mcg)
-      x = _mm256_mullo_epi32(st, _mm256_set1_epi32((int)kMulMcg));
-    else
-      x = _mm256_add_epi32(_mm256_mullo_epi32(st, _mm256_set1_epi32((int)kMul3inst)),
-                           _mm256_set1_epi32((int)kAdd3inst));
+    // x << 16 as its own multiply (st * (M << 16)): off the shift ports and the x chain.
+    constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
+    __m256i x = _mm256_mullo_epi32(st, _mm256_set1_epi32((int)M));
+    __m256i xl = _mm256_mullo_epi32(st, _mm256_set1_epi32((int)(M << 16)));
+    if constexpr (CB == exl3::Codebook::inst3) {
+      x = _mm256_add_epi32(x, _mm256_set1_epi32((int)kAdd3inst));
+      xl = _mm256_add_epi32(xl, _mm256_set1_epi32((int)(kAdd3inst << 16)));
+    }
     const __m256i keep = _mm256_set1_epi32((int)kKeep), set = _mm256_set1_epi32((int)kSet);
     const __m256i hi = _mm256_xor_si256(_mm256_and_si256(_mm256_srai_epi32(x, 3), keep), set);
-    const __m256i lo = _mm256_xor_si256(_mm256_and_si256(_mm256_srai_epi32(_mm256_slli_epi32(x, 16), 3), keep), set);
+    const __m256i lo = _mm256_xor_si256(_mm256_and_si256(_mm256_srai_epi32(xl, 3), keep), set);
     v = _mm256_add_ps(_mm256_castsi256_ps(hi), _mm256_castsi256_ps(lo));
   }
   const __m256 c = _mm256_mul_ps(v, _mm256_set1_ps(kSplit));
   return _mm256_sub_ps(c, _mm256_sub_ps(c, v));
+}
+
+// Chunked tile ("TileY"): the stream of a tile is 8 chunks of K uint32 words (chunk a = fragment
+// positions t = 32a .. 32a+31). Tile row r holds t = 32a + 4b + rho(r), column a + 8b, so the
+// window of (r, b) starts at the same bit w0 = (4b + rho + 1)K - 16 of every chunk (w0 < 0 reaches
+// into the previous chunk, tail-biting for chunk 0). With the tile transposed so that lane a of
+// V_d is word d of chunk a (d = -1 .. K-1), and W_d = V_d << 16 | V_{d+1} >> 16 (the 32 bits
+// straddling two words), every window lies inside one vector at one shift for all 8 lanes:
+// 8 states (columns a + 8b in natural order) cost one shift and one and.
+constexpr int rho_of_row(int r) { return (r & 1) + 2 * ((r >> 3) & 1) + 8 * ((r >> 1) & 1) + 16 * ((r >> 2) & 1); }
+
+template <int K>
+struct TileY {
+  __m256i v[K + 1];  // v[d + 1] = V_d
+  __m256i w[K];      // w[d + 1] = W_d, d = -1 .. K-2
+};
+
+// Lane a of V_d = word a*K + d of the tile, d = 0..K-1.
+template <int K, int D>
+QB_TARGET_AVX2 QB_EXL3_INLINE __m256i chunk_word_y(const __m256i* L) {
+  if constexpr (K == 1) {
+    return L[0];
+  } else {
+    const __m256i idx = _mm256_setr_epi32((0 * K + D) % 8, (1 * K + D) % 8, (2 * K + D) % 8, (3 * K + D) % 8,
+                                          (4 * K + D) % 8, (5 * K + D) % 8, (6 * K + D) % 8, (7 * K + D) % 8);
+    __m256i r = _mm256_permutevar8x32_epi32(L[D / 8], idx);
+    for (int l = D / 8 + 1; l < K; ++l) {
+      int m[8];
+      bool any = false;
+      for (int a = 0; a < 8; ++a) {
+        m[a] = (a * K + D) / 8 == l ? -1 : 0;
+        any |= m[a] != 0;
+      }
+      if (!any) continue;
+      r = _mm256_blendv_epi8(r, _mm256_permutevar8x32_epi32(L[l], idx),
+                             _mm256_setr_epi32(m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]));
+    }
+    return r;
+  }
+}
+
+template <int K, int... Ds>
+QB_TARGET_AVX2 QB_EXL3_INLINE void chunk_words_y(TileY<K>& t, const __m256i* L, std::integer_sequence<int, Ds...>) {
+  ((t.v[Ds + 1] = chunk_word_y<K, Ds>(L)), ...);
+}
+
+// 8x8 dword transpose (K = 8: load a is chunk a).
+QB_TARGET_AVX2 QB_EXL3_INLINE void transpose8_y(__m256i* r) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i) {
+    u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
+    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
+    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x20);
+    r[i + 4] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x31);
+  }
+}
+
+template <int K>
+QB_TARGET_AVX2 QB_EXL3_INLINE void load_tile_y(TileY<K>& t, const uint8_t* p) {
+  __m256i L[K];
+  for (int q = 0; q < K; ++q) L[q] = _mm256_loadu_si256((const __m256i*)(p + 32 * q));
+  if constexpr (K == 8) {
+    transpose8_y(L);
+    for (int d = 0; d < 8; ++d) t.v[d + 1] = L[d];
+  } else if constexpr (K == 4) {
+    // In-lane 4x4 transposes give chunk order 0 2 4 6 | 1 3 5 7; vpermd restores it.
+    const __m256i t0 = _mm256_unpacklo_epi32(L[0], L[1]), t1 = _mm256_unpackhi_epi32(L[0], L[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(L[2], L[3]), t3 = _mm256_unpackhi_epi32(L[2], L[3]);
+    const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    t.v[1] = _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi64(t0, t2), fix);
+    t.v[2] = _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi64(t0, t2), fix);
+    t.v[3] = _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi64(t1, t3), fix);
+    t.v[4] = _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi64(t1, t3), fix);
+  } else if constexpr (K == 2) {
+    // Even / odd words give chunk order 0 1 4 5 | 2 3 6 7; vpermq restores it.
+    const __m256 a = _mm256_castsi256_ps(L[0]), b = _mm256_castsi256_ps(L[1]);
+    t.v[1] = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(a, b, 0x88)), 0xD8);
+    t.v[2] = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8);
+  } else {
+    chunk_words_y<K>(t, L, std::make_integer_sequence<int, K>{});
+  }
+  t.v[0] = _mm256_permutevar8x32_epi32(t.v[K], _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6));
+  for (int d = 0; d < K; ++d)
+    t.w[d] = _mm256_or_si256(_mm256_slli_epi32(t.v[d], 16), _mm256_srli_epi32(t.v[d + 1], 16));
+}
+
+// The 8 states of (row R, half B): columns 8B .. 8B+7.
+template <int K, int R, int B>
+QB_TARGET_AVX2 QB_EXL3_INLINE __m256i state_y(const TileY<K>& t) {
+  constexpr int w0 = (4 * B + rho_of_row(R) + 1) * K - 16;
+  constexpr int d = w0 < 0 ? -1 : w0 / 32, o = w0 - 32 * d;
+  constexpr int sh = o <= 16 ? 16 - o : 32 - o;
+  __m256i x;
+  if constexpr (o <= 16)
+    x = t.v[d + 1];
+  else
+    x = t.w[d + 1];
+  if constexpr (sh == 16) return _mm256_srli_epi32(x, 16);
+  if constexpr (sh == 0) return _mm256_and_si256(x, _mm256_set1_epi32(0xFFFF));
+  return _mm256_and_si256(_mm256_srli_epi32(x, sh), _mm256_set1_epi32(0xFFFF));
+}
+
+template <exl3::Codebook CB, int K, int B, int... Rs>
+QB_TARGET_AVX2 QB_EXL3_INLINE void decode_half_t_y(const TileY<K>& t, float* o, int64_t ld,
+                                                   std::integer_sequence<int, Rs...>) {
+  __m256i v[16];
+  ((v[Rs] = _mm256_castps_si256(decode_st_y<CB>(state_y<K, Rs, B>(t)))), ...);
+  for (int h = 0; h < 2; ++h) {
+    transpose8_y(v + 8 * h);
+    for (int c = 0; c < 8; ++c) _mm256_storeu_si256((__m256i*)(o + (8 * B + c) * ld + 8 * h), v[8 * h + c]);
+  }
+}
+
+// One tile transposed: o[c * ld + r] = Ŵ_tile[r][c] (exact fp16 values as fp32).
+template <exl3::Codebook CB, int K>
+QB_TARGET_AVX2 QB_EXL3_INLINE void decode_tile_t_y(const uint8_t* p, float* o, int64_t ld) {
+  TileY<K> t;
+  load_tile_y<K>(t, p);
+  decode_half_t_y<CB, K, 0>(t, o, ld, std::make_integer_sequence<int, 16>{});
+  decode_half_t_y<CB, K, 1>(t, o, ld, std::make_integer_sequence<int, 16>{});
 }
 
 template <int Imm>
