@@ -36,32 +36,7 @@ QB_TARGET_AVX512 void gemv_rows(const Geometry& G, const Tables& T, const float*
       for (int mm = 0; mm < M; ++mm) _mm512_store_ps(ac + 16 * mm, a[mm]);
     }
   }
-  for (int64_t nb = r0; nb < r1; nb += 128) {
-    __m512 sv[8];
-    for (int q = 0; q < 8; ++q)
-      sv[q] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.svh + nb + 16 * q))),
-                            _mm512_set1_ps(1.0f / 128));
-    const float* ab = acc + (nb - r0) / 16 * M * 16;
-    for (int mm = 0; mm < M; ++mm) {
-      __m512 v[8];
-      for (int q = 0; q < 8; ++q) v[q] = _mm512_load_ps(ab + (q * M + mm) * 16);
-      fwht128_z(v);
-      for (int q = 0; q < 8; ++q) _mm512_storeu_ps(y + mm * G.n + nb + 16 * q, _mm512_mul_ps(v[q], sv[q]));
-    }
-  }
-}
-
-// x' = WHT(x∘suh) per 128-block, unnormalized; m vectors of k back to back.
-QB_TARGET_AVX512 void input_transform(const Geometry& G, const float* x, int64_t m, float* xh) {
-  for (int64_t mm = 0; mm < m; ++mm)
-    for (int64_t kb = 0; kb < G.k; kb += 128) {
-      __m512 v[8];
-      for (int q = 0; q < 8; ++q)
-        v[q] = _mm512_mul_ps(_mm512_loadu_ps(x + mm * G.k + kb + 16 * q),
-                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.suh + kb + 16 * q))));
-      fwht128_z(v);
-      for (int q = 0; q < 8; ++q) _mm512_storeu_ps(xh + mm * G.k + kb + 16 * q, v[q]);
-    }
+  output_transform_z(G, acc, M, r0, r1, _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), y);
 }
 
 using BlockFn = void (*)(const Geometry&, const Tables&, const float*, int64_t, int64_t, float*, float*);
@@ -93,7 +68,7 @@ void exl3_gemv_avx512(const QWeight& w, const uint8_t* act, int64_t m, int64_t r
   const bool big = G.K > 4;
   for (int64_t m0 = 0; m0 < m; m0 += 8) {
     const int mc = static_cast<int>(m - m0 < 8 ? m - m0 : 8);
-    input_transform(G, x + m0 * G.k, mc, xh.data());
+    input_transform_z(G, x + m0 * G.k, mc, xh.data());
     const BlockFn fn = G.cb == exl3::Codebook::mcg    ? pick<exl3::Codebook::mcg>(big, mc)
                        : G.cb == exl3::Codebook::mul1 ? pick<exl3::Codebook::mul1>(big, mc)
                                                       : pick<exl3::Codebook::inst3>(big, mc);

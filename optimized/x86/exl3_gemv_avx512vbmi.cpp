@@ -179,32 +179,7 @@ QB_TARGET_AVX512VBMI void gemv_rows(const Geometry& G, const Plan& P, const floa
   alignas(64) int32_t unperm[16];
   for (int c = 0; c < 16; ++c) unperm[c] = 2 * (c & 7) + (c >> 3);
   const __m512i up_idx = _mm512_load_si512(unperm);
-  for (int64_t nb = r0; nb < r1; nb += 128) {
-    __m512 sv[8];
-    for (int q = 0; q < 8; ++q)
-      sv[q] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.svh + nb + 16 * q))),
-                            _mm512_set1_ps(1.0f / 128));
-    const float* ab = acc + (nb - r0) / 16 * M * 16;
-    for (int mm = 0; mm < M; ++mm) {
-      __m512 v[8];
-      for (int q = 0; q < 8; ++q) v[q] = _mm512_permutexvar_ps(up_idx, _mm512_load_ps(ab + (q * M + mm) * 16));
-      fwht128_z(v);
-      for (int q = 0; q < 8; ++q) _mm512_storeu_ps(y + mm * G.n + nb + 16 * q, _mm512_mul_ps(v[q], sv[q]));
-    }
-  }
-}
-
-// x' = WHT(x∘suh) per 128-block, unnormalized; m vectors of k back to back.
-QB_TARGET_AVX512 void input_transform(const Geometry& G, const float* x, int64_t m, float* xh) {
-  for (int64_t mm = 0; mm < m; ++mm)
-    for (int64_t kb = 0; kb < G.k; kb += 128) {
-      __m512 v[8];
-      for (int q = 0; q < 8; ++q)
-        v[q] = _mm512_mul_ps(_mm512_loadu_ps(x + mm * G.k + kb + 16 * q),
-                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.suh + kb + 16 * q))));
-      fwht128_z(v);
-      for (int q = 0; q < 8; ++q) _mm512_storeu_ps(xh + mm * G.k + kb + 16 * q, v[q]);
-    }
+  output_transform_z(G, acc, M, r0, r1, up_idx, y);
 }
 
 using BlockFn = void (*)(const Geometry&, const Plan&, const float*, int64_t, int64_t, float*, float*);
@@ -240,7 +215,7 @@ void exl3_gemv_avx512vbmi(const QWeight& w, const uint8_t* act, int64_t m, int64
   const float* x = reinterpret_cast<const float*>(act);
   for (int64_t m0 = 0; m0 < m; m0 += 8) {
     const int mc = static_cast<int>(m - m0 < 8 ? m - m0 : 8);
-    input_transform(G, x + m0 * G.k, mc, xh.data());
+    input_transform_z(G, x + m0 * G.k, mc, xh.data());
     const BlockFn fn = G.cb == exl3::Codebook::mcg    ? pick<exl3::Codebook::mcg>(G.K, P.nv, mc)
                        : G.cb == exl3::Codebook::mul1 ? pick<exl3::Codebook::mul1>(G.K, P.nv, mc)
                                                       : pick<exl3::Codebook::inst3>(G.K, P.nv, mc);

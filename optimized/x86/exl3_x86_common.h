@@ -176,6 +176,40 @@ QB_TARGET_AVX512 QB_EXL3_INLINE void fwht128_z(__m512* v) {
       }
 }
 
+// x' = WHT(x∘suh) per 128-block, unnormalized; m vectors of k back to back.
+// Called once per kernel call from untargeted code: a real call, not always_inline.
+QB_TARGET_AVX512 static inline void input_transform_z(const Geometry& G, const float* x, int64_t m, float* xh) {
+  for (int64_t mm = 0; mm < m; ++mm)
+    for (int64_t kb = 0; kb < G.k; kb += 128) {
+      __m512 v[8];
+      for (int q = 0; q < 8; ++q)
+        v[q] = _mm512_mul_ps(_mm512_loadu_ps(x + mm * G.k + kb + 16 * q),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.suh + kb + 16 * q))));
+      fwht128_z(v);
+      for (int q = 0; q < 8; ++q) _mm512_storeu_ps(xh + mm * G.k + kb + 16 * q, v[q]);
+    }
+}
+
+// y[mm][nb..nb+127] = WHT(accumulators) * svh/128 for every 128-block of rows [r0, r1). `acc`
+// holds, per 16-column tile and vector, 16 lanes whose column order `lane_to_col` undoes
+// (the identity permutation for kernels that accumulate in column order).
+QB_TARGET_AVX512 QB_EXL3_INLINE void output_transform_z(const Geometry& G, const float* acc, int m, int64_t r0,
+                                                        int64_t r1, __m512i lane_to_col, float* y) {
+  for (int64_t nb = r0; nb < r1; nb += 128) {
+    __m512 sv[8];
+    for (int q = 0; q < 8; ++q)
+      sv[q] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.svh + nb + 16 * q))),
+                            _mm512_set1_ps(1.0f / 128));
+    const float* ab = acc + (nb - r0) / 16 * m * 16;
+    for (int mm = 0; mm < m; ++mm) {
+      __m512 v[8];
+      for (int q = 0; q < 8; ++q) v[q] = _mm512_permutexvar_ps(lane_to_col, _mm512_load_ps(ab + (q * m + mm) * 16));
+      fwht128_z(v);
+      for (int q = 0; q < 8; ++q) _mm512_storeu_ps(y + mm * G.n + nb + 16 * q, _mm512_mul_ps(v[q], sv[q]));
+    }
+  }
+}
+
 // ---- AVX2.
 //
 // Codebook value of 8 clean 16-bit states (zero-extended dwords) as exact fp32.
