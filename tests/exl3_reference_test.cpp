@@ -24,6 +24,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const fs::path kVectors = fs::path(QB_SOURCE_DIR "/../shared/vectors/exl3");
+// Upstream's codebook tables and fragment permutation, committed unchanged with their manifest
+// (provenance) so these checks run without ../shared.
+const fs::path kCodebooks = fs::path(QB_SOURCE_DIR "/fixtures/exl3/codebooks");
 
 std::vector<uint8_t> read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -103,10 +106,9 @@ TEST(Exl3Format, LayoutRejectsBadParamsAndShapes) {
 }
 
 TEST(Exl3Codebook, MatchesUpstreamTables) {
-  REQUIRE_VECTORS();
   for (Codebook cb : {Codebook::inst3, Codebook::mcg, Codebook::mul1}) {
-    const auto lut = read_array<uint16_t>(kVectors / "codebooks" / ("lut_" + std::string(codebook_name(cb)) + ".bin"));
-    ASSERT_EQ(65536u, lut.size());
+    const auto lut = read_array<uint16_t>(kCodebooks / ("lut_" + std::string(codebook_name(cb)) + ".bin"));
+    ASSERT_EQ(65536u, lut.size()) << codebook_name(cb);
     int64_t bad = 0;
     for (uint32_t s = 0; s < 65536; ++s) {
       const uint16_t v = codebook_value(cb, static_cast<uint16_t>(s));
@@ -117,8 +119,7 @@ TEST(Exl3Codebook, MatchesUpstreamTables) {
 }
 
 TEST(Exl3Trellis, FragmentOrderMatchesUpstreamPerm) {
-  REQUIRE_VECTORS();
-  const auto perm = read_array<int32_t>(kVectors / "codebooks" / "tile_perm.bin");
+  const auto perm = read_array<int32_t>(kCodebooks / "tile_perm.bin");
   ASSERT_EQ(256u, perm.size());
   for (int t = 0; t < 256; ++t) EXPECT_EQ(perm[t], tile_row(t) * 16 + tile_col(t)) << t;
 }
