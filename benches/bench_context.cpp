@@ -42,7 +42,8 @@ void BenchContext::register_rows(const std::vector<BenchCase>& cases, std::vecto
 BenchData& BenchContext::data_for(const BenchCase& c) {
   if (!data_ || data_key_ != c.key()) {
     data_.reset();  // free the previous rotation set before building the next
-    data_ = std::make_unique<BenchData>(make_data(*config_.format, config_.op, c.shape, c.params, config_.data));
+    const Format& f = c.format.empty() ? *config_.format : *find_format(c.format);
+    data_ = std::make_unique<BenchData>(make_data(f, config_.op, c.shape, c.params, config_.data));
     data_key_ = c.key();
   }
   return *data_;
@@ -61,12 +62,12 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
   uint64_t ticks = 0;
   for (auto _ : state) {
     const std::size_t i = d->next++;
-    const QWeight& w = d->weights[i % d->weights.size()];
+    const PreparedWeight& w = *d->prepared[i % d->prepared.size()];
     float* out = d->out(i);
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t c0 = tsc();
     if (config_.op == Op::gemv)
-      run_gemv_batch(v, w, d->act.data(), config_.data.batch, out, config_.threads);
+      run_gemv(v, w, d->act.data(), config_.data.batch, out, config_.threads);
     else
       run_dequant(v, w, out, config_.threads);
     ticks += tsc() - c0;
@@ -98,7 +99,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
     state.counters["multiplicity"] = static_cast<double>(c.multiplicity);
     state.counters["ms_per_token"] = per_iter * 1e3 * static_cast<double>(c.multiplicity);
   }
-  state.SetLabel(v.isa_name);
+  state.SetLabel(v.target.name);
 }
 
 }  // namespace qb::bench

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "benches/bench_data.h"
-#include "benches/shapes.h"
+#include "harness/shape.h"
 #include "harness/registry.h"
 
 namespace qb::bench {
@@ -19,11 +19,13 @@ namespace qb::bench {
 // One benchmarked weight: its shape and params, and for a model's layer list the layers it
 // stands for (identical shape, bits and codebook are measured once).
 struct BenchCase {
+  std::string format;  // registry id of a model's layers; empty: the run's --format
   Shape shape;
   nlohmann::json params = nlohmann::json::object();
-  std::string tag;           // row-name part after the shape ("K4-mcg", "mlp.up_proj+mlp.gate_proj-K4-mcg-x16")
+  std::string tag;           // row-name part after the shape: the family's parameter tag, or for a
+                             // model the layer kinds, tag and multiplicity
   int64_t multiplicity = 1;  // model layers with this case
-  bool model_layers = false;  // from --exl3-config: rows carry multiplicity and ms_per_token
+  bool model_layers = false;  // from --model: rows carry multiplicity and ms_per_token
   std::string key() const { return tag.empty() ? shape.str() : shape.str() + "/" + tag; }
 };
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "harness/dtype.h"
+#include "harness/fill.h"
 
 namespace qb::bench {
 namespace {
@@ -89,22 +90,16 @@ BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohm
   d.plan = plan_data(format, op, shape, params, opt);
   const auto specs = format.layout(shape.rows, shape.cols, params);
 
-  std::vector<std::vector<uint8_t>> tensors;
-  // Formats without an encoder (EXL3: every int16 array is a valid trellis) give random valid
-  // tensors, which cost the kernels the same decode work.
-  if (format.encode_ref) {
-    const auto src = gaussian(static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols),
-                              kWeightSeed);
-    format.encode_ref(src.data(), shape.rows, shape.cols, params, tensors);
-  } else {
-    tensors = format.random_stored(format, shape.rows, shape.cols, params, kWeightSeed);
-  }
+  // Formats without an encoder give random valid tensors, which cost the kernels the same
+  // decode work.
+  const std::vector<std::vector<uint8_t>> tensors = random_tensors(format, shape.rows, shape.cols, params, kWeightSeed);
   // The copies below are laid out from layout(): the encoder has to agree with it.
   bool agrees = tensors.size() == specs.size();
   for (std::size_t i = 0; agrees && i < specs.size(); ++i) agrees = tensors[i].size() == spec_bytes(specs[i]);
   if (!agrees) throw std::logic_error(format.id + " encode_ref output does not match its layout()");
   const std::size_t copy_bytes = d.plan.copy_bytes;
   d.weight_pool = Buffer(copy_bytes * d.plan.weight_copies);
+  d.weights.reserve(d.plan.weight_copies);  // the prepared views point at these
   for (std::size_t c = 0; c < d.plan.weight_copies; ++c) {
     QWeight w;
     w.format = &format;
@@ -118,6 +113,7 @@ BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohm
       p += align_up(tensors[i].size());
     }
     d.weights.push_back(std::move(w));
+    d.prepared.push_back(std::make_unique<PreparedWeight>(d.weights.back()));
   }
 
   const auto x = gaussian(static_cast<std::size_t>(shape.cols * opt.batch), kActivationSeed);

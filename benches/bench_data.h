@@ -3,14 +3,16 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "benches/memory.h"
-#include "benches/shapes.h"
+#include "harness/prepared.h"
 #include "harness/registry.h"
+#include "harness/shape.h"
 
 namespace qb::bench {
 
@@ -39,6 +41,7 @@ struct BenchData {
   // One pool per rotation set: small shapes have thousands of copies.
   Buffer weight_pool;
   std::vector<QWeight> weights;  // views into weight_pool, one per copy
+  std::vector<std::unique_ptr<PreparedWeight>> prepared;  // the kernels' view of each copy
   std::vector<uint8_t> act;      // `batch` activations back to back, as the GEMV kernels take them
   Buffer out_pool;
   std::size_t out_stride = 0;    // bytes between output copies in out_pool
@@ -50,7 +53,7 @@ struct BenchData {
 };
 
 // Weights: format.encode_ref of N(0,1) floats with a fixed seed (identical for every variant and
-// run), or for EXL3 random trellis words (harness/exl3_random.h); activation:
+// run), or the format's random valid tensors (Format::random_stored); activation:
 // format.activation->quantize of N(0,1) floats (fp32 bytes when null).
 BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohmann::json& params,
                     const DataOptions& opt = {});

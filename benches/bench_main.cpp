@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,20 +14,22 @@
 #include "benches/bandwidth_probe.h"
 #include "benches/bench_context.h"
 #include "benches/bench_data.h"
-#include "benches/exl3_config.h"
+#include "benches/model_cases.h"
 #include "benches/run_context.h"
-#include "benches/shapes.h"
 #include "benches/table_reporter.h"
 #include "harness/cpu_features.h"
+#include "harness/family.h"
+#include "harness/plugin.h"
 #include "harness/registry.h"
+#include "harness/shape.h"
 
 namespace {
 
 using namespace qb;
 using namespace qb::bench;
 
-// Long enough for ~10 iterations of the slowest default row (the scalar reference on
-// 32000x4096, ~50 ms), short enough that the default run takes about two minutes.
+// Long enough for ~10 iterations of the slowest default row (a scalar reference on a 32000x4096
+// weight, ~50 ms), short enough that the default run takes about two minutes.
 constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.5";
 
 std::string join_ids(bool implemented) {
@@ -51,35 +54,75 @@ uint64_t check_isa(const std::string& name) {
   throw CLI::ValidationError("--isa", "unknown level '" + name + "'; valid: " + valid);
 }
 
-// EXL3 decode dominates at m=1, so its defaults are the seed model's shapes (000_12bb0b0cfee13881:
-// up/gate 6144x2048, down 2048x6144) plus a square 4096x4096.
-const std::vector<Shape>& exl3_default_shapes() {
-  static const std::vector<Shape> shapes = {{4096, 4096}, {6144, 2048}, {2048, 6144}};
-  return shapes;
-}
-
+// The run's weights: the shapes given, or the family's default suite, for every combination of
+// the family's parameter values.
 std::vector<BenchCase> check_cases(const std::vector<std::string>& args, const Format& format, Op op,
-                                   const nlohmann::json& params) {
-  std::vector<BenchCase> cases;
+                                   const std::vector<nlohmann::json>& param_sets) {
+  const Family& fam = family_of(format);
+  std::vector<Shape> shapes;
   for (const auto& a : args) {
     const auto s = parse_shape(a);
     if (!s) throw CLI::ValidationError("--shape", "'" + a + "' is not ROWSxCOLS with positive integers");
-    cases.push_back({*s, params, "", 1, false});
+    shapes.push_back(*s);
   }
-  const bool exl3 = format.family == "exl3";
-  if (cases.empty())
-    for (const Shape& s : exl3 ? exl3_default_shapes() : default_shapes()) cases.push_back({s, params, "", 1, false});
-  if (exl3)
-    for (BenchCase& c : cases) c.tag = "K" + params["bits"].dump() + "-" + params["codebook"].get<std::string>();
-  for (const BenchCase& c : cases) {
-    try {
-      plan_data(format, op, c.shape, c.params);
-    } catch (const std::invalid_argument& e) {
-      throw CLI::ValidationError("--shape", "'" + c.shape.str() + "' for " + format.id + ": " + e.what());
+  if (shapes.empty()) shapes = fam.default_shapes;
+  if (shapes.empty()) throw CLI::ValidationError("--shape", "family " + fam.id + " has no default shapes; give --shape");
+  std::vector<BenchCase> cases;
+  for (const nlohmann::json& params : param_sets)
+    for (const Shape& s : shapes) {
+      BenchCase c;
+      c.shape = s;
+      c.params = params;
+      if (fam.case_tag) c.tag = fam.case_tag(params);
+      try {
+        plan_data(format, op, c.shape, c.params);
+      } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("--shape", "'" + c.shape.str() + "' for " + format.id + ": " + e.what());
+      }
+      cases.push_back(std::move(c));
     }
-  }
   return cases;
 }
+
+// Every family's bench parameters become options; values are lists (--bits 2,3,4).
+struct ParamOptions {
+  std::map<std::string, std::vector<std::string>> values;  // option name -> given values
+  std::map<std::string, std::string> owner;                // option name -> family id
+
+  void add(CLI::App& app) {
+    for (const Family& fam : families())
+      for (const BenchParam& p : fam.bench_params) {
+        if (owner.count(p.name)) continue;  // two families sharing a parameter name share the option
+        owner[p.name] = fam.id;
+        auto* opt = app.add_option("--" + p.name, values[p.name], p.help + " (" + fam.id + ")")->delimiter(',');
+        if (!p.choices.empty()) opt->check(CLI::IsMember(p.choices));
+        else opt->check(CLI::Range(p.min, p.max));
+      }
+  }
+
+  // The cartesian product of the format family's parameter values (defaults where not given).
+  std::vector<nlohmann::json> param_sets(const CLI::App& app, const Family& fam) const {
+    for (const auto& [name, family] : owner) {
+      bool ours = false;
+      for (const BenchParam& p : fam.bench_params) ours |= p.name == name;
+      if (!ours && app.count("--" + name))
+        throw CLI::ValidationError("--" + name, "applies to family " + family + ", not to " + fam.id);
+    }
+    std::vector<nlohmann::json> sets{nlohmann::json::object()};
+    for (const BenchParam& p : fam.bench_params) {
+      const std::vector<std::string>& given = values.at(p.name);
+      std::vector<nlohmann::json> next;
+      for (const nlohmann::json& base : sets)
+        for (const std::string& v : given.empty() ? p.defaults : given) {
+          nlohmann::json j = base;
+          j[p.name] = p.choices.empty() ? nlohmann::json(std::stoll(v)) : nlohmann::json(v);
+          next.push_back(std::move(j));
+        }
+      sets = std::move(next);
+    }
+    return sets;
+  }
+};
 
 bool has_arg(const std::vector<std::string>& args, std::string_view a, std::string_view b) {
   for (const auto& s : args)
@@ -93,10 +136,11 @@ int main(int argc, char** argv) {
   CLI::App app{"quantbench kernel throughput. Options not listed here (--benchmark_filter, "
                "--benchmark_min_time, --benchmark_repetitions, ...) go to Google Benchmark."};
   app.allow_extras();
-  std::string format_id = "q4_0", op_str = "gemv", isa_str = "native", json_path;
-  std::vector<std::string> shape_args;
-  std::string exl3_config, codebook = "mcg";
-  std::vector<int> bits = {4};
+  // Default: the registry's first implemented format (the families' order in reference/families.cpp).
+  std::string format_id, op_str = "gemv", isa_str = "native", json_path, model_path;
+  for (const auto& f : formats())
+    if (format_id.empty() && f.implemented()) format_id = f.id;
+  std::vector<std::string> shape_args, plugin_paths;
   int threads = omp_get_num_procs();
   app.add_option("--format", format_id, "weight format id")->capture_default_str();
   app.add_option("--op", op_str, "kernel: dequant or gemv")
@@ -104,13 +148,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--isa", isa_str, "ISA ceiling: native, scalar, avx2, avx512, avx512vnni, avx512vbmi")
       ->capture_default_str();
-  app.add_option("--shape", shape_args,
-                 "weight ROWSxCOLS (out x in features), repeatable; default: LLaMA-7B 4096x4096 11008x4096 "
-                 "4096x11008 32000x4096 (exl3: 4096x4096 6144x2048 2048x6144)");
+  auto* shape_opt = app.add_option("--shape", shape_args,
+                                   "weight ROWSxCOLS (out x in features), repeatable; default: the format "
+                                   "family's suite");
   app.add_option("--threads", threads, "OpenMP threads (capped at the available cores)")
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
   app.add_option("--json", json_path, "write Google Benchmark JSON with the run's context here");
+  app.add_option("--plugin", plugin_paths, "shared library of external kernels (qb_plugin.h), repeatable: "
+                                           "its variants are timed beside ours");
   bool warm = false;
   int batch = 1;
   app.add_option("--batch", batch, "GEMV vectors per call (m); batching kernels decode once for all")
@@ -119,58 +165,61 @@ int main(int argc, char** argv) {
   app.add_flag("--warm", warm,
                "no buffer rotation: weights (and dequant outputs) stay cache-resident where they fit, "
                "measuring the kernel's ceiling rather than DRAM streaming");
-  auto* config_opt = app.add_option("--exl3-config", exl3_config,
-                                    "EXL3 quantization_config JSON, config.json or model directory: GEMV (m=1) of every "
-                                    "linear layer at its shape, bits and codebook, and the projected time per token");
-  auto* bits_opt = app.add_option("--bits", bits, "EXL3 bits per weight (--format exl3), e.g. 4 or 2,3,4,8")
-                      ->delimiter(',')
-                      ->check(CLI::Range(1, 8))
-                      ->capture_default_str();
-  auto* codebook_opt = app.add_option("--codebook", codebook, "EXL3 codebook (--format exl3)")
-                           ->check(CLI::IsMember({"3inst", "mcg", "mul1"}))
-                           ->capture_default_str();
-  config_opt->excludes("--shape")->excludes(bits_opt)->excludes(codebook_opt);
+  auto* model_opt = app.add_option("--model", model_path,
+                                   "model directory or its quantization config (any family that recognizes its "
+                                   "quant_method): GEMV (m=1) of every linear layer at its real shape and "
+                                   "params, and the projected time per token");
+  model_opt->excludes(shape_opt);
+  ParamOptions params;
+  params.add(app);
 
   RunConfig config;
   std::vector<BenchCase> cases;
   ModelCases model;
   uint64_t isa_cap = 0;
+  std::vector<Variant> pool = variants();
   try {
     app.parse(argc, argv);
-    if (!exl3_config.empty()) {
-      if (app.count("--format") && format_id != "exl3")
-        throw CLI::ValidationError("--exl3-config", "benches format exl3, not '" + format_id + "'");
-      if (op_str != "gemv") throw CLI::ValidationError("--exl3-config", "projects GEMV time; --op must be gemv");
-      format_id = "exl3";
+    if (!model_path.empty()) {
+      try {
+        model = model_cases(model_path);
+      } catch (const std::exception& e) {
+        throw CLI::ValidationError("--model", e.what());
+      }
+      if (model.cases.empty()) throw CLI::ValidationError("--model", model_path + " declares no layers");
+      const std::string model_format = model.cases.front().format;
+      for (const BenchCase& c : model.cases)
+        if (c.format != model_format)
+          throw CLI::ValidationError("--model", "layers of several formats (" + model_format + ", " + c.format +
+                                                    "): one run benches one format");
+      if (app.count("--format") && format_id != model_format)
+        throw CLI::ValidationError("--model", "benches format " + model_format + ", not '" + format_id + "'");
+      if (op_str != "gemv") throw CLI::ValidationError("--model", "projects GEMV time; --op must be gemv");
+      format_id = model_format;
     }
     config.format = &check_format(format_id);
     config.op = op_str == "gemv" ? Op::gemv : Op::dequant;
     if (batch > 1 && config.op != Op::gemv) throw CLI::ValidationError("--batch", "applies to --op gemv only");
     isa_cap = check_isa(isa_str);
-    const bool exl3 = config.format->family == "exl3";
-    if (!exl3 && (app.count("--bits") || app.count("--codebook")))
-      throw CLI::ValidationError("--bits/--codebook", "apply to --format exl3 only");
-    if (!exl3_config.empty()) {
-      try {
-        model = exl3_model_cases(exl3_config);
-      } catch (const std::exception& e) {
-        throw CLI::ValidationError("--exl3-config", e.what());
-      }
-      if (model.cases.empty()) throw CLI::ValidationError("--exl3-config", exl3_config + " lists no EXL3 layers");
+    if (!model_path.empty()) {
+      for (const auto& [name, family] : params.owner)
+        if (app.count("--" + name)) throw CLI::ValidationError("--" + name, "the model fixes every layer's params");
       cases = model.cases;
       for (const BenchCase& c : cases) {
         try {
           plan_data(*config.format, config.op, c.shape, c.params);
         } catch (const std::invalid_argument& e) {
-          throw CLI::ValidationError("--exl3-config", c.key() + ": " + e.what());
+          throw CLI::ValidationError("--model", c.key() + ": " + e.what());
         }
       }
     } else {
-      if (!exl3) bits = {0};  // one pass without format parameters
-      for (int b : bits) {
-        const nlohmann::json params =
-            exl3 ? nlohmann::json{{"bits", b}, {"codebook", codebook}} : nlohmann::json::object();
-        for (BenchCase& c : check_cases(shape_args, *config.format, config.op, params)) cases.push_back(std::move(c));
+      cases = check_cases(shape_args, *config.format, config.op, params.param_sets(app, family_of(*config.format)));
+    }
+    for (const std::string& lib : plugin_paths) {
+      try {
+        for (Variant& v : load_plugin(lib, pool)) pool.push_back(std::move(v));
+      } catch (const std::exception& e) {
+        throw CLI::ValidationError("--plugin", e.what());
       }
     }
     if (!json_path.empty() && !std::ofstream(json_path))
@@ -202,7 +251,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&bm_argc, bm_argv.data());
   if (benchmark::ReportUnrecognizedArguments(bm_argc, bm_argv.data())) return 1;
 
-  const Selection sel = select_variants(variants(), config.format->id, config.op, isa_cap);
+  const Selection sel = select_variants(pool, config.format->id, config.op, isa_cap);
   for (const auto& [v, why] : sel.skipped) std::fprintf(stderr, "skipped %s: %s\n", v->name.c_str(), why.c_str());
   if (sel.run.empty()) {
     std::fprintf(stderr, "bench: no %s %s variant runs on this CPU under --isa %s\n", config.format->id.c_str(),
@@ -220,7 +269,8 @@ int main(int argc, char** argv) {
   config.probe_GBps = probe.best_GBps;
 
   add_run_context(config, isa_str, sel, probe, cases);
-  if (!exl3_config.empty()) benchmark::AddCustomContext("exl3_config", exl3_config);
+  if (!model_path.empty()) benchmark::AddCustomContext("model", model_path);
+  for (const std::string& lib : plugin_paths) benchmark::AddCustomContext("plugin", lib);
 
   BenchContext context(config);
   context.register_rows(cases, sel.run);
@@ -230,7 +280,7 @@ int main(int argc, char** argv) {
   TableReporter table;
   const std::size_t ran = own_format ? benchmark::RunSpecifiedBenchmarks() : benchmark::RunSpecifiedBenchmarks(&table);
   benchmark::Shutdown();
-  if (!exl3_config.empty() && ran > 0) {
+  if (!model_path.empty() && ran > 0) {
     const auto projection = project(model, context.seconds());
     print_projection(model, projection, threads);
     if (!json_path.empty()) add_projection_to_json(json_path, model, projection);

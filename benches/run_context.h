@@ -6,7 +6,7 @@
 
 #include "benches/bandwidth_probe.h"
 #include "benches/bench_context.h"
-#include "benches/shapes.h"
+#include "harness/shape.h"
 #include "harness/registry.h"
 
 namespace qb::bench {

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "harness/prepared.h"
+
 namespace qb {
 namespace {
 
@@ -83,7 +85,7 @@ std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act) {
   const Format& f = *w.format;
   if (f.gemv_bounds) return f.gemv_bounds(w, act);
   std::vector<float> wrow(static_cast<std::size_t>(w.rows * w.cols));
-  f.dequant_ref(w, 0, w.rows, wrow.data());
+  f.dequant_ref(PreparedWeight(w).get(), 0, w.rows, wrow.data());
   std::vector<float> x(static_cast<std::size_t>(w.cols));
   f.activation->dequant(act, w.cols, x.data());
   const double n = static_cast<double>(f.gemv_rounding_depth(w.cols));

@@ -1,10 +1,12 @@
-// EXL3 model directories as upstream writes them: config.json with a quantization_config (or a
-// separate quantization_config.json), weights in one model.safetensors or in shards (with or
-// without model.safetensors.index.json). Every linear layer (X.trellis + X.suh + X.svh, codebook
-// marker X.mcg / X.mul1) becomes a QWeight of format "exl3" whose tensors view the mapped files.
-// Every error is a FileError naming the file and the field or tensor.
+// Hugging Face style model directories, for every family: config.json with a
+// quantization_config (or a separate quantization_config.json), weights in one *.safetensors
+// file or in shards (listed by model.safetensors.index.json, or every *.safetensors present),
+// memory-mapped. The family whose quant_methods claims quantization_config.quant_method turns
+// the tensors into layers (Family::recognize). Every error is a FileError naming the file and
+// the field or tensor.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,42 +18,77 @@
 
 namespace qb {
 
-// One EXL3 linear layer: k = in features (suh), n = out features (svh); the weight is n x k.
-struct Exl3LayerSpec {
-  std::string name;  // module key, e.g. "layers.0.self_attn.q_proj"
-  int64_t k = 0, n = 0;
-  int bits = 0;
-  std::string codebook;  // "3inst", "mcg", "mul1"
-  nlohmann::json params() const { return {{"bits", bits}, {"codebook", codebook}}; }
+struct Family;
+class MappedFile;
+
+// One linear layer as a family declares it: registry rows x cols = out x in features.
+struct LayerSpec {
+  std::string name;    // module key, e.g. "model.layers.0.self_attn.q_proj"
+  std::string format;  // registry id
+  int64_t rows = 0, cols = 0;
+  nlohmann::json params = nlohmann::json::object();
+  std::string summary;  // the family's few words on the params, for report lines ("bits 4 mcg")
 };
 
-// quantization_config from a bare quantization_config JSON (what upstream writes to
-// quantization_config.json), a config.json that embeds one, or a model directory.
-nlohmann::ordered_json load_quant_config(const std::string& file_or_dir);
-// The EXL3 layers tensor_storage lists, in its order; `file` names the source in errors.
-std::vector<Exl3LayerSpec> exl3_layers_of(const nlohmann::ordered_json& quant_config, const std::string& file);
+struct ModelLayer {
+  LayerSpec spec;
+  std::string file;  // the file holding the layer's main tensor
+  QWeight weight;    // tensors view the mapped files; data null when opened headers-only
+};
+
+// One tensor of a model directory: its header entry and the file holding it.
+struct ModelTensor {
+  const TensorEntry* entry = nullptr;
+  std::size_t file = 0;        // index into ModelFiles::files
+  const uint8_t* data = nullptr;  // null when opened headers-only
+};
+
+enum class ModelData { headers_only, mapped };
+
+// The container read, before any family looks at it.
+class ModelFiles {
+ public:
+  std::string dir;
+  std::string config_file;  // where quant_config came from
+  nlohmann::ordered_json quant_config;
+  std::string quant_method;
+  std::vector<std::string> files;  // safetensors files, in load order
+
+  const ModelTensor* find(const std::string& name) const;
+  const std::vector<std::string>& names() const { return order_; }  // every tensor, in file order
+  const std::string& file_of(const ModelTensor& t) const { return files[t.file]; }
+  // FileError "tensors.<name>.dtype/.shape" unless the tensor has this dtype and rank.
+  void expect(const ModelTensor& t, DType dtype, std::size_t dims) const;
+  // A QWeight tensor named `as` viewing this tensor's bytes.
+  TensorView view(const ModelTensor& t, const std::string& as) const;
+  // Whether tensor data is mapped (ModelData::mapped) or only the headers were read.
+  bool mapped() const { return !maps_.empty(); }
+
+ private:
+  friend ModelFiles open_model_files(const std::string& dir, ModelData data);
+  // Shared, so that copies of a ModelFiles keep the entries their ModelTensors point to.
+  std::vector<std::shared_ptr<const SafetensorsHeader>> headers_;
+  std::map<std::string, ModelTensor> tensors_;
+  std::vector<std::string> order_;
+  std::vector<std::shared_ptr<const MappedFile>> maps_;  // owners of the weights' data
+};
+
+// quantization_config from a bare quantization_config JSON, a config.json that embeds one, or a
+// model directory; `config_file` receives the file it came from. quant_method must be a string
+// some family claims: otherwise FileError naming the file, the field, the value and the known
+// methods.
+nlohmann::ordered_json load_quant_config(const std::string& file_or_dir, std::string* config_file = nullptr);
 
 // A folder holding config.json: verify treats it as one model, not as a folder of fixtures.
 bool is_model_dir(const std::string& dir);
 
-struct ModelLayer {
-  Exl3LayerSpec spec;
-  std::string file;  // the file holding the trellis
-  QWeight weight;    // format exl3 (null while unregistered); data null when opened headers-only
-};
-
-class MappedFile;
+ModelFiles open_model_files(const std::string& dir, ModelData data);
 
 struct ModelDir {
-  std::string path;
-  std::string config_file;  // where quant_config came from
-  nlohmann::ordered_json quant_config;
-  std::vector<std::string> files;  // safetensors files, in load order
+  ModelFiles files;
+  const Family* family = nullptr;
   std::vector<ModelLayer> layers;  // in file order
-  std::vector<std::shared_ptr<const MappedFile>> maps;  // owners of the weights' data
 };
-
-enum class ModelData { headers_only, mapped };
 ModelDir open_model_dir(const std::string& dir, ModelData data);
 
 }  // namespace qb

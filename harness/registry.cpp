@@ -1,6 +1,7 @@
 #include "harness/registry.h"
 
 #include "harness/cpu_features.h"
+#include "harness/family.h"
 
 #include <cstring>
 
@@ -34,7 +35,11 @@ const ActivationFormat& f32_activation() {
 }
 
 const std::vector<Format>& formats() {
-  static const std::vector<Format> all = make_formats();
+  static const std::vector<Format> all = [] {
+    std::vector<Format> v;
+    for (const Family& fam : families()) v.insert(v.end(), fam.formats.begin(), fam.formats.end());
+    return v;
+  }();
   return all;
 }
 
@@ -47,16 +52,21 @@ const Format* find_format(std::string_view id) {
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> all = [] {
     std::vector<Variant> v;
+    const auto reference = [&](const Format& f, Op op, DequantFn dequant, GemvFn gemv) {
+      Variant r;
+      r.name = f.id + "_" + std::string(op_name(op)) + "_ref";
+      r.format = f.id;
+      r.op = op;
+      r.target = {nullptr, kIsaScalar, "scalar"};
+      r.dequant = dequant;
+      r.gemv = gemv;
+      r.reference = true;
+      v.push_back(std::move(r));
+    };
     for (const auto& f : formats()) {
-      if (f.dequant_ref)
-        v.push_back({f.id + "_dequant_ref", f.id, Op::dequant, kIsaScalar, "scalar", f.dequant_ref, nullptr,
-                     NanPolicy::exact_bits, true});
-      if (f.inner_ref)
-        v.push_back({f.id + "_inner_ref", f.id, Op::inner, kIsaScalar, "scalar", f.inner_ref, nullptr,
-                     NanPolicy::exact_bits, true});
-      if (f.gemv_ref || f.gemv_batch_ref)
-        v.push_back({f.id + "_gemv_ref", f.id, Op::gemv, kIsaScalar, "scalar", nullptr, f.gemv_ref,
-                     NanPolicy::exact_bits, true, f.gemv_batch_ref});
+      if (f.dequant_ref) reference(f, Op::dequant, f.dequant_ref, nullptr);
+      if (f.inner_ref) reference(f, Op::inner, f.inner_ref, nullptr);
+      if (f.gemv_ref) reference(f, Op::gemv, nullptr, f.gemv_ref);
     }
     for (auto& k : make_optimized_variants()) v.push_back(std::move(k));
     return v;
@@ -69,9 +79,9 @@ Selection select_variants(const std::vector<Variant>& pool, std::string_view for
   const uint64_t have = cpu_info().features;
   for (const auto& v : pool) {
     if (v.format != format || v.op != op) continue;
-    if (uint64_t miss = missing_features(v.isa, have))
+    if (uint64_t miss = missing_features(v.target.features, have))
       s.skipped.emplace_back(&v, "CPU lacks " + feature_names(miss));
-    else if (uint64_t over = missing_features(v.isa, isa_cap))
+    else if (uint64_t over = missing_features(v.target.features, isa_cap))
       s.skipped.emplace_back(&v, "above --isa ceiling " + std::string(isa_level_name(isa_cap)) + " (needs " +
                                      feature_names(over) + ")");
     else

@@ -12,20 +12,16 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/dtype.h"
+#include "harness/qb_plugin.h"
 #include "harness/qweight.h"
 
 namespace qb {
 
-// Kernels write rows [row_begin, row_end) of the full output; `out` is the [rows, cols] base and
-// `y` the [rows] base. They run single-threaded: the harness splits rows over threads, so a
-// kernel's result never depends on the thread count.
-using DequantFn = void (*)(const QWeight& w, int64_t row_begin, int64_t row_end, float* out);
-using GemvFn = void (*)(const QWeight& w, const uint8_t* act, int64_t row_begin, int64_t row_end,
-                        float* y);
-// Small-batch GEMV for formats where decoding dominates (EXL3): one decode serves m vectors.
-// `act` holds m activations back to back (activation->bytes(cols) each), `y` is [m][rows].
-using GemvBatchFn = void (*)(const QWeight& w, const uint8_t* act, int64_t m, int64_t row_begin,
-                             int64_t row_end, float* y);
+// Kernels (references included) take the prepared weight of harness/qb_plugin.h and write rows
+// [row_begin, row_end) of the full output. They run single-threaded: the harness splits rows over
+// threads, so a kernel's result never depends on the thread count.
+using DequantFn = qb_dequant_fn;
+using GemvFn = qb_gemv_fn;  // m vectors; called with m = 1 unless the variant batches
 
 struct StoredTensorSpec {
   std::string name;
@@ -66,8 +62,10 @@ struct Format {
   // Exact intermediate (EXL3: the trellis decode before the Hadamard steps), [rows, cols] like
   // the full decode, compared as bits with expect.inner.
   DequantFn inner_ref = nullptr;
-  GemvFn gemv_ref = nullptr;
-  GemvBatchFn gemv_batch_ref = nullptr;  // instead of gemv_ref where the format batches
+  GemvFn gemv_ref = nullptr;  // called one vector at a time
+  // The typed parameters kernels receive (qb_weight.params), parsed from the params JSON in the
+  // order the format documents; throws std::invalid_argument naming the field. Null: none.
+  std::vector<int64_t> (*kernel_params)(const nlohmann::json& params) = nullptr;
   // Formats whose full decode has no unique bit pattern (rotations summed in an order each
   // implementation picks) give an elementwise error bound instead; null means bits must match.
   std::vector<double> (*dequant_bounds)(const QWeight& w) = nullptr;
@@ -99,17 +97,26 @@ std::string_view op_name(Op op);
 // produce the canonical NaN and would declare any_nan.
 enum class NanPolicy { exact_bits, any_nan };
 
+class Backend;  // harness/backend.h
+
+// Where a variant runs: a backend plus the CPU features its code needs on the host.
+struct Target {
+  const Backend* backend = nullptr;  // null: this process's CPU, rows split over OpenMP threads
+  uint64_t features = 0;             // required CPU features (cpu_features.h masks)
+  std::string name;                  // "scalar", "avx2", "avx512", "avx512vnni", "avx512vbmi"
+};
+
 struct Variant {
-  std::string name;  // "<format>_<op>_<isa>", e.g. q4_0_gemv_avx512vnni
+  std::string name;  // "<format>_<op>_<target>", e.g. q4_0_gemv_avx512vnni
   std::string format;
   Op op;
-  uint64_t isa = 0;      // required CPU features (cpu_features.h masks)
-  std::string isa_name;  // "scalar", "avx2", "avx512", "avx512vnni"
-  DequantFn dequant = nullptr;
+  Target target;
+  DequantFn dequant = nullptr;  // dequant and inner
   GemvFn gemv = nullptr;
+  bool batches = false;  // the GEMV serves m > 1 vectors per call (one decode)
   NanPolicy nan = NanPolicy::exact_bits;
   bool reference = false;
-  GemvBatchFn gemv_batch = nullptr;  // set instead of gemv by batching kernels
+  std::string origin = "quantbench";  // or the plugin library it came from
 };
 
 const std::vector<Format>& formats();
@@ -126,8 +133,7 @@ struct Selection {
 Selection select_variants(const std::vector<Variant>& pool, std::string_view format, Op op,
                           uint64_t isa_cap);
 
-// Defined in reference/formats.cpp and optimized/variants.cpp: the two lists.
-std::vector<Format> make_formats();
+// Variant entries for the kernels of one arch's list (optimized/<arch>/kernels.inc).
 std::vector<Variant> make_optimized_variants();
 
 }  // namespace qb

@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include "harness/backend.h"
+
 namespace qb {
 namespace {
 
@@ -23,28 +25,62 @@ void split_rows(int64_t rows, int64_t granule, int threads, F&& body) {
   }
 }
 
-}  // namespace
+class HostWeight : public BackendWeight {
+ public:
+  explicit HostWeight(const PreparedWeight& w) : w(w) {}
+  const PreparedWeight& w;
+};
 
-void run_dequant(const Variant& v, const QWeight& w, float* out, int threads) {
-  split_rows(w.rows, w.format->row_granule, threads, [&](int64_t r0, int64_t r1) {
-    if (r1 > r0) v.dequant(w, r0, r1, out);
-  });
-}
-
-void run_gemv(const Variant& v, const QWeight& w, const uint8_t* act, float* y, int threads) {
-  run_gemv_batch(v, w, act, 1, y, threads);
-}
-
-void run_gemv_batch(const Variant& v, const QWeight& w, const uint8_t* act, int64_t m, float* y, int threads) {
-  const std::size_t stride = w.format->activation->bytes(w.cols);
-  split_rows(w.rows, w.format->row_granule, threads, [&](int64_t r0, int64_t r1) {
-    if (r1 <= r0) return;
-    if (v.gemv_batch) {
-      v.gemv_batch(w, act, m, r0, r1, y);
+class CpuBackend : public Backend {
+ public:
+  std::string_view name() const override { return "cpu"; }
+  std::unique_ptr<BackendWeight> prepare(const Variant&, const PreparedWeight& w) const override {
+    return std::make_unique<HostWeight>(w);
+  }
+  void run(const Variant& v, const BackendWeight& bw, const uint8_t* act, int64_t m, float* out,
+           int threads) const override {
+    const PreparedWeight& pw = static_cast<const HostWeight&>(bw).w;
+    const QWeight& w = pw.weight();
+    const qb_weight* cw = pw.get();
+    if (v.op != Op::gemv) {
+      split_rows(w.rows, w.format->row_granule, threads, [&](int64_t r0, int64_t r1) {
+        if (r1 > r0) v.dequant(cw, r0, r1, out);
+      });
       return;
     }
-    for (int64_t i = 0; i < m; ++i) v.gemv(w, act + i * stride, r0, r1, y + i * w.rows);
-  });
+    const std::size_t stride = w.format->activation->bytes(w.cols);
+    split_rows(w.rows, w.format->row_granule, threads, [&](int64_t r0, int64_t r1) {
+      if (r1 <= r0) return;
+      if (v.batches) {
+        v.gemv(cw, act, m, r0, r1, out);
+        return;
+      }
+      for (int64_t i = 0; i < m; ++i) v.gemv(cw, act + i * stride, 1, r0, r1, out + i * w.rows);
+    });
+  }
+  void fetch(const Variant&, const BackendWeight&, float*) const override {}
+};
+
+void run_on_backend(const Variant& v, const PreparedWeight& w, const uint8_t* act, int64_t m, float* out, int threads) {
+  const Backend& b = v.target.backend ? *v.target.backend : cpu_backend();
+  const std::unique_ptr<BackendWeight> bw = b.prepare(v, w);
+  b.run(v, *bw, act, m, out, threads);
+  b.fetch(v, *bw, out);
+}
+
+}  // namespace
+
+const Backend& cpu_backend() {
+  static const CpuBackend cpu;
+  return cpu;
+}
+
+void run_dequant(const Variant& v, const PreparedWeight& w, float* out, int threads) {
+  run_on_backend(v, w, nullptr, 0, out, threads);
+}
+
+void run_gemv(const Variant& v, const PreparedWeight& w, const uint8_t* act, int64_t m, float* y, int threads) {
+  run_on_backend(v, w, act, m, y, threads);
 }
 
 }  // namespace qb

@@ -1,17 +1,17 @@
-// Threaded drivers: the only place kernels are called from. Rows are split into one contiguous
-// range per thread; kernels compute each row independently, so results are identical for any
-// thread count.
+// Threaded drivers: the only place kernels are called from. Each goes through the variant's
+// backend (harness/backend.h): prepare, run, fetch.
 #pragma once
 #include <cstdint>
 
+#include "harness/prepared.h"
 #include "harness/registry.h"
 
 namespace qb {
 
-// Dequant and inner decode (same signature).
-void run_dequant(const Variant& v, const QWeight& w, float* out, int threads);
-void run_gemv(const Variant& v, const QWeight& w, const uint8_t* act, float* y, int threads);
-// m activations back to back, y [m][rows]; single-vector kernels are called once per vector.
-void run_gemv_batch(const Variant& v, const QWeight& w, const uint8_t* act, int64_t m, float* y, int threads);
+// Dequant and inner decode (same signature): out is [rows, cols].
+void run_dequant(const Variant& v, const PreparedWeight& w, float* out, int threads);
+// m activations back to back (the format's activation encoding), y [m][rows]; kernels that do
+// not batch are called once per vector.
+void run_gemv(const Variant& v, const PreparedWeight& w, const uint8_t* act, int64_t m, float* y, int threads);
 
 }  // namespace qb

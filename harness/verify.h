@@ -29,13 +29,14 @@ struct Tally {
 
 using EncodeFn = decltype(Format::encode_ref);
 
-// Checks on one loaded fixture against the variants of `pool` (the registry's list, or a test's
-// own list of deliberately wrong variants).
+// Checks on one loaded fixture (its expect.* tensors) against the variants of `pool` (the
+// registry's list, a plugin's, or a test's own list of deliberately wrong variants).
 Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt, std::ostream& out);
 // The encoder check on its own, for any encoder (the format's reference one by default).
 Tally verify_encoder(const Fixture& fx, EncodeFn encode, const std::string& encoder_name, std::ostream& out);
-// Every EXL3 layer of a model directory (harness/model_dir.h) against the format's reference:
-// inner and full decode, and GEMV for m = 1 and m = 4 on a seeded random x. Throws FileError
+// Every layer of a model directory (harness/model_dir.h; the family claiming its quant_method
+// recognizes the layers) against its format's reference: inner and full decode, and GEMV for
+// m = 1 and m = 4 on a seeded random x, through the same checks as a fixture. Throws FileError
 // when the directory does not load.
 Tally verify_model_dir(const std::string& dir, const std::vector<Variant>& pool, const VerifyOptions& opt,
                        std::ostream& out);

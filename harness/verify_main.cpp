@@ -1,20 +1,29 @@
-// build/bin/verify PATH...: runs every registered variant this CPU supports on each fixture.
+// build/bin/verify PATH...: runs every registered variant this CPU supports on each fixture, plus
+// the kernels of any --plugin libraries (harness/qb_plugin.h), checked exactly like ours.
 #include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "harness/cpu_features.h"
+#include "harness/plugin.h"
+#include "harness/safetensors.h"
 #include "harness/verify.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"quantbench verify: check kernels against fixtures (files or folders)"};
-  std::vector<std::string> paths;
+  std::vector<std::string> paths, plugins;
   std::string isa = "native";
   qb::VerifyOptions opt;
-  app.add_option("paths", paths, "fixture files, folders, or EXL3 model directories (a folder with config.json)")->required();
+  app.add_option("paths", paths, "fixture files, folders, or model directories (a folder with config.json)")->required();
   app.add_option("--isa", isa, "highest ISA level to run: scalar, avx2, avx512, avx512vnni, avx512vbmi, native");
   app.add_option("--threads", opt.threads, "threads per kernel run")->check(CLI::PositiveNumber);
-  app.add_option("--variant", opt.only_variant, "run only this variant (e.g. q4_0_gemv_avx2)");
+  app.add_option("--variant", opt.only_variant, "run only this variant (a registered name or a plugin kernel's)");
+  app.add_option("--plugin", plugins,
+                 "shared library exporting qb_plugin_init (harness/qb_plugin.h): its kernels join the checks; repeatable")
+      ->allow_extra_args(false);
   CLI11_PARSE(app, argc, argv);
 
   const auto cap = qb::isa_level_features(isa);
@@ -25,18 +34,39 @@ int main(int argc, char** argv) {
     return 2;
   }
   opt.isa_cap = *cap;
+
+  // The pool: the registry's variants, then each plugin's. Repro lines carry the --plugin
+  // arguments, so a plugin kernel's failure reproduces with the line as printed.
+  std::vector<qb::Variant> pool = qb::variants();
+  std::string loaded_lines;
+  for (const std::string& lib : plugins) {
+    try {
+      std::vector<qb::Variant> loaded = qb::load_plugin(lib, pool);
+      loaded_lines += "plugin: " + lib + " (" + std::to_string(loaded.size()) + " kernels:";
+      for (const auto& v : loaded) loaded_lines += " " + v.name;
+      loaded_lines += ")\n";
+      pool.insert(pool.end(), std::make_move_iterator(loaded.begin()), std::make_move_iterator(loaded.end()));
+    } catch (const qb::FileError& e) {
+      std::cerr << "verify: --plugin: " << e.what() << "\n";
+      return 2;
+    }
+    opt.command += " --plugin " + lib;
+  }
+
   if (!opt.only_variant.empty()) {
     bool known = false;
-    for (const auto& v : qb::variants()) known |= v.name == opt.only_variant;
+    for (const auto& v : pool) known |= v.name == opt.only_variant;
     if (!known) {
-      std::cerr << "verify: --variant '" << opt.only_variant << "' is not registered\n";
+      std::cerr << "verify: --variant '" << opt.only_variant << "' is not registered"
+                << (plugins.empty() ? "" : " nor in the --plugin libraries") << "\n";
       return 2;
     }
   }
   const auto& cpu = qb::cpu_info();
   std::cout << "cpu: " << cpu.brand << " [" << qb::feature_names(cpu.features) << "]\n"
             << "isa ceiling: " << isa << ", threads: " << opt.threads << "\n";
-  const qb::Tally t = qb::verify_paths(paths, qb::variants(), opt, std::cout);
+  std::cout << loaded_lines;
+  const qb::Tally t = qb::verify_paths(paths, pool, opt, std::cout);
   std::cout << t.passed << " passed, " << t.failed << " failed, " << t.skipped << " skipped\n";
   return t.failed == 0 ? 0 : 1;
 }

@@ -26,12 +26,12 @@ TEST(Dispatch, EveryVariantTheCpuSupportsIsSelected) {
   for (const auto& v : variants()) {
     const Selection s = select_variants(variants(), v.format, v.op, ~0ull);
     const bool selected = std::find(s.run.begin(), s.run.end(), &v) != s.run.end();
-    const bool supported = missing_features(v.isa, os) == 0;
+    const bool supported = missing_features(v.target.features, os) == 0;
     if (!test::proc_cpuinfo_flags().empty()) {
       EXPECT_EQ(selected, supported) << v.name;
     }
     runnable += selected;
-    std::cout << (selected ? "runs    " : "skipped ") << v.name << " [" << v.isa_name << "]\n";
+    std::cout << (selected ? "runs    " : "skipped ") << v.name << " [" << v.target.name << "]\n";
   }
   EXPECT_GT(runnable, 0);
 }
@@ -42,8 +42,8 @@ TEST(Dispatch, EachImplementedGgmlFormatHasAvx2AndAvx512Kernels) {
       bool avx2 = false, avx512 = false;
       for (const auto& v : variants()) {
         if (v.format != fmt || v.op != op) continue;
-        avx2 |= v.isa_name == "avx2";
-        avx512 |= v.isa_name.rfind("avx512", 0) == 0;
+        avx2 |= v.target.name == "avx2";
+        avx512 |= v.target.name.rfind("avx512", 0) == 0;
       }
       EXPECT_TRUE(avx2 && avx512) << fmt << " " << op_name(op);
     }
@@ -54,10 +54,10 @@ TEST(Dispatch, IsaCeilingExcludesHigherVariants) {
   ASSERT_TRUE(cap);
   for (const char* fmt : {"q4_0", "q8_0"}) {
     const Selection s = select_variants(variants(), fmt, Op::gemv, *cap);
-    for (const Variant* v : s.run) EXPECT_EQ(missing_features(v->isa, *cap), 0u) << v->name;
+    for (const Variant* v : s.run) EXPECT_EQ(missing_features(v->target.features, *cap), 0u) << v->name;
     bool saw_avx512_skip = false;
     for (const auto& [v, why] : s.skipped)
-      if (v->isa_name.rfind("avx512", 0) == 0) {
+      if (v->target.name.rfind("avx512", 0) == 0) {
         saw_avx512_skip = true;
         EXPECT_NE(why.find("avx"), std::string::npos) << why;
       }

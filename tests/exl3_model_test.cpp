@@ -1,5 +1,6 @@
 // EXL3 model directories: what make-exl3-model writes reads back as the same layers, and broken
-// directories fail with an error naming the file and the field.
+// directories fail with an error naming the file and the field; a quant_method no family claims
+// is refused by verify and bench --model alike.
 #include <unistd.h>
 
 #include <cstring>
@@ -10,11 +11,15 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/exl3_model_writer.h"
-#include "harness/exl3_random.h"
+#include "fixtures/import/exl3/exl3_model_writer.h"
+#include "harness/family.h"
 #include "harness/model_dir.h"
 #include "harness/registry.h"
 #include "harness/verify.h"
+#include "reference/exl3/exl3.h"
+
+// bench's sources are not part of the library: model_cases (bench --model) is compiled in here.
+#include "benches/model_cases.cpp"
 
 namespace qb {
 namespace {
@@ -38,7 +43,7 @@ class Exl3Model : public ::testing::Test {
                     {name + ".trellis", {{"shape", {k / 16, n / 16, 16 * bits}}, {"dtype", "torch.int16"}}}}},
                   {"quant_format", "exl3"},
                   {"bits_per_weight", bits},
-                  {"mcg_multiplier", kMcgMultiplier}};
+                  {"mcg_multiplier", exl3::kMcgMultiplier}};
     };
     linear("fc", 1280, 256, 4);
     ts["layers.0.input_layernorm"] = {
@@ -55,12 +60,12 @@ class Exl3Model : public ::testing::Test {
   void TearDown() override { fs::remove_all(root_); }
 
   std::string write(const std::string& name, int shards) {
-    Exl3ModelOptions opt;
+    exl3::ModelOptions opt;
     opt.layers = 1;
     opt.shards = shards;
     opt.seed = 5;
     const std::string dir = (root_ / name).string();
-    write_exl3_model(config_, dir, opt);
+    exl3::write_model(config_, dir, opt);
     return dir;
   }
 
@@ -91,33 +96,44 @@ TEST_F(Exl3Model, SingleFileReadsBackWhatWasWritten) {
   const std::string dir = write("single", 1);
   ASSERT_TRUE(is_model_dir(dir));
   const ModelDir m = open_model_dir(dir, ModelData::mapped);
-  const auto declared = exl3_layers_of(load_quant_config(dir), dir);
-  ASSERT_EQ(m.files.size(), 1u);
+  ASSERT_NE(m.family, nullptr);
+  EXPECT_EQ(m.family->id, "exl3");
+  EXPECT_EQ(m.files.quant_method, "exl3");
+  EXPECT_EQ(fs::path(m.files.config_file).filename(), "config.json");
+  std::string config_file;
+  const auto declared = exl3::config_layers(load_quant_config(dir, &config_file), config_file);
+  ASSERT_EQ(m.files.files.size(), 1u);
   ASSERT_EQ(m.layers.size(), declared.size());
   ASSERT_EQ(m.layers.size(), 8u);  // fc + the 7 linear layers of layers.0
   for (std::size_t i = 0; i < declared.size(); ++i) {
     const ModelLayer& l = m.layers[i];
     EXPECT_EQ(l.spec.name, declared[i].name);
-    EXPECT_EQ(l.spec.k, declared[i].k);
-    EXPECT_EQ(l.spec.n, declared[i].n);
-    EXPECT_EQ(l.spec.bits, declared[i].bits);
-    EXPECT_EQ(l.spec.codebook, "mcg");
-    EXPECT_EQ(l.weight.rows, l.spec.n);
-    EXPECT_EQ(l.weight.cols, l.spec.k);
-    EXPECT_EQ(l.weight.params, l.spec.params());
+    EXPECT_EQ(l.spec.format, "exl3");
+    EXPECT_EQ(declared[i].format, "exl3");
+    EXPECT_EQ(l.spec.rows, declared[i].rows);
+    EXPECT_EQ(l.spec.cols, declared[i].cols);
+    EXPECT_EQ(l.spec.params, declared[i].params);
+    EXPECT_EQ(l.spec.summary, declared[i].summary);
+    EXPECT_EQ(l.spec.params["codebook"], "mcg");
+    EXPECT_EQ(l.weight.rows, l.spec.rows);
+    EXPECT_EQ(l.weight.cols, l.spec.cols);
+    EXPECT_EQ(l.weight.params, l.spec.params);
     EXPECT_EQ(l.weight.format, find_format("exl3"));
     const TensorView& marker = l.weight.tensor("mcg");
     uint32_t v;
     std::memcpy(&v, marker.data, 4);
-    EXPECT_EQ(v, kMcgMultiplier);
-    EXPECT_EQ(l.weight.tensor("trellis").shape, (std::vector<int64_t>{l.spec.k / 16, l.spec.n / 16, 16 * l.spec.bits}));
+    EXPECT_EQ(v, exl3::kMcgMultiplier);
+    const int64_t bits = l.spec.params["bits"].get<int64_t>();
+    EXPECT_EQ(l.weight.tensor("trellis").shape, (std::vector<int64_t>{l.spec.cols / 16, l.spec.rows / 16, 16 * bits}));
   }
   EXPECT_EQ(m.layers[0].spec.name, "fc");
   EXPECT_EQ(m.layers[1].spec.name, "layers.0.self_attn.q_proj");
-  EXPECT_EQ(m.layers[1].spec.n, 512);
-  EXPECT_EQ(m.layers[1].spec.k, 256);
-  EXPECT_EQ(m.layers[1].spec.bits, 4);
-  EXPECT_EQ(m.layers[7].spec.bits, 3);
+  EXPECT_EQ(m.layers[1].spec.rows, 512);
+  EXPECT_EQ(m.layers[1].spec.cols, 256);
+  EXPECT_EQ(m.layers[1].spec.params["bits"], 4);
+  EXPECT_EQ(m.layers[1].spec.summary, "bits 4 mcg");
+  EXPECT_EQ(m.layers[7].spec.params["bits"], 3);
+  EXPECT_EQ(m.layers[7].spec.summary, "bits 3 mcg");
 }
 
 TEST_F(Exl3Model, ShardsHoldTheSameLayers) {
@@ -125,7 +141,7 @@ TEST_F(Exl3Model, ShardsHoldTheSameLayers) {
   const std::string dir = write("sharded", 2);
   ASSERT_TRUE(fs::exists(fs::path(dir) / "model.safetensors.index.json"));
   const ModelDir two = open_model_dir(dir, ModelData::mapped);
-  ASSERT_EQ(two.files.size(), 2u);
+  ASSERT_EQ(two.files.files.size(), 2u);
   ASSERT_EQ(two.layers.size(), one.layers.size());
   std::set<std::string> files;
   for (std::size_t i = 0; i < one.layers.size(); ++i) {
@@ -152,7 +168,7 @@ TEST_F(Exl3Model, HeadersOnlyMapsNothing) {
   const ModelDir m = open_model_dir(write("single", 1), ModelData::headers_only);
   ASSERT_FALSE(m.layers.empty());
   EXPECT_EQ(m.layers[0].weight.tensor("trellis").data, nullptr);
-  EXPECT_TRUE(m.maps.empty());
+  EXPECT_FALSE(m.files.mapped());
 }
 
 TEST_F(Exl3Model, TruncatedShardNamesTheShard) {
@@ -183,7 +199,7 @@ TEST_F(Exl3Model, McgAndMul1TogetherAreRejected) {
   const std::string file = (fs::path(dir) / "model.safetensors").string();
   edit(file, [](SafetensorsFile& s) {
     OwnedTensor mul1{"fc.mul1", DType::I32, {}, std::vector<uint8_t>(4)};
-    std::memcpy(mul1.bytes.data(), &kMul1Multiplier, 4);
+    std::memcpy(mul1.bytes.data(), &exl3::kMul1Multiplier, 4);
     s.tensors.push_back(mul1);
   });
   expect_error(dir, file, "tensors.fc.mul1");
@@ -226,6 +242,102 @@ TEST_F(Exl3Model, ConfigMismatchNamesTheTensor) {
       if (t.name == "fc.mcg") t.name = "fc.mul1";
   });
   expect_error(dir, file, "tensors.fc.mul1");
+}
+
+// The same model with quantization_config.quant_method "gptq": no family claims it.
+void set_quant_method(const std::string& dir, const std::string& method) {
+  const fs::path config = fs::path(dir) / "config.json";
+  nlohmann::ordered_json j;
+  {
+    std::ifstream in(config);
+    j = nlohmann::ordered_json::parse(in);
+  }
+  j["quantization_config"]["quant_method"] = method;
+  std::ofstream(config) << j.dump(2) << "\n";
+}
+
+// The refusal names the file, the field, the value and every method some family claims.
+void expect_refused_method(const std::string& message, const std::string& file) {
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  EXPECT_NE(message.find("quantization_config.quant_method"), std::string::npos) << message;
+  EXPECT_NE(message.find("'gptq'"), std::string::npos) << message;
+  EXPECT_NE(message.find("known methods: " + known_quant_methods()), std::string::npos) << message;
+  EXPECT_NE(known_quant_methods().find("exl3"), std::string::npos);
+}
+
+TEST_F(Exl3Model, UnclaimedQuantMethodIsRefusedByVerify) {
+  const std::string dir = write("gptq", 1);
+  set_quant_method(dir, "gptq");
+  const std::string config = (fs::path(dir) / "config.json").string();
+  std::ostringstream out;
+  const Tally t = verify_paths({dir}, variants(), VerifyOptions{}, out);
+  EXPECT_EQ(t.failed, 1) << out.str();
+  EXPECT_EQ(t.passed, 0) << out.str();
+  expect_refused_method(out.str(), config);
+  // The same through the folder holding it.
+  std::ostringstream in_folder;
+  const Tally f = verify_paths({root_.string()}, variants(), VerifyOptions{}, in_folder);
+  EXPECT_EQ(f.failed, 1) << in_folder.str();
+  expect_refused_method(in_folder.str(), config);
+}
+
+TEST_F(Exl3Model, UnclaimedQuantMethodIsRefusedByBench) {
+  const std::string dir = write("gptq", 1);
+  set_quant_method(dir, "gptq");
+  const std::string config = (fs::path(dir) / "config.json").string();
+  for (const std::string& source : {dir, config}) {
+    try {
+      bench::model_cases(source);
+      ADD_FAILURE() << "bench --model " << source << " accepted quant_method gptq";
+    } catch (const FileError& e) {
+      EXPECT_EQ(e.file(), config) << e.what();
+      EXPECT_EQ(e.field(), "quantization_config.quant_method") << e.what();
+      expect_refused_method(e.what(), config);
+    }
+  }
+}
+
+TEST_F(Exl3Model, FolderWithoutQuantizationConfigIsRefusedByName) {
+  const std::string dir = write("plain", 1);
+  // An unquantized checkpoint's config.json: no quantization_config, and no separate file.
+  fs::remove(fs::path(dir) / "quantization_config.json");
+  const fs::path config = fs::path(dir) / "config.json";
+  std::ofstream(config) << R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 256})" << "\n";
+  expect_error(dir, config.string(), "quantization_config");
+  std::ostringstream out;
+  const Tally t = verify_paths({dir}, variants(), VerifyOptions{}, out);
+  EXPECT_EQ(t.failed, 1) << out.str();
+  EXPECT_NE(out.str().find(config.string()), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("field 'quantization_config'"), std::string::npos) << out.str();
+  try {
+    bench::model_cases(dir);
+    ADD_FAILURE() << "bench --model accepted " << dir;
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.file(), config.string()) << e.what();
+    EXPECT_EQ(e.field(), "quantization_config") << e.what();
+  }
+}
+
+TEST_F(Exl3Model, BenchCasesGroupIdenticalLayers) {
+  const std::string dir = write("single", 1);
+  const bench::ModelCases from_dir = bench::model_cases(dir);
+  const bench::ModelCases from_config = bench::model_cases((fs::path(dir) / "config.json").string());
+  EXPECT_EQ(from_dir.layers, 8);
+  ASSERT_EQ(from_dir.cases.size(), from_config.cases.size());
+  for (std::size_t i = 0; i < from_dir.cases.size(); ++i) {
+    EXPECT_EQ(from_dir.cases[i].key(), from_config.cases[i].key());
+    EXPECT_EQ(from_dir.cases[i].format, "exl3");
+    EXPECT_TRUE(from_dir.cases[i].model_layers);
+  }
+  // up_proj and gate_proj share shape and params: one case standing for both.
+  int64_t total = 0;
+  bool up_gate = false;
+  for (const auto& c : from_dir.cases) {
+    total += c.multiplicity;
+    if (c.key() == "768x256/mlp.up_proj+mlp.gate_proj-K4-mcg-x2") up_gate = true;
+  }
+  EXPECT_EQ(total, 8);
+  EXPECT_TRUE(up_gate);
 }
 
 }  // namespace

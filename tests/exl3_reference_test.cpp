@@ -170,7 +170,7 @@ TEST(Exl3Trellis, InnerWeightAndStatesMatchEveryUpstreamCase) {
   for (const fs::path& dir : case_folders()) {
     const RawCase rc(dir);
     SCOPED_TRACE(rc.name);
-    EXPECT_EQ(read_array<uint16_t>(dir / "w_hat.bin"), decode_inner(rc.w, 0, rc.w.rows));
+    EXPECT_EQ(read_array<uint16_t>(dir / "w_hat.bin"), decode_inner(args_of(rc.w), 0, rc.w.rows));
     if (!fs::exists(dir / "states_tiles01.bin")) continue;
     const auto want = read_array<uint16_t>(dir / "states_tiles01.bin");
     const int bits = rc.manifest["bits_per_weight"];
@@ -196,7 +196,7 @@ TEST(Exl3Bounds, UpstreamFp16WeightWithinDerivedBound) {
     const int64_t n = rc.w.rows, k = rc.w.cols;
     const auto w16 = read_array<uint16_t>(dir / "w_full_f16.bin");  // [k][n]
     std::vector<double> hi(static_cast<std::size_t>(n * k)), lo(hi.size());
-    full_weight_f64(rc.w, 0, n, hi.data(), lo.data());
+    full_weight_f64(args_of(rc.w), 0, n, hi.data(), lo.data());
     const std::vector<double> bound = fp16_weight_bounds(rc.w);
     double ss = 0;
     for (double v : hi) ss += v * v;

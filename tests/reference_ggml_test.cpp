@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "harness/prepared.h"
 #include "harness/registry.h"
 #include "reference/ggml/q8_0_activation.h"
 
@@ -51,7 +52,7 @@ TEST(ReferenceQ4_0, DecodeUsesOffsetEight) {
   w.cols = 32;
   w.tensors.push_back({"blocks", DType::U8, {1, 18}, blk.data(), blk.size()});
   std::vector<float> y(32);
-  w.format->dequant_ref(w, 0, 1, y.data());
+  w.format->dequant_ref(PreparedWeight(w).get(), 0, 1, y.data());
   EXPECT_EQ(y[0], 7.0f);
   EXPECT_EQ(y[16], -7.0f);
   EXPECT_EQ(y[1], 0.0f);

@@ -52,9 +52,9 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
   if (std::find(sel.run.begin(), sel.run.end(), &v) == sel.run.end()) {
     // A silent fallback is a failure: the OS says the CPU can run it, so dispatch must.
     const uint64_t os = test::cpuinfo_features();
-    ASSERT_TRUE(test::proc_cpuinfo_flags().empty() || missing_features(v.isa, os) != 0)
-        << v.name << " was not selected although /proc/cpuinfo lists " << feature_names(v.isa);
-    GTEST_SKIP() << v.name << " needs " << feature_names(missing_features(v.isa, cpu_info().features));
+    ASSERT_TRUE(test::proc_cpuinfo_flags().empty() || missing_features(v.target.features, os) != 0)
+        << v.name << " was not selected although /proc/cpuinfo lists " << feature_names(v.target.features);
+    GTEST_SKIP() << v.name << " needs " << feature_names(missing_features(v.target.features, cpu_info().features));
   }
   const Format& f = *find_format(v.format);
   const Variant& ref = reference_of(v);
@@ -77,6 +77,7 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
                      std::to_string(seed));
         OwnedWeight w = random_weight(f, rows, cols, seed, misalign, params);
         if (specials) plant_special_scales(w, seed);
+        const PreparedWeight pw(w.view());
         if (v.op != Op::gemv) {  // dequant and inner decode
           std::vector<float> want(static_cast<std::size_t>(rows * cols)), first;
           // Outputs at a 64-byte boundary when misalign is 0 (kernels may take streaming-store
@@ -84,14 +85,14 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
           std::vector<float> out_buf(want.size() + 32);
           const std::size_t lead = (64 - reinterpret_cast<uintptr_t>(out_buf.data()) % 64) % 64 / sizeof(float);
           float* got = out_buf.data() + lead + misalign;
-          run_dequant(ref, w.view(), want.data(), 1);
+          run_dequant(ref, pw, want.data(), 1);
           // Full decodes without a unique bit pattern (EXL3's rotations) are held to the format's
           // bound, and then to identical bits across thread counts.
           const bool bounded = v.op == Op::dequant && f.dequant_bounds;
           const std::vector<double> bounds = bounded ? f.dequant_bounds(w.view()) : std::vector<double>{};
           for (int threads : {1, 2, 3}) {
             std::fill(got, got + want.size(), -1.0f);
-            run_dequant(v, w.view(), got, threads);
+            run_dequant(v, pw, got, threads);
             if (bounded) {
               const BoundCheck c = compare_within(want.data(), got, bounds);
               ASSERT_TRUE(c.ok()) << c.failures << " values outside the bound, first at " << c.first_bad;
@@ -110,14 +111,14 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
           const OwnedActivation act = quantize_activation(f, gaussian(static_cast<std::size_t>(m * cols), seed + 1), cols, misalign);
           const std::size_t stride = f.activation->bytes(cols);
           std::vector<float> want(static_cast<std::size_t>(m * rows)), got(want.size()), first(want.size());
-          run_gemv_batch(ref, w.view(), act.data(), m, want.data(), 1);
+          run_gemv(ref, pw, act.data(), m, want.data(), 1);
           std::vector<double> bounds;
           for (int64_t i = 0; i < m; ++i) {
             const std::vector<double> b = gemv_bounds(w.view(), act.data() + i * stride);
             bounds.insert(bounds.end(), b.begin(), b.end());
           }
           for (int threads : {1, 2, 3}) {
-            run_gemv_batch(v, w.view(), act.data(), m, got.data(), threads);
+            run_gemv(v, pw, act.data(), m, got.data(), threads);
             const BoundCheck c = compare_within(want.data(), got.data(), bounds);
             ASSERT_TRUE(c.ok()) << c.failures << " rows outside the bound, first row " << c.first_bad << ": want "
                                 << want[c.first_bad] << " got " << got[c.first_bad] << " bound " << bounds[c.first_bad];

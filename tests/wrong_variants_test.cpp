@@ -23,23 +23,25 @@ float scale(const uint8_t* blk) {
 }
 
 // Wrong: element j taken from the high nibble and j+16 from the low one.
-void swapped_nibbles(const QWeight& w, int64_t r0, int64_t r1, float* out) {
+void swapped_nibbles(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  const auto* data = static_cast<const uint8_t*>(w->tensors[0].data);
   for (int64_t r = r0; r < r1; ++r)
-    for (int64_t b = 0; b < w.cols / 32; ++b) {
-      const uint8_t* blk = w.tensors[0].data + (r * (w.cols / 32) + b) * 18;
+    for (int64_t b = 0; b < w->cols / 32; ++b) {
+      const uint8_t* blk = data + (r * (w->cols / 32) + b) * 18;
       for (int j = 0; j < 16; ++j) {
-        out[r * w.cols + b * 32 + j] = static_cast<float>((blk[2 + j] >> 4) - 8) * scale(blk);
-        out[r * w.cols + b * 32 + j + 16] = static_cast<float>((blk[2 + j] & 15) - 8) * scale(blk);
+        out[r * w->cols + b * 32 + j] = static_cast<float>((blk[2 + j] >> 4) - 8) * scale(blk);
+        out[r * w->cols + b * 32 + j + 16] = static_cast<float>((blk[2 + j] & 15) - 8) * scale(blk);
       }
     }
 }
 
 // Wrong: the last block of every row is dropped (a vector loop whose tail handling is off by one).
-void drops_tail_block(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y) {
+void drops_tail_block(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+  const auto* data = static_cast<const uint8_t*>(w->tensors[0].data);
   for (int64_t r = r0; r < r1; ++r) {
     float sum = 0;
-    for (int64_t b = 0; b + 1 < w.cols / 32; ++b) {
-      const uint8_t* blk = w.tensors[0].data + (r * (w.cols / 32) + b) * 18;
+    for (int64_t b = 0; b + 1 < w->cols / 32; ++b) {
+      const uint8_t* blk = data + (r * (w->cols / 32) + b) * 18;
       const uint8_t* xb = act + b * 34;
       int sumi = 0;
       for (int j = 0; j < 16; ++j)
@@ -67,6 +69,17 @@ void truncating_encoder(const float* src, int64_t rows, int64_t cols, const nloh
   }
 }
 
+Variant wrong(const char* name, Op op, DequantFn dequant, GemvFn gemv) {
+  Variant v;
+  v.name = name;
+  v.format = "q4_0";
+  v.op = op;
+  v.target.name = "scalar";
+  v.dequant = dequant;
+  v.gemv = gemv;
+  return v;
+}
+
 std::string run_pool(const std::vector<Variant>& pool, Tally& t) {
   std::ostringstream out;
   VerifyOptions opt;
@@ -76,7 +89,7 @@ std::string run_pool(const std::vector<Variant>& pool, Tally& t) {
 
 TEST(WrongVariants, SwappedNibblesFailWithFirstBadBlockAndRepro) {
   Tally t;
-  const std::string out = run_pool({{"q4_0_dequant_swapped", "q4_0", Op::dequant, 0, "scalar", swapped_nibbles, nullptr}}, t);
+  const std::string out = run_pool({wrong("q4_0_dequant_swapped", Op::dequant, swapped_nibbles, nullptr)}, t);
   std::cout << out;
   EXPECT_GE(t.failed, 1);
   EXPECT_NE(out.find("first bad block 0 (row 0, cols 0..31) stored "), std::string::npos);
@@ -85,7 +98,7 @@ TEST(WrongVariants, SwappedNibblesFailWithFirstBadBlockAndRepro) {
 
 TEST(WrongVariants, OffByOneTailFailsTheGemvBound) {
   Tally t;
-  const std::string out = run_pool({{"q4_0_gemv_droptail", "q4_0", Op::gemv, 0, "scalar", nullptr, drops_tail_block}}, t);
+  const std::string out = run_pool({wrong("q4_0_gemv_droptail", Op::gemv, nullptr, drops_tail_block)}, t);
   std::cout << out;
   EXPECT_GE(t.failed, 1);
   EXPECT_NE(out.find("outside the bound"), std::string::npos);

@@ -1,26 +1,19 @@
-// x86 microkernels, one per function, each compiled with the ISA flags in its name
-// (see CMakeLists.txt). Signatures are the registry's DequantFn / GemvFn.
+// Declarations of the x86 kernels, generated from optimized/x86/kernels.inc so a kernel is
+// written once (its file) and listed once (its line). Signatures are harness/qb_plugin.h's.
 #pragma once
-#include "harness/registry.h"
+#include "harness/qb_plugin.h"
+
+#define QB_KERNEL_SIG_dequant(fn) void fn(const qb_weight* w, int64_t r0, int64_t r1, float* out)
+#define QB_KERNEL_SIG_inner(fn) QB_KERNEL_SIG_dequant(fn)
+#define QB_KERNEL_SIG_gemv(fn) \
+  void fn(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y)
 
 namespace qb::x86 {
 
-void q4_0_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out);
-void q4_0_dequant_avx512(const QWeight& w, int64_t r0, int64_t r1, float* out);
-void q4_0_gemv_avx2(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y);
-void q4_0_gemv_avx512vnni(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y);
-
-void q8_0_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out);
-void q8_0_dequant_avx512(const QWeight& w, int64_t r0, int64_t r1, float* out);
-void q8_0_gemv_avx2(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y);
-void q8_0_gemv_avx512vnni(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y);
-
-void exl3_inner_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out);
-void exl3_inner_avx512(const QWeight& w, int64_t r0, int64_t r1, float* out);
-void exl3_dequant_avx2(const QWeight& w, int64_t r0, int64_t r1, float* out);
-void exl3_dequant_avx512(const QWeight& w, int64_t r0, int64_t r1, float* out);
-void exl3_gemv_avx2(const QWeight& w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y);
-void exl3_gemv_avx512(const QWeight& w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y);
-void exl3_gemv_avx512vbmi(const QWeight& w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y);
+#define QB_KERNEL(format, op, isa) QB_KERNEL_SIG_##op(format##_##op##_##isa);
+#define QB_BATCH_KERNEL(format, op, isa) QB_KERNEL(format, op, isa)
+#include "optimized/x86/kernels.inc"
+#undef QB_KERNEL
+#undef QB_BATCH_KERNEL
 
 }  // namespace qb::x86

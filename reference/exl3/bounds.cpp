@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "harness/check.h"
+#include "harness/prepared.h"
 #include "reference/common/half.h"
 #include "reference/exl3/exl3.h"
 #include "reference/exl3/hadamard.h"
@@ -30,7 +31,7 @@ std::vector<double> abs_scales(const QWeight& w, const char* name) {
 
 // |Ŵ| of one 128-column block, [k][128].
 std::vector<double> abs_inner(const QWeight& w, int64_t n0) {
-  const std::vector<uint16_t> wh = decode_inner(w, n0, n0 + 128);
+  const std::vector<uint16_t> wh = decode_inner(args_of(w), n0, n0 + 128);
   std::vector<double> a(wh.size());
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::fabs(fp16_to_f32(wh[i]));
   return a;
@@ -60,7 +61,7 @@ std::vector<double> dequant_error_bounds(const QWeight& w) {
   const double gamma2 = 2.0 * gamma32(22);
   const std::vector<double> suh = abs_scales(w, "suh"), svh = abs_scales(w, "svh");
   std::vector<double> hi(static_cast<std::size_t>(n * k)), lo(hi.size());
-  full_weight_f64(w, 0, n, hi.data(), lo.data());
+  full_weight_f64(args_of(w), 0, n, hi.data(), lo.data());
   std::vector<double> bounds(hi.size());
   for (int64_t n0 = 0; n0 < n; n0 += 128) {
     const std::vector<double> a = abs_inner(w, n0);
@@ -98,7 +99,7 @@ std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act) {
   const double gamma2 = 2.0 * gamma32(depth);
   const std::vector<double> suh = abs_scales(w, "suh"), svh = abs_scales(w, "svh");
   std::vector<float> y(static_cast<std::size_t>(n));
-  gemv_batch_ref(w, act, 1, 0, n, y.data());
+  gemv_ref(PreparedWeight(w).get(), act, 1, 0, n, y.data());
   // |H| |x∘suh| is constant over each 128-block of the input.
   std::vector<double> xh(static_cast<std::size_t>(k / 128));
   for (int64_t c = 0; c < k; ++c) {
@@ -149,7 +150,7 @@ std::vector<double> fp16_weight_bounds(const QWeight& w) {
   const std::vector<double> suh = abs_scales(w, "suh"), svh = abs_scales(w, "svh");
   std::vector<double> bounds(static_cast<std::size_t>(n * k));
   for (int64_t n0 = 0; n0 < n; n0 += 128) {
-    const std::vector<uint16_t> wh = decode_inner(w, n0, n0 + 128);
+    const std::vector<uint16_t> wh = decode_inner(args_of(w), n0, n0 + 128);
     std::vector<double> a(wh.size()), abs_col(wh.size());  // [k][128]: A, then |H||Ŵ| per element
     for (std::size_t i = 0; i < a.size(); ++i) a[i] = fp16_to_f32(wh[i]);
     for (int64_t k0 = 0; k0 < k; k0 += 128)

@@ -44,14 +44,14 @@ std::string_view codebook_name(Codebook cb) {
 uint16_t codebook_value(Codebook cb, uint16_t state) {
   uint32_t x = state;
   if (cb == Codebook::mul1) {
-    x *= 0x83DCD12Du;
+    x *= kMul1Multiplier;
     const uint32_t s = (x & 0xFFu) + ((x >> 8) & 0xFFu) + ((x >> 16) & 0xFFu) + (x >> 24);
     // (1024 + s) * k_inv has at most 22 significant bits and adding k_bias stays within 53:
     // the double result is the exact value of upstream's fp16 FMA before its single rounding.
     const double k_inv = fp16_to_f32(0x1EEEu), k_bias = fp16_to_f32(0xC931u);
     return fp16_from_double(static_cast<double>(1024u + s) * k_inv + k_bias);
   }
-  x = cb == Codebook::mcg ? x * 0xCBAC1FEDu : x * 89226354u + 64248484u;
+  x = cb == Codebook::mcg ? x * kMcgMultiplier : x * k3instMultiplier + k3instIncrement;
   x = (x & 0x8FFF8FFFu) ^ 0x3B603B60u;
   // Both halves are multiples of 2^-13 below 2 in magnitude, so their fp32 sum is exact and the
   // one rounding is upstream's fp16 add.

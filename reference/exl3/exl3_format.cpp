@@ -3,6 +3,7 @@
 #include <string>
 
 #include "reference/exl3/exl3.h"
+#include "reference/exl3/random.h"
 
 namespace qb::exl3 {
 namespace {
@@ -50,6 +51,24 @@ Params params_of(const QWeight& w) {
   return parse_params(w.params);
 }
 
+std::vector<int64_t> kernel_params(const nlohmann::json& params) {
+  const Params p = parse_params(params);
+  return {p.bits, static_cast<int64_t>(p.codebook)};
+}
+
+Args args_of(const QWeight& w) {
+  const Params p = params_of(w);
+  Args a;
+  a.K = p.bits;
+  a.cb = p.codebook;
+  a.k = w.cols;
+  a.n = w.rows;
+  a.trellis = w.tensor("trellis").data;
+  a.suh = reinterpret_cast<const uint16_t*>(w.tensor("suh").data);
+  a.svh = reinterpret_cast<const uint16_t*>(w.tensor("svh").data);
+  return a;
+}
+
 Format exl3_format() {
   Format f;
   f.id = "exl3";
@@ -59,7 +78,13 @@ Format exl3_format() {
   f.activation = &f32_activation();
   f.dequant_ref = dequant_ref;
   f.inner_ref = inner_ref;
-  f.gemv_batch_ref = gemv_batch_ref;
+  f.gemv_ref = gemv_ref;
+  f.kernel_params = kernel_params;
+  f.random_stored = random_trellis_tensors;
+  // Every trellis width with every codebook: each K has its own bit-window arithmetic.
+  f.test_params.clear();
+  for (int bits = 1; bits <= 8; ++bits)
+    for (const char* cb : {"3inst", "mcg", "mul1"}) f.test_params.push_back({{"bits", bits}, {"codebook", cb}});
   f.dequant_bounds = dequant_error_bounds;
   f.gemv_bounds = gemv_error_bounds;
   return f;

@@ -13,12 +13,11 @@
 namespace qb::exl3 {
 namespace {
 
-std::vector<double> scales(const QWeight& w, const char* name) {
-  const TensorView& t = w.tensor(name);
-  std::vector<double> v(t.nbytes / 2);
+std::vector<double> scales(const uint16_t* fp16, int64_t count) {
+  std::vector<double> v(static_cast<std::size_t>(count));
   for (std::size_t i = 0; i < v.size(); ++i) {
     uint16_t h;
-    std::memcpy(&h, t.data + 2 * i, 2);
+    std::memcpy(&h, fp16 + i, 2);  // the container promises no alignment
     v[i] = fp16_to_f32(h);
   }
   return v;
@@ -38,16 +37,17 @@ float round_f32(double hi, double lo) {
 
 }  // namespace
 
-void inner_ref(const QWeight& w, int64_t r0, int64_t r1, float* out) {
+void inner_ref(const qb_weight* cw, int64_t r0, int64_t r1, float* out) {
+  const Args w = args_of(cw);
   const std::vector<uint16_t> wh = decode_inner(w, r0, r1);
   const int64_t width = r1 - r0;
   for (int64_t r = r0; r < r1; ++r)
-    for (int64_t c = 0; c < w.cols; ++c) out[r * w.cols + c] = fp16_to_f32(wh[static_cast<std::size_t>(c * width + r - r0)]);
+    for (int64_t c = 0; c < w.k; ++c) out[r * w.k + c] = fp16_to_f32(wh[static_cast<std::size_t>(c * width + r - r0)]);
 }
 
-void full_weight_f64(const QWeight& w, int64_t r0, int64_t r1, double* hi, double* lo) {
-  const int64_t k = w.cols;
-  const std::vector<double> suh = scales(w, "suh"), svh = scales(w, "svh");
+void full_weight_f64(const Args& w, int64_t r0, int64_t r1, double* hi, double* lo) {
+  const int64_t k = w.k;
+  const std::vector<double> suh = scales(w.suh, w.k), svh = scales(w.svh, w.n);
   for (int64_t n0 = r0; n0 < r1; n0 += 128) {
     const std::vector<uint16_t> wh = decode_inner(w, n0, n0 + 128);
     std::vector<double> b(static_cast<std::size_t>(k * 128));  // [k][128]
@@ -69,16 +69,18 @@ void full_weight_f64(const QWeight& w, int64_t r0, int64_t r1, double* hi, doubl
   }
 }
 
-void dequant_ref(const QWeight& w, int64_t r0, int64_t r1, float* out) {
-  const std::size_t count = static_cast<std::size_t>((r1 - r0) * w.cols);
+void dequant_ref(const qb_weight* cw, int64_t r0, int64_t r1, float* out) {
+  const Args w = args_of(cw);
+  const std::size_t count = static_cast<std::size_t>((r1 - r0) * w.k);
   std::vector<double> hi(count), lo(count);
   full_weight_f64(w, r0, r1, hi.data(), lo.data());
-  for (std::size_t i = 0; i < count; ++i) out[static_cast<std::size_t>(r0 * w.cols) + i] = round_f32(hi[i], lo[i]);
+  for (std::size_t i = 0; i < count; ++i) out[static_cast<std::size_t>(r0 * w.k) + i] = round_f32(hi[i], lo[i]);
 }
 
-void gemv_batch_ref(const QWeight& w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
-  const int64_t k = w.cols, n = w.rows;
-  const std::vector<double> suh = scales(w, "suh"), svh = scales(w, "svh");
+void gemv_ref(const qb_weight* cw, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
+  const Args w = args_of(cw);
+  const int64_t k = w.k, n = w.n;
+  const std::vector<double> suh = scales(w.suh, k), svh = scales(w.svh, n);
   // (x∘suh) H_k unnormalised, per vector; the two 1/sqrt(128) become one exact 1/128 at the end.
   std::vector<double> xh(static_cast<std::size_t>(m * k));
   for (int64_t i = 0; i < m; ++i) {

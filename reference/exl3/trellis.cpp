@@ -24,11 +24,10 @@ void tile_states(const uint16_t* tile_words, int bits, uint16_t states[256]) {
   }
 }
 
-std::vector<uint16_t> decode_inner(const QWeight& w, int64_t n0, int64_t n1) {
-  const Params p = params_of(w);
-  const int64_t k = w.cols, n = w.rows, width = n1 - n0;
-  const int64_t tile_words = 16 * p.bits;
-  const uint8_t* trellis = w.tensor("trellis").data;
+std::vector<uint16_t> decode_inner(const Args& w, int64_t n0, int64_t n1) {
+  const int64_t k = w.k, n = w.n, width = n1 - n0;
+  const int64_t tile_words = 16 * w.K;
+  const uint8_t* trellis = w.trellis;
   std::vector<uint16_t> out(static_cast<std::size_t>(k * width));
   std::vector<uint16_t> words(static_cast<std::size_t>(tile_words));
   uint16_t states[256];
@@ -36,10 +35,10 @@ std::vector<uint16_t> decode_inner(const QWeight& w, int64_t n0, int64_t n1) {
     for (int64_t j = n0 / 16; j < n1 / 16; ++j) {
       // Unaligned storage is allowed: copy the tile's little-endian int16 words out.
       std::memcpy(words.data(), trellis + (i * (n / 16) + j) * tile_words * 2, static_cast<std::size_t>(tile_words) * 2);
-      tile_states(words.data(), p.bits, states);
+      tile_states(words.data(), w.K, states);
       for (int t = 0; t < 256; ++t)
         out[static_cast<std::size_t>((16 * i + tile_row(t)) * width + 16 * j - n0 + tile_col(t))] =
-            codebook_value(p.codebook, states[t]);
+            codebook_value(w.cb, states[t]);
     }
   return out;
 }

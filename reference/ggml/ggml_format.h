@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "harness/family.h"
 #include "harness/registry.h"
 
 namespace qb::ggml {
@@ -15,9 +16,11 @@ Format block_format(std::string id, int64_t block_elems, int64_t block_bytes);
 // All GGML weight types of specs/ggml.md section 2 with their geometry.
 std::vector<Format> ggml_catalog();
 
-inline const uint8_t* row_blocks(const QWeight& w, int64_t row) {
-  const TensorView& t = w.tensor("blocks");
-  return t.data + row * (w.cols / w.format->block_elems) * w.format->block_bytes;
+Family ggml_family();
+
+// Row `row` of a weight's one tensor, `blocks`, for a type of `qk` elements in `block_bytes`.
+inline const uint8_t* row_blocks(const qb_weight* w, int64_t row, int64_t qk, int64_t block_bytes) {
+  return static_cast<const uint8_t*>(w->tensors[0].data) + row * (w->cols / qk) * block_bytes;
 }
 
 inline uint16_t load_u16(const uint8_t* p) {
@@ -35,14 +38,14 @@ inline int64_t q8_0_paired_rounding_depth(int64_t cols) { return cols / 32 + 2 +
 // Upstream's scalar vec_dot order for 32-element formats paired with q8_0 (specs/ggml.md 4.2):
 // sumf starts at 0 and adds each block's term in order; `term(weight_block, act_block)` gives the
 // block's fp32 term, rounded exactly where the format's upstream code rounds it.
-template <typename BlockTerm>
-void q8_0_paired_gemv(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y, BlockTerm term) {
+template <int64_t kBlockBytes, typename BlockTerm>
+void q8_0_paired_gemv(const qb_weight* w, const uint8_t* act, int64_t r0, int64_t r1, float* y, BlockTerm term) {
   constexpr int64_t kActBlock = 34;  // q8_0: fp16 d + 32 int8
-  const int64_t nb = w.cols / 32;
+  const int64_t nb = w->cols / 32;
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r);
+    const uint8_t* blk = row_blocks(w, r, 32, kBlockBytes);
     float sumf = 0.0f;
-    for (int64_t b = 0; b < nb; ++b) sumf += term(blk + b * w.format->block_bytes, act + b * kActBlock);
+    for (int64_t b = 0; b < nb; ++b) sumf += term(blk + b * kBlockBytes, act + b * kActBlock);
     y[r] = sumf;
   }
 }

@@ -13,11 +13,11 @@
 namespace qb::ggml {
 namespace {
 
-void dequant(const QWeight& w, int64_t r0, int64_t r1, float* out) {
-  const int64_t nb = w.cols / kQK4_0;
+void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  const int64_t nb = w->cols / kQK4_0;
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r);
-    float* y = out + r * w.cols;
+    const uint8_t* blk = row_blocks(w, r, kQK4_0, sizeof(BlockQ4_0));
+    float* y = out + r * w->cols;
     for (int64_t b = 0; b < nb; ++b, blk += sizeof(BlockQ4_0), y += kQK4_0) {
       const float d = fp16_to_f32(load_u16(blk));
       const uint8_t* qs = blk + 2;
@@ -59,8 +59,8 @@ void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
 }
 
 // Upstream ggml_vec_dot_q4_0_q8_0: exact integer block sum, then ((float)sumi * d_w) * d_x.
-void gemv(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y) {
-  q8_0_paired_gemv(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
+void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+  q8_0_paired_gemv<sizeof(BlockQ4_0)>(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
     const int8_t* xq = reinterpret_cast<const int8_t*>(xb + 2);
     int32_t sumi = 0;
     for (int j = 0; j < kQK4_0 / 2; ++j) {

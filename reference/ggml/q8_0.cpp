@@ -9,8 +9,8 @@
 namespace qb::ggml {
 namespace {
 
-void dequant(const QWeight& w, int64_t r0, int64_t r1, float* out) {
-  for (int64_t r = r0; r < r1; ++r) dequantize_row_q8_0(row_blocks(w, r), w.cols, out + r * w.cols);
+void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  for (int64_t r = r0; r < r1; ++r) dequantize_row_q8_0(row_blocks(w, r, kQK8_0, sizeof(BlockQ8_0)), w->cols, out + r * w->cols);
 }
 
 // Weights use the reference quantizer (roundf, id = 1/d): quantize_row_q8_0_ref.
@@ -21,8 +21,8 @@ void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
 }
 
 // Upstream ggml_vec_dot_q8_0_q8_0: (float)sumi * (d_w * d_x).
-void gemv(const QWeight& w, const uint8_t* act, int64_t r0, int64_t r1, float* y) {
-  q8_0_paired_gemv(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
+void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+  q8_0_paired_gemv<sizeof(BlockQ8_0)>(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
     int32_t sumi = 0;
     for (int j = 0; j < kQK8_0; ++j) sumi += static_cast<int8_t>(blk[2 + j]) * static_cast<int8_t>(xb[2 + j]);
     return static_cast<float>(sumi) * (fp16_to_f32(load_u16(blk)) * fp16_to_f32(load_u16(xb)));

@@ -1,0 +1,143 @@
+#include "benches/model_cases.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "harness/family.h"
+#include "harness/model_dir.h"
+
+namespace qb::bench {
+namespace {
+
+// "model.layers.3.mlp.up_proj" -> "mlp.up_proj": the kind of module a decoder stack repeats.
+std::string layer_kind(const std::string& name) {
+  for (std::size_t at = name.find("layers."); at != std::string::npos; at = name.find("layers.", at + 1)) {
+    if (at > 0 && name[at - 1] != '.') continue;
+    std::size_t i = at + 7;
+    const std::size_t digits = i;
+    while (i < name.size() && name[i] >= '0' && name[i] <= '9') ++i;
+    if (i > digits && i + 1 < name.size() && name[i] == '.') return name.substr(i + 1);
+  }
+  return name;
+}
+
+// The layers of a directory (recognized in its weight files' headers) or of a config file.
+std::vector<LayerSpec> layers_of(const std::string& dir_or_config) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<LayerSpec> specs;
+  if (fs::is_directory(dir_or_config, ec)) {
+    for (const ModelLayer& l : open_model_dir(dir_or_config, ModelData::headers_only).layers) specs.push_back(l.spec);
+    return specs;
+  }
+  std::string file;
+  const nlohmann::ordered_json qc = load_quant_config(dir_or_config, &file);
+  const std::string method = qc["quant_method"].get<std::string>();
+  const Family& fam = *family_for_method(method);  // load_quant_config refused unclaimed methods
+  if (fam.config_layers) return fam.config_layers(qc, file);
+  // Families whose config lists no layers: the weight files next to the config have them.
+  const std::string dir = fs::path(file).parent_path().string();
+  if (!fs::exists(fs::path(dir.empty() ? "." : dir) / "config.json", ec))
+    throw FileError(file, "quant_method",
+                    "is '" + method + "': family " + fam.id +
+                        " reads its layers from the weight files; pass the model directory");
+  return layers_of(dir.empty() ? "." : dir);
+}
+
+}  // namespace
+
+ModelCases model_cases(const std::string& dir_or_config) {
+  ModelCases m;
+  m.source = dir_or_config;
+  std::map<std::string, std::size_t> index;  // case key -> position in m.cases
+  for (const LayerSpec& l : layers_of(dir_or_config)) {
+    ++m.layers;
+    const Format* format = find_format(l.format);
+    if (!format) throw FileError(dir_or_config, l.name, "format '" + l.format + "' is not registered");
+    const std::string kind = layer_kind(l.name);
+    const Shape shape{l.rows, l.cols};
+    const std::string id = l.format + "/" + shape.str() + "/" + l.params.dump();
+    auto it = index.find(id);
+    if (it == index.end()) {
+      it = index.emplace(id, m.cases.size()).first;
+      BenchCase c;
+      c.format = l.format;
+      c.shape = shape;
+      c.params = l.params;
+      c.tag = kind;
+      c.multiplicity = 0;
+      c.model_layers = true;
+      m.cases.push_back(std::move(c));
+    }
+    BenchCase& c = m.cases[it->second];
+    ++c.multiplicity;
+    if (("+" + c.tag + "+").find("+" + kind + "+") == std::string::npos) c.tag += "+" + kind;
+  }
+  for (BenchCase& c : m.cases) {
+    const Family& fam = family_of(*find_format(c.format));
+    const std::string tag = fam.case_tag ? fam.case_tag(c.params) : "";
+    if (!tag.empty()) c.tag += "-" + tag;
+    c.tag += "-x" + std::to_string(c.multiplicity);
+  }
+  return m;
+}
+
+std::vector<Projection> project(const ModelCases& model,
+                                const std::map<std::string, std::map<std::string, double>>& seconds) {
+  std::vector<Projection> out;
+  for (const auto& [variant, by_case] : seconds) {
+    Projection p;
+    p.variant = variant;
+    for (const BenchCase& c : model.cases)
+      if (const auto s = by_case.find(c.key()); s != by_case.end()) {
+        p.seconds_per_token += s->second * static_cast<double>(c.multiplicity);
+        p.layers_measured += c.multiplicity;
+      }
+    out.push_back(p);
+  }
+  return out;
+}
+
+void print_projection(const ModelCases& model, const std::vector<Projection>& p, int threads) {
+  std::string formats;
+  for (const BenchCase& c : model.cases)
+    if (("," + formats + ",").find("," + c.format + ",") == std::string::npos) formats += (formats.empty() ? "" : ",") + c.format;
+  std::printf("\nprojected GEMV time per token (m=1, %d threads): %lld %s layers of %s, %zu distinct\n", threads,
+              static_cast<long long>(model.layers), formats.c_str(), model.source.c_str(), model.cases.size());
+  for (const Projection& r : p) {
+    std::printf("  %-28s %10.3f ms/token  %9.1f tokens/s", r.variant.c_str(), r.seconds_per_token * 1e3,
+                r.seconds_per_token > 0 ? 1.0 / r.seconds_per_token : 0.0);
+    if (r.layers_measured < model.layers)
+      std::printf("  (only %lld of %lld layers measured)", static_cast<long long>(r.layers_measured),
+                  static_cast<long long>(model.layers));
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+}
+
+void add_projection_to_json(const std::string& json_path, const ModelCases& model, const std::vector<Projection>& p) {
+  nlohmann::ordered_json j;
+  {
+    std::ifstream in(json_path);
+    j = nlohmann::ordered_json::parse(in, nullptr, false);
+  }
+  if (j.is_discarded()) {
+    std::fprintf(stderr, "bench: %s is not JSON; the projection is not added\n", json_path.c_str());
+    return;
+  }
+  auto cases = nlohmann::ordered_json::array();
+  for (const BenchCase& c : model.cases)
+    cases.push_back({{"key", c.key()}, {"format", c.format}, {"rows", c.shape.rows}, {"cols", c.shape.cols},
+                     {"params", c.params}, {"multiplicity", c.multiplicity}});
+  auto proj = nlohmann::ordered_json::array();
+  for (const Projection& r : p)
+    proj.push_back({{"variant", r.variant},
+                    {"ms_per_token", r.seconds_per_token * 1e3},
+                    {"tokens_per_s", r.seconds_per_token > 0 ? 1.0 / r.seconds_per_token : 0.0},
+                    {"layers_measured", r.layers_measured}});
+  j["model"] = {{"source", model.source}, {"layers", model.layers}, {"cases", cases}, {"projection", proj}};
+  std::ofstream(json_path) << j.dump(2) << "\n";
+}
+
+}  // namespace qb::bench

@@ -1,0 +1,37 @@
+// bench --model: the GEMVs of one token of a real model, from its directory (the layers its
+// family recognizes in the weight files' headers) or its quantization config alone (the layers
+// the family reads from it), and the per-token time they add up to.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "benches/bench_context.h"
+
+namespace qb::bench {
+
+struct ModelCases {
+  std::string source;
+  int64_t layers = 0;             // linear layers in the model
+  std::vector<BenchCase> cases;  // one per distinct (format, shape, params), in first-seen order
+};
+// A model directory, or a JSON file holding a quantization_config (config.json, or a bare
+// quantization_config as quantization_config.json). Throws qb::FileError naming the file and
+// field, e.g. for a quant_method no family claims.
+ModelCases model_cases(const std::string& dir_or_config);
+
+struct Projection {
+  std::string variant;
+  double seconds_per_token = 0;  // sum over cases of seconds per call x multiplicity
+  int64_t layers_measured = 0;   // < ModelCases::layers when a filter dropped some rows
+};
+std::vector<Projection> project(const ModelCases& model,
+                                const std::map<std::string, std::map<std::string, double>>& seconds);
+void print_projection(const ModelCases& model, const std::vector<Projection>& p, int threads);
+// Adds "model" (cases and projection) to a Google Benchmark JSON file written by this run.
+void add_projection_to_json(const std::string& json_path, const ModelCases& model, const std::vector<Projection>& p);
+
+}  // namespace qb::bench

@@ -1,0 +1,37 @@
+#include "harness/family.h"
+
+#include <stdexcept>
+
+namespace qb {
+
+const std::vector<Family>& families() {
+  static const std::vector<Family> all = make_families();
+  return all;
+}
+
+const Family* find_family(const std::string& id) {
+  for (const Family& f : families())
+    if (f.id == id) return &f;
+  return nullptr;
+}
+
+const Family& family_of(const Format& f) {
+  if (const Family* fam = find_family(f.family)) return *fam;
+  throw std::logic_error("format " + f.id + " names family " + f.family + ", which is not registered");
+}
+
+const Family* family_for_method(const std::string& method) {
+  for (const Family& f : families())
+    for (const std::string& m : f.quant_methods)
+      if (m == method) return &f;
+  return nullptr;
+}
+
+std::string known_quant_methods() {
+  std::string s;
+  for (const Family& f : families())
+    for (const std::string& m : f.quant_methods) s += (s.empty() ? "" : ", ") + m;
+  return s;
+}
+
+}  // namespace qb

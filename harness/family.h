@@ -1,0 +1,77 @@
+// A family of formats as one module: everything the generic tools (verify, bench,
+// import-vectors) need to know about it comes through these hooks, so no generic file names a
+// family or a format. A family lives in its own folders (reference/<family>/,
+// optimized/<arch>/<family>/, fixtures/import/<family>/) and registers itself with one line in
+// reference/families.cpp.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/model_dir.h"
+#include "harness/registry.h"
+#include "harness/shape.h"
+
+namespace qb {
+
+namespace import {
+struct ImportReport;  // fixtures/import/import_vectors.h
+}
+
+// A weight parameter the bench sweeps: `bench --<name> a,b,c` runs every listed value.
+struct BenchParam {
+  std::string name;
+  std::string help;
+  std::vector<std::string> choices;  // allowed values; empty: any integer in [min, max]
+  int64_t min = 0, max = 0;
+  std::vector<std::string> defaults;  // the values a run uses when the option is not given
+};
+
+// Raw upstream vectors this family's importer converts into fixtures.
+struct VectorImporter {
+  std::string layout;  // what the README calls it, e.g. "index.json + per-type folders"
+  bool (*detect)(const std::filesystem::path& dir) = nullptr;
+  // Writes fixtures under `out`; reports each file written, skipped or failed.
+  void (*import)(const std::filesystem::path& src, const std::filesystem::path& out,
+                 import::ImportReport& report) = nullptr;
+};
+
+struct Family {
+  std::string id;
+  std::vector<Format> formats;
+
+  // Bench: the parameters it sweeps, its default shapes (empty: the generic LLaMA-7B suite), and
+  // the tag that names a parameter set in row names.
+  std::vector<BenchParam> bench_params;
+  std::vector<Shape> default_shapes;
+  std::string (*case_tag)(const nlohmann::json& params) = nullptr;
+
+  std::vector<VectorImporter> importers;
+
+  // Containers: the quantization_config.quant_method values this family claims, and the
+  // recognizer that turns a model directory's tensors into layers of its formats (FileError
+  // naming file and field on anything it cannot accept).
+  std::vector<std::string> quant_methods;
+  std::vector<ModelLayer> (*recognize)(const ModelFiles& files) = nullptr;
+  // The layers a quantization config alone declares (shapes and params, no weights), so that
+  // `bench --model CONFIG.json` needs no weight files. Null: bench opens the model's headers.
+  std::vector<LayerSpec> (*config_layers)(const nlohmann::ordered_json& quant_config,
+                                          const std::string& file) = nullptr;
+};
+
+const std::vector<Family>& families();
+const Family* find_family(const std::string& id);
+const Family& family_of(const Format& f);
+// The family whose quant_methods holds `method`, or null.
+const Family* family_for_method(const std::string& method);
+// "a, b, c": every method some family claims (for error messages).
+std::string known_quant_methods();
+
+// reference/families.cpp: one line per family.
+std::vector<Family> make_families();
+
+}  // namespace qb

@@ -1,0 +1,81 @@
+/* quantbench kernel ABI: what every kernel receives, ours and external ones alike.
+ *
+ * A kernel is a plain C function over a prepared weight (qb_weight): the stored tensors of one
+ * quantized weight in the order its format's layout lists them (README, "Formats"), plus the
+ * format's typed parameters as integers. The harness builds a qb_weight once per weight; no
+ * kernel parses JSON or looks a tensor up by name.
+ *
+ * External kernels: build a shared library exporting
+ *     const qb_plugin* qb_plugin_init(void);
+ * and pass it to `verify --plugin LIB.so PATH...` or `bench --plugin LIB.so`. Its kernels are
+ * checked and timed exactly like quantbench's own (same fixtures, bounds and reports).
+ * Plain C, no C++ types: any compiler and language that speaks the C ABI can implement it. */
+#ifndef QB_PLUGIN_H
+#define QB_PLUGIN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QB_PLUGIN_ABI_VERSION 1
+
+/* One stored tensor: its bytes as the container holds them (no alignment promised). */
+typedef struct qb_tensor {
+  const void* data;
+  int64_t nbytes;
+} qb_tensor;
+
+/* A quantized weight of rows = output features x cols = input features. */
+typedef struct qb_weight {
+  const char* format;        /* registry id: "q4_0", "exl3", ... */
+  int64_t rows, cols;
+  const qb_tensor* tensors;  /* the format's stored tensors, in its layout order */
+  int32_t n_tensors;
+  const int64_t* params;     /* the format's typed parameters, in its documented order */
+  int32_t n_params;
+} qb_weight;
+
+/* Full decode (op "dequant") or exact intermediate (op "inner") of rows [row_begin, row_end):
+ * writes out[r * cols + c] for those rows; `out` is the [rows, cols] fp32 base. */
+typedef void (*qb_dequant_fn)(const qb_weight* w, int64_t row_begin, int64_t row_end, float* out);
+
+/* y = W x for m activation vectors: `act` holds m activations back to back in the format's
+ * activation encoding (fp32, or the q8_0 blocks GGML quantizes x to), `y` is [m][rows]; the kernel
+ * writes y[i * rows + r] for r in [row_begin, row_end). A kernel without QB_KERNEL_BATCH is only
+ * ever called with m = 1. */
+typedef void (*qb_gemv_fn)(const qb_weight* w, const uint8_t* act, int64_t m, int64_t row_begin, int64_t row_end,
+                           float* y);
+
+/* qb_kernel.flags */
+#define QB_KERNEL_BATCH 1u   /* gemv: one call serves m > 1 vectors (decode once) */
+#define QB_KERNEL_ANY_NAN 2u /* NaN outputs may carry any payload (GPU-style canonical NaN) */
+
+typedef struct qb_kernel {
+  const char* name;    /* unique, e.g. "acme_q4_0_gemv_avx2" */
+  const char* format;  /* registry id of the weights it takes */
+  const char* op;      /* "dequant", "inner" or "gemv" */
+  /* CPU features it needs, as an ISA level: "scalar", "avx2", "avx512", "avx512vnni",
+   * "avx512vbmi"; the harness never runs it on a CPU without them. */
+  const char* isa;
+  qb_dequant_fn dequant; /* set for dequant and inner */
+  qb_gemv_fn gemv;       /* set for gemv */
+  uint32_t flags;
+} qb_kernel;
+
+typedef struct qb_plugin {
+  uint32_t abi_version; /* QB_PLUGIN_ABI_VERSION */
+  const char* name;
+  const qb_kernel* kernels;
+  int32_t n_kernels;
+} qb_plugin;
+
+typedef const qb_plugin* (*qb_plugin_init_fn)(void);
+#define QB_PLUGIN_INIT_SYMBOL "qb_plugin_init"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QB_PLUGIN_H */

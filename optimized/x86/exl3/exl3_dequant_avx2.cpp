@@ -1,0 +1,78 @@
+// EXL3 full decode W^T = diag(svh) H_n Ŵ^T H_k diag(suh), AVX2; same blocking and rounding
+// budget as exl3_dequant_avx512.cpp (7 + 7 additions, one multiply by the exact
+// svh[n]*suh[k]/128).
+#include <utility>
+
+#include "optimized/x86/exl3/exl3_x86_common.h"
+#include "optimized/x86/kernels.h"
+
+namespace qb::x86 {
+namespace {
+
+using namespace exl3k;
+
+template <exl3::Codebook CB, int K>
+QB_TARGET_AVX2 void dequant_rows(const Args& G, int64_t r0, int64_t r1, float* out) {
+  const int64_t k = G.k;
+  for (int64_t nb = r0; nb < r1; nb += 128)
+    for (int64_t kb = 0; kb < k; kb += 128) {
+      float* blk = out + nb * k + kb;
+      for (int64_t j = 0; j < 8; ++j)
+        for (int64_t i = 0; i < 8; ++i)
+          decode_tile_t_y<CB, K>(G.tile(kb / 16 + i, nb / 16 + j), blk + 16 * j * k + 16 * i, k);
+      for (int r = 0; r < 128; ++r) {
+        __m256 v[16];
+        for (int q = 0; q < 16; ++q) v[q] = _mm256_loadu_ps(blk + r * k + 8 * q);
+        fwht128_y(v);
+        for (int q = 0; q < 16; ++q) _mm256_storeu_ps(blk + r * k + 8 * q, v[q]);
+      }
+      alignas(32) float su[128];
+      for (int q = 0; q < 16; ++q)
+        _mm256_store_ps(su + 8 * q, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.suh + kb + 8 * q))),
+                                                  _mm256_set1_ps(1.0f / 128)));
+      for (int h = 1; h < 128; h *= 2)
+        for (int a = 0; a < 128; ++a) {
+          if (a & h) continue;
+          float* pa = blk + a * k;
+          float* pb = blk + (a + h) * k;
+          __m256 sa = _mm256_setzero_ps(), sb = sa;
+          if (h == 64) {
+            sa = _mm256_set1_ps(_cvtsh_ss(G.svh[nb + a]));
+            sb = _mm256_set1_ps(_cvtsh_ss(G.svh[nb + a + h]));
+          }
+          for (int q = 0; q < 16; ++q) {
+            const __m256 x = _mm256_loadu_ps(pa + 8 * q), y = _mm256_loadu_ps(pb + 8 * q);
+            __m256 s = _mm256_add_ps(x, y), d = _mm256_sub_ps(x, y);
+            if (h == 64) {
+              const __m256 u = _mm256_load_ps(su + 8 * q);
+              s = _mm256_mul_ps(s, _mm256_mul_ps(sa, u));
+              d = _mm256_mul_ps(d, _mm256_mul_ps(sb, u));
+            }
+            _mm256_storeu_ps(pa + 8 * q, s);
+            _mm256_storeu_ps(pb + 8 * q, d);
+          }
+        }
+    }
+}
+
+using RowsFn = void (*)(const Args&, int64_t, int64_t, float*);
+
+template <exl3::Codebook CB, int... Ks>
+RowsFn pick_k(int K, std::integer_sequence<int, Ks...>) {
+  RowsFn f = nullptr;
+  ((K == Ks + 1 ? (f = dequant_rows<CB, Ks + 1>) : f), ...);
+  return f;
+}
+
+}  // namespace
+
+void exl3_dequant_avx2(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  const Args G = exl3::args_of(w);
+  const auto ks = std::make_integer_sequence<int, 8>{};
+  const RowsFn fn = G.cb == exl3::Codebook::mcg    ? pick_k<exl3::Codebook::mcg>(G.K, ks)
+                    : G.cb == exl3::Codebook::mul1 ? pick_k<exl3::Codebook::mul1>(G.K, ks)
+                                                   : pick_k<exl3::Codebook::inst3>(G.K, ks);
+  fn(G, r0, r1, out);
+}
+
+}  // namespace qb::x86

@@ -1,0 +1,128 @@
+// EXL3 small-batch GEMV y = had(had(x∘suh)·Ŵ)∘svh, AVX2, Ŵ decoded on the fly. Same plan as
+// exl3_gemv_avx512.cpp (tile rows as groups, tiles streamed in storage order into L1/L2
+// accumulators). States come from the chunk-transposed tile (TileY in exl3_x86_common.h): one
+// shift + one and per 8 states, no gathers; everything is specialised on K so shifts are
+// immediates. For m <= 4 both 8-column halves of a row share the broadcast of x'; for m > 4 the
+// halves are done one after the other so the accumulators fit the 16 ymm registers.
+// Cost per 16 weights (mcg, m = 1): ~3.5 extraction, 2 x (2 vpmulld, 2 vpsrad, 2 vpand, 2 vpxor,
+// vaddps, vmulps + 2 vsubps rounding, 1 FMA) = 26, 1 broadcast, ~2 per-tile transpose = ~32 ops.
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "optimized/x86/exl3/exl3_x86_common.h"
+#include "optimized/x86/kernels.h"
+
+namespace qb::x86 {
+namespace {
+
+using namespace exl3k;
+
+// One tile row R: decode the 8-column halves B0 .. B0+NB-1 and accumulate them for M vectors
+// (a[b * M + mm]).
+template <exl3::Codebook CB, int K, int M, int B0, int NB, int R>
+QB_TARGET_AVX2 QB_EXL3_INLINE void row_step(const TileY<K>& t, const float* xr, int64_t k, __m256* a) {
+  __m256 v[NB];
+  v[0] = decode_st_y<CB>(state_y<K, R, B0>(t));
+  if constexpr (NB == 2) v[1] = decode_st_y<CB>(state_y<K, R, 1>(t));
+  for (int mm = 0; mm < M; ++mm) {
+    const __m256 x = _mm256_broadcast_ss(xr + mm * k + R);
+    for (int b = 0; b < NB; ++b) a[b * M + mm] = _mm256_fmadd_ps(x, v[b], a[b * M + mm]);
+  }
+}
+
+template <exl3::Codebook CB, int K, int M, int B0, int NB, int... Rs>
+QB_TARGET_AVX2 QB_EXL3_INLINE void tile_rows(const TileY<K>& t, const float* xr, int64_t k, float* ac,
+                                             std::integer_sequence<int, Rs...>) {
+  __m256 a[NB * M];
+  for (int i = 0; i < NB * M; ++i) a[i] = _mm256_load_ps(ac + 8 * i);
+  (row_step<CB, K, M, B0, NB, Rs>(t, xr, k, a), ...);
+  for (int i = 0; i < NB * M; ++i) _mm256_store_ps(ac + 8 * i, a[i]);
+}
+
+template <exl3::Codebook CB, int K, int M>
+QB_TARGET_AVX2 void gemv_rows(const Args& G, const float* xh, int64_t r0, int64_t r1, float* acc, float* y) {
+  const int64_t k = G.k, tiles_k = k / 16, j0 = r0 / 16, nj = (r1 - r0) / 16;
+  std::fill(acc, acc + nj * M * 16, 0.0f);  // [tile column][half][vector][8 lanes]
+  constexpr auto rows = std::make_integer_sequence<int, 16>{};
+  for (int64_t i = 0; i < tiles_k; ++i) {
+    const uint8_t* base = G.tile(i, j0);
+    const float* xr = xh + 16 * i;
+    for (int64_t jj = 0; jj < nj; ++jj) {
+      TileY<K> t;
+      load_tile_y<K>(t, base + jj * 32 * K);
+      float* ac = acc + 2 * jj * M * 8;
+      if constexpr (M <= 4) {
+        tile_rows<CB, K, M, 0, 2>(t, xr, k, ac, rows);
+      } else {
+        tile_rows<CB, K, M, 0, 1>(t, xr, k, ac, rows);
+        tile_rows<CB, K, M, 1, 1>(t, xr, k, ac + M * 8, rows);
+      }
+    }
+  }
+  for (int64_t nb = r0; nb < r1; nb += 128) {
+    const float* ab = acc + (nb - r0) / 8 * M * 8;
+    for (int mm = 0; mm < M; ++mm) {
+      __m256 v[16];
+      for (int q = 0; q < 16; ++q) v[q] = _mm256_load_ps(ab + (q * M + mm) * 8);
+      fwht128_y(v);
+      for (int q = 0; q < 16; ++q) {
+        const __m256 sv = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.svh + nb + 8 * q))),
+                                        _mm256_set1_ps(1.0f / 128));
+        _mm256_storeu_ps(y + mm * G.n + nb + 8 * q, _mm256_mul_ps(v[q], sv));
+      }
+    }
+  }
+}
+
+// x' = WHT(x∘suh) per 128-block, unnormalized; m vectors of k back to back.
+QB_TARGET_AVX2 void input_transform(const Args& G, const float* x, int64_t m, float* xh) {
+  for (int64_t mm = 0; mm < m; ++mm)
+    for (int64_t kb = 0; kb < G.k; kb += 128) {
+      __m256 v[16];
+      for (int q = 0; q < 16; ++q)
+        v[q] = _mm256_mul_ps(_mm256_loadu_ps(x + mm * G.k + kb + 8 * q),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.suh + kb + 8 * q))));
+      fwht128_y(v);
+      for (int q = 0; q < 16; ++q) _mm256_storeu_ps(xh + mm * G.k + kb + 8 * q, v[q]);
+    }
+}
+
+using BlockFn = void (*)(const Args&, const float*, int64_t, int64_t, float*, float*);
+
+template <exl3::Codebook CB, int K, int... Ms>
+constexpr BlockFn pick_m(int m, std::integer_sequence<int, Ms...>) {
+  BlockFn f = nullptr;
+  ((m == Ms + 1 ? (f = gemv_rows<CB, K, Ms + 1>) : f), ...);
+  return f;
+}
+
+template <exl3::Codebook CB, int... Ks>
+BlockFn pick_k(int K, int m, std::integer_sequence<int, Ks...>) {
+  BlockFn f = nullptr;
+  ((K == Ks + 1 ? (f = pick_m<CB, Ks + 1>(m, std::make_integer_sequence<int, 8>{})) : f), ...);
+  return f;
+}
+
+}  // namespace
+
+void exl3_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
+  const Args G = exl3::args_of(w);
+  thread_local std::vector<float> xh;
+  thread_local std::vector<float> acc;
+  xh.resize(static_cast<std::size_t>(m * G.k));
+  acc.resize(static_cast<std::size_t>((r1 - r0) * 8 + 16));
+  float* acc64 = align64(acc.data());
+  const float* x = reinterpret_cast<const float*>(act);
+  for (int64_t m0 = 0; m0 < m; m0 += 8) {
+    const int mc = static_cast<int>(m - m0 < 8 ? m - m0 : 8);
+    input_transform(G, x + m0 * G.k, mc, xh.data());
+    const auto ks = std::make_integer_sequence<int, 8>{};
+    const BlockFn fn = G.cb == exl3::Codebook::mcg    ? pick_k<exl3::Codebook::mcg>(G.K, mc, ks)
+                       : G.cb == exl3::Codebook::mul1 ? pick_k<exl3::Codebook::mul1>(G.K, mc, ks)
+                                                      : pick_k<exl3::Codebook::inst3>(G.K, mc, ks);
+    fn(G, xh.data(), r0, r1, acc64, y + m0 * G.n);
+  }
+}
+
+}  // namespace qb::x86

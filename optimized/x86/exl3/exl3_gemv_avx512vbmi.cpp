@@ -1,0 +1,226 @@
+// EXL3 small-batch GEMV, AVX-512 VBMI: same structure as exl3_gemv_avx512.cpp (tile rows as
+// 16-lane groups, one FMA per decoded vector and activation vector), cheaper state extraction and
+// hash.
+//
+// States. Tile row r holds positions t = 32a + 4b + rho(r) (a = 0..7, b = 0..1, rho in
+// {0..3, 8..11, 16..19, 24..27}), so in every (32K)-bit chunk a of the stream the two windows of
+// row r sit at the same offsets. Rows with rho in one block of 4 (or 2 for K > 5) have all
+// their windows inside one 64-bit span per chunk. One vpermt2b per block builds a vector whose
+// qword a is that span of chunk a (stream bytes in big-endian order, tail-biting wrap included in
+// the byte indices); then one vpmultishiftqb per row cuts out the two 16-bit windows of each
+// qword, each written twice into its dword ("dup" = st * 0x10001).
+//
+// Hash. With dup instead of st, x = st*M and x << 16 are single vpmulld's:
+// dup * (M * (1 - 2^16)) = st * M and dup * (M << 16) = (st * M) << 16 (mod 2^32), so both fp16
+// halves arrive at the top of their dword and one vpsrad + one vpternlogd each give their fp32
+// pattern (see exl3_x86_common.h). Lane order is 2a + b = column a + 8b; the accumulators keep
+// that order and are put back in column order before the output WHT.
+//
+// Cost per 16 weights (mcg, K <= 5): vpmultishiftqb, 2 vpmulld, 2 vpsrad, 2 vpternlogd, vaddps,
+// vmulps + 2 vsubps (rounding), 1 FMA per activation vector = 12 zmm ops, plus 1/4 vpermt2b
+// (K <= 4) — against 16 + tile overhead in exl3_gemv_avx512.cpp. On Zen 4 (512-bit ops take two
+// passes through the 256-bit pipes: about 2 zmm ops per cycle of any mix) that bounds the loop at
+// ~6 core cycles per 16 weights; it measures ~7.5.
+#include <algorithm>
+#include <cassert>
+#include <utility>
+#include <vector>
+
+#include "optimized/x86/exl3/exl3_x86_common.h"
+#include "optimized/x86/kernels.h"
+
+
+namespace qb::x86 {
+namespace {
+
+using namespace exl3k;
+
+constexpr int rho_of_row(int r) { return (r & 1) + 2 * ((r >> 3) & 1) + 8 * ((r >> 1) & 1) + 16 * ((r >> 2) & 1); }
+// Data vector of row r: blocks of 4 consecutive rho (NV = 1) or halves of them (NV = 2).
+constexpr int dv_of_row(int r, int nv) {
+  const int rho = rho_of_row(r);
+  return nv == 1 ? rho / 8 : 2 * (rho / 8) + ((rho % 4) >> 1);
+}
+
+struct Plan {
+  int nv = 1;
+  alignas(64) uint8_t idx[8][64];   // byte index into the tile (mod 128, per zmm pair)
+  uint64_t upper[8];                // bytes taken from tile bytes 128..255 (K > 4)
+  alignas(64) uint8_t ctrl[16][64];  // vpmultishiftqb control per row
+};
+
+inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+inline void build_plan(int K, Plan& P) {
+  P.nv = 7 * K + 16 + 7 <= 64 ? 1 : 2;
+  const int nb = 32 * K;  // tile bytes
+  const int ndv = 4 * P.nv;
+  for (int dv = 0; dv < ndv; ++dv) {
+    const int g = P.nv == 1 ? dv : dv / 2;
+    const int s_lo = P.nv == 1 ? 0 : 2 * (dv % 2), s_hi = P.nv == 1 ? 3 : s_lo + 1;
+    const int w_lo = (8 * g + s_lo + 1) * K - 16;  // first window bit, relative to the chunk
+    const int w_end = (8 * g + s_hi + 1) * K + 4 * K;  // one past the last
+    const int D = 8 * floor_div(w_lo, 8);
+    assert(w_end - D <= 64);
+    (void)w_end;
+    P.upper[dv] = 0;
+    for (int a = 0; a < 8; ++a)
+      for (int j = 0; j < 8; ++j) {
+        int sb = D / 8 + 4 * a * K + 7 - j;
+        sb = ((sb % nb) + nb) % nb;
+        const int mb = 4 * (sb / 4) + 3 - sb % 4;
+        P.idx[dv][8 * a + j] = static_cast<uint8_t>(mb & 127);
+        if (mb >= 128) P.upper[dv] |= uint64_t{1} << (8 * a + j);
+      }
+  }
+  for (int r = 0; r < 16; ++r) {
+    const int rho = rho_of_row(r), dv = dv_of_row(r, P.nv);
+    const int g = P.nv == 1 ? dv : dv / 2;
+    const int s_lo = P.nv == 1 ? 0 : 2 * (dv % 2);
+    const int D = 8 * floor_div((8 * g + s_lo + 1) * K - 16, 8);
+    const int w0 = (rho + 1) * K - 16;
+    for (int a = 0; a < 8; ++a)
+      for (int b = 0; b < 2; ++b) {
+        const int sh = 48 - (w0 + 4 * b * K - D);
+        assert(sh >= 0 && sh + 16 <= 64);
+        for (int h = 0; h < 2; ++h) {
+          P.ctrl[r][8 * a + 4 * b + 2 * h] = static_cast<uint8_t>(sh);
+          P.ctrl[r][8 * a + 4 * b + 2 * h + 1] = static_cast<uint8_t>(sh + 8);
+        }
+      }
+  }
+}
+
+constexpr uint32_t dup_mul(uint32_t m) { return m * (1u - 65536u); }
+
+template <exl3::Codebook CB>
+QB_TARGET_AVX512VBMI QB_EXL3_INLINE __m512 decode_dup(__m512i dup) {
+  __m512 v;
+  if constexpr (CB == exl3::Codebook::mul1) {
+    const __m512i x = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(kMulMul1)));
+    const __m512i sum = _mm512_madd_epi16(_mm512_maddubs_epi16(x, _mm512_set1_epi8(1)), _mm512_set1_epi16(1));
+    v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, _mm512_set1_epi32(1024))),
+                        _mm512_set1_ps(kMul1Inv), _mm512_set1_ps(kMul1Bias));
+  } else {
+    constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
+    __m512i xh = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(M)));
+    __m512i xl = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)(M << 16)));
+    if constexpr (CB == exl3::Codebook::inst3) {
+      xh = _mm512_add_epi32(xh, _mm512_set1_epi32((int)kAdd3inst));
+      xl = _mm512_add_epi32(xl, _mm512_set1_epi32((int)(kAdd3inst << 16)));
+    }
+    const __m512i keep = _mm512_set1_epi32((int)kKeep), set = _mm512_set1_epi32((int)kSet);
+    const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xh, 3), keep, set, 0x6A);
+    const __m512i lo = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xl, 3), keep, set, 0x6A);
+    v = _mm512_add_ps(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
+  }
+  // Veltkamp rounding as in exl3_x86_common.h (vcvtps2ph + vcvtph2ps measured slower here).
+  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(kSplit));
+  return _mm512_sub_ps(c, _mm512_sub_ps(c, v));
+}
+
+template <exl3::Codebook CB, bool Big, int NV, int M>
+QB_TARGET_AVX512VBMI void gemv_rows(const Args& G, const Plan& P, const float* xh, int64_t r0, int64_t r1,
+                                    float* acc, float* y) {
+  const int64_t k = G.k, tiles_k = k / 16, j0 = r0 / 16, nj = (r1 - r0) / 16;
+  const int nw = 8 * G.K;
+  const __mmask16 m0 = nw >= 16 ? 0xFFFF : (__mmask16)((1u << nw) - 1);
+  const __mmask16 m1 = nw >= 32 ? 0xFFFF : nw <= 16 ? 0 : (__mmask16)((1u << (nw - 16)) - 1);
+  const __mmask16 m2 = nw >= 48 ? 0xFFFF : nw <= 32 ? 0 : (__mmask16)((1u << (nw - 32)) - 1);
+  const __mmask16 m3 = nw >= 64 ? 0xFFFF : nw <= 48 ? 0 : (__mmask16)((1u << (nw - 48)) - 1);
+  constexpr int NDV = 4 * NV;
+  constexpr int NT = M <= 2 && !(Big && NV == 2) ? 2 : 1;  // nj is a multiple of 8
+  (void)m2;
+  (void)m3;
+  __m512i idx[NDV];
+  __mmask64 up[NDV];
+  for (int d = 0; d < NDV; ++d) {
+    idx[d] = _mm512_load_si512(P.idx[d]);
+    up[d] = P.upper[d];
+  }
+  std::fill(acc, acc + nj * M * 16, 0.0f);
+  const int64_t tb = G.tile_bytes();
+  for (int64_t i = 0; i < tiles_k; ++i) {
+    const uint8_t* base = G.tile(i, j0);
+    const float* xr = xh + 16 * i;
+    // NT tiles side by side: their rows interleave (more independent work in flight) and share
+    // the control loads.
+    for (int64_t jj = 0; jj < nj; jj += NT) {
+      __m512i data[NT][NDV];
+      for (int u = 0; u < NT; ++u) {
+        const uint8_t* p = base + (jj + u) * tb;
+        const __m512i w0 = _mm512_maskz_loadu_epi32(m0, p), w1 = _mm512_maskz_loadu_epi32(m1, p + 64);
+        if constexpr (Big) {
+          const __m512i w2 = _mm512_maskz_loadu_epi32(m2, p + 128), w3 = _mm512_maskz_loadu_epi32(m3, p + 192);
+          for (int d = 0; d < NDV; ++d)
+            data[u][d] = _mm512_mask_blend_epi8(up[d], _mm512_permutex2var_epi8(w0, idx[d], w1),
+                                                _mm512_permutex2var_epi8(w2, idx[d], w3));
+        } else {
+          for (int d = 0; d < NDV; ++d) data[u][d] = _mm512_permutex2var_epi8(w0, idx[d], w1);
+        }
+      }
+      float* ac = acc + jj * M * 16;
+      __m512 a[NT][M];
+      for (int u = 0; u < NT; ++u)
+        for (int mm = 0; mm < M; ++mm) a[u][mm] = _mm512_load_ps(ac + (u * M + mm) * 16);
+#pragma GCC unroll 16
+      for (int r = 0; r < 16; ++r) {
+        const __m512i ctrl = _mm512_load_si512(P.ctrl[r]);
+        for (int u = 0; u < NT; ++u) {
+          const __m512 v = decode_dup<CB>(_mm512_multishift_epi64_epi8(ctrl, data[u][dv_of_row(r, NV)]));
+          for (int mm = 0; mm < M; ++mm) a[u][mm] = _mm512_fmadd_ps(_mm512_set1_ps(xr[mm * k + r]), v, a[u][mm]);
+        }
+      }
+      for (int u = 0; u < NT; ++u)
+        for (int mm = 0; mm < M; ++mm) _mm512_store_ps(ac + (u * M + mm) * 16, a[u][mm]);
+    }
+  }
+  // Lane 2a + b holds column a + 8b.
+  alignas(64) int32_t unperm[16];
+  for (int c = 0; c < 16; ++c) unperm[c] = 2 * (c & 7) + (c >> 3);
+  const __m512i up_idx = _mm512_load_si512(unperm);
+  output_transform_z(G, acc, M, r0, r1, up_idx, y);
+}
+
+using BlockFn = void (*)(const Args&, const Plan&, const float*, int64_t, int64_t, float*, float*);
+
+template <exl3::Codebook CB, bool Big, int NV, int... Ms>
+constexpr BlockFn pick_m(int m, std::integer_sequence<int, Ms...>) {
+  BlockFn f = nullptr;
+  ((m == Ms + 1 ? (f = gemv_rows<CB, Big, NV, Ms + 1>) : f), ...);
+  return f;
+}
+template <exl3::Codebook CB>
+BlockFn pick(int K, int nv, int m) {
+  using S = std::make_integer_sequence<int, 8>;
+  if (K <= 4) return pick_m<CB, false, 1>(m, S{});
+  return nv == 1 ? pick_m<CB, true, 1>(m, S{}) : pick_m<CB, true, 2>(m, S{});
+}
+
+}  // namespace
+
+void exl3_gemv_avx512vbmi(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
+  const Args G = exl3::args_of(w);
+  thread_local Plan P;
+  thread_local int plan_k = 0;
+  if (plan_k != G.K) {
+    build_plan(G.K, P);
+    plan_k = G.K;
+  }
+  thread_local std::vector<float> xh;
+  thread_local std::vector<float> acc;
+  xh.resize(static_cast<std::size_t>(m * G.k));
+  acc.resize(static_cast<std::size_t>((r1 - r0) * 8 + 16));
+  float* acc64 = align64(acc.data());
+  const float* x = reinterpret_cast<const float*>(act);
+  for (int64_t m0 = 0; m0 < m; m0 += 8) {
+    const int mc = static_cast<int>(m - m0 < 8 ? m - m0 : 8);
+    input_transform_z(G, x + m0 * G.k, mc, xh.data());
+    const BlockFn fn = G.cb == exl3::Codebook::mcg    ? pick<exl3::Codebook::mcg>(G.K, P.nv, mc)
+                       : G.cb == exl3::Codebook::mul1 ? pick<exl3::Codebook::mul1>(G.K, P.nv, mc)
+                                                      : pick<exl3::Codebook::inst3>(G.K, P.nv, mc);
+    fn(G, P, xh.data(), r0, r1, acc64, y + m0 * G.n);
+  }
+}
+
+}  // namespace qb::x86

@@ -1,0 +1,89 @@
+// The AVX-512 VNNI row driver shared by the q4_0 and q8_0 GEMVs: rows are read as raw 64-byte
+// chunks against the prepared activation of ggml_x86_common.h; vpermt2w picks each lane's d_w
+// out of (previous chunk, current chunk), and one FMA per lane accumulates
+// (float)lane_sum * (d_w * d_x). Up to eight rows share every activation load. A format supplies
+// only its exact int32 lane sums (Sums::lane_sums).
+#pragma once
+#include "optimized/x86/intrinsics.h"
+
+#include <vector>
+
+#include "optimized/x86/ggml/ggml_x86_common.h"
+#include "optimized/x86/target.h"
+
+namespace qb::x86::ggml_x86 {
+
+struct ChunkVecs {
+  __m512i x[2], seed, idx;
+  __m512 dx;
+};
+
+template <int kStreams>
+QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) ChunkVecs load_act(const ChunkAct& A, int64_t c,
+                                                                                     int64_t ph) {
+  ChunkVecs a;
+  for (int s = 0; s < kStreams; ++s) a.x[s] = _mm512_load_si512(A.x[s] + c * kChunk);
+  a.seed = _mm512_load_si512(A.seed + c * 16);
+  a.idx = _mm512_load_si512(A.idx + ph * 32);
+  a.dx = _mm512_load_ps(A.dx + c * 16);
+  return a;
+}
+
+template <class Sums>
+QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512 chunk_term(__m512i w, __m512i prev,
+                                                                                   const ChunkVecs& a, __m512 acc) {
+  const __m512i s = Sums::lane_sums(w, a);
+  const __m512i dw = _mm512_permutex2var_epi16(prev, a.idx, w);
+  const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dw)), a.dx);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc);
+}
+
+template <class Sums, int kStreams, int R>
+QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void chunk_rows(const uint8_t* w0,
+                                                                                 const ChunkAct& A, float* y) {
+  __m512 acc[R];
+  __m512i prev[R];
+  for (int r = 0; r < R; ++r) {
+    acc[r] = _mm512_setzero_ps();
+    prev[r] = _mm512_setzero_si512();
+  }
+  int64_t ph = 0;
+  for (int64_t c = 0; c < A.nfull; ++c) {
+    const ChunkVecs a = load_act<kStreams>(A, c, ph);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* p = w0 + r * A.row_bytes + c * kChunk;
+      // The same chunk of the next row group, into L2: hardware prefetchers barely train on R
+      // interleaved short streams, and one group of work ahead covers DRAM latency.
+      _mm_prefetch(reinterpret_cast<const char*>(p + R * A.row_bytes), _MM_HINT_T1);
+      const __m512i w = _mm512_loadu_si512(p);
+      acc[r] = chunk_term<Sums>(w, prev[r], a, acc[r]);
+      prev[r] = w;
+    }
+    if (++ph == A.period) ph = 0;
+  }
+  if (A.tail) {
+    // Masked loads: the bytes past the row (maybe past the buffer) read as zero and meet zero
+    // activation, zero seeds and zero d_x.
+    const __mmask64 m = (~0ull) >> (64 - A.tail);
+    const ChunkVecs a = load_act<kStreams>(A, A.nfull, ph);
+    for (int r = 0; r < R; ++r) {
+      const __m512i w = _mm512_maskz_loadu_epi8(m, w0 + r * A.row_bytes + A.nfull * kChunk);
+      acc[r] = chunk_term<Sums>(w, prev[r], a, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+template <class Sums, int kBlockBytes, int kStreams, int kWeightOffset>
+QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void chunk_gemv(const qb_weight* w, const uint8_t* act,
+                                                                                 int64_t r0, int64_t r1, float* y) {
+  thread_local std::vector<uint8_t> buf;
+  const ChunkAct A = prepare_chunks<kBlockBytes, kStreams, kWeightOffset>(act, w->cols, buf);
+  const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
+  int64_t r = r0;
+  for (; r + 8 <= r1; r += 8) chunk_rows<Sums, kStreams, 8>(data + r * A.row_bytes, A, y + r);
+  for (; r + 4 <= r1; r += 4) chunk_rows<Sums, kStreams, 4>(data + r * A.row_bytes, A, y + r);
+  for (; r < r1; ++r) chunk_rows<Sums, kStreams, 1>(data + r * A.row_bytes, A, y + r);
+}
+
+}  // namespace qb::x86::ggml_x86

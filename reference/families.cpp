@@ -1,0 +1,16 @@
+// The families, one line each. A family brings its formats, fills, bench parameters and
+// shapes, vector importers and model-directory recognizers (harness/family.h).
+#include "harness/family.h"
+#include "reference/exl3/exl3.h"
+#include "reference/ggml/ggml_format.h"
+
+namespace qb {
+
+std::vector<Family> make_families() {
+  return {
+      ggml::ggml_family(),
+      exl3::exl3_family(),
+  };
+}
+
+}  // namespace qb
