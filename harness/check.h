@@ -38,7 +38,7 @@ std::string untrusted_gemv(const float* expected, int64_t rows);
 // fall into the subnormal range lose up to 2^-150 each instead of a relative error, hence the
 // absolute term 2*n*2^-149. sum|w_i*x_i| is computed in fp64 from the reference decode of W and
 // the exact activation values the kernel multiplies, never from the kernel under test.
-// A format with its own GEMV (EXL3: Hadamard steps around the product) states its bound in
+// A format with its own GEMV (rotations around the product, say) states its bound in
 // Format::gemv_bounds, which this function then returns.
 std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act);
 

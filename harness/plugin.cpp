@@ -121,8 +121,6 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
     throw FileError(path, "n_kernels", "is " + std::to_string(p->n_kernels) + "; a plugin registers at least one kernel");
   if (!p->kernels) throw FileError(path, "kernels", "is null with n_kernels " + std::to_string(p->n_kernels));
 
-  std::set<std::string> taken;
-  for (const Variant& v : pool) taken.insert(v.name);
   std::set<std::string> mine;
   std::vector<Variant> out;
   const std::string lib_file = fs::path(path).filename().string();
@@ -137,7 +135,8 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
       throw fail("name", "is " + quoted(k.name) + "; a kernel name is letters, digits, '_', '-' and '.'");
     const std::string name = k.name;
     if (!mine.insert(name).second) throw fail("name", "the plugin registers this name twice");
-    if (taken.count(name)) throw fail("name", "clashes with a variant already registered");
+    for (const Variant& v : pool)
+      if (v.name == name) throw fail("name", "clashes with a variant already registered (from " + v.origin + ")");
 
     const Format* f = k.format ? find_format(k.format) : nullptr;
     if (!f) throw fail("format", quoted(k.format) + " is not a registered format; implemented: " + known_formats());

@@ -29,7 +29,7 @@ typedef struct qb_tensor {
 
 /* A quantized weight of rows = output features x cols = input features. */
 typedef struct qb_weight {
-  const char* format;        /* registry id: "q4_0", "exl3", ... */
+  const char* format;        /* registry id, as `verify` lists them */
   int64_t rows, cols;
   const qb_tensor* tensors;  /* the format's stored tensors, in its layout order */
   int32_t n_tensors;
@@ -42,7 +42,7 @@ typedef struct qb_weight {
 typedef void (*qb_dequant_fn)(const qb_weight* w, int64_t row_begin, int64_t row_end, float* out);
 
 /* y = W x for m activation vectors: `act` holds m activations back to back in the format's
- * activation encoding (fp32, or the q8_0 blocks GGML quantizes x to), `y` is [m][rows]; the kernel
+ * activation encoding (fp32, or the int8 blocks the format quantizes x to), `y` is [m][rows]; the kernel
  * writes y[i * rows + r] for r in [row_begin, row_end). A kernel without QB_KERNEL_BATCH is only
  * ever called with m = 1. */
 typedef void (*qb_gemv_fn)(const qb_weight* w, const uint8_t* act, int64_t m, int64_t row_begin, int64_t row_end,
@@ -53,7 +53,7 @@ typedef void (*qb_gemv_fn)(const qb_weight* w, const uint8_t* act, int64_t m, in
 #define QB_KERNEL_ANY_NAN 2u /* NaN outputs may carry any payload (GPU-style canonical NaN) */
 
 typedef struct qb_kernel {
-  const char* name;    /* unique, e.g. "acme_q4_0_gemv_avx2" */
+  const char* name;    /* unique, e.g. "acme_<format>_gemv_avx2" */
   const char* format;  /* registry id of the weights it takes */
   const char* op;      /* "dequant", "inner" or "gemv" */
   /* CPU features it needs, as an ISA level: "scalar", "avx2", "avx512", "avx512vnni",

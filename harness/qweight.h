@@ -1,6 +1,7 @@
-// A quantized weight as kernels see it: borrowed views of the format's stored tensors.
-// Every family fits this shape: GGML has one `blocks` tensor; EXL3 has `trellis`, `suh`, `svh`
-// and a codebook marker; EXL2/MLC/BitNet have their own named tensors.
+// A quantized weight as the harness sees it: borrowed views of the format's stored tensors, by
+// name, with the params JSON. Every family fits this shape: one tensor of blocks, or several
+// named tensors (codes, scales, permutations, markers). Kernels get the prepared C view of it
+// (harness/prepared.h).
 #pragma once
 #include <cstdint>
 #include <stdexcept>

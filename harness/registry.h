@@ -29,10 +29,10 @@ struct StoredTensorSpec {
   std::vector<int64_t> shape;
 };
 
-// How a GEMV input is represented when it reaches the kernel: GGML quantizes x to q8_0/q8_K
-// blocks, BitNet to int8 with a per-tensor scale, EXL3 keeps fp32 (after its Hadamard step).
+// How a GEMV input is represented when it reaches the kernel: quantized to int8 blocks with
+// scales, int8 with a per-tensor scale, or kept in fp32 (the family's format decides).
 struct ActivationFormat {
-  std::string id;  // "q8_0"
+  std::string id;  // the activation encoding's name, as report lines print it
   std::size_t (*bytes)(int64_t cols);
   // Throws std::invalid_argument when cols does not fit the activation's block size.
   void (*quantize)(const float* x, int64_t cols, uint8_t* out);
@@ -40,15 +40,15 @@ struct ActivationFormat {
   void (*dequant)(const uint8_t* act, int64_t cols, float* out);
 };
 
-// GEMV input kept in fp32 (EXL3 and other formats whose kernels take float activations).
+// GEMV input kept in fp32, for formats whose kernels take float activations.
 const ActivationFormat& f32_activation();
 
 struct Format {
-  std::string id;      // registry id, as in fixture metadata: "q4_0", "exl3", "mlc.q4f16_1"
-  std::string family;  // "ggml", "exl3", "exl2", "mlc", "bitnet"
+  std::string id;      // registry id, as in fixture metadata; unique across families
+  std::string family;  // the id of the family that registers it (harness/family.h)
   int64_t block_elems = 0;  // elements per block along a row (0 where the format is not row blocks)
   int64_t block_bytes = 0;
-  // Output rows a kernel call covers come in multiples of this (EXL3: 128, the output Hadamard
+  // Output rows a kernel call covers come in multiples of this (128 where an output rotation
   // mixes 128 rows); the harness splits rows over threads on these boundaries.
   int64_t row_granule = 1;
   // Byte offsets of fp16 scale fields inside a block: where tests plant NaN/Inf/subnormal scales.
@@ -59,7 +59,7 @@ struct Format {
       layout;
   const ActivationFormat* activation = nullptr;  // null: the GEMV takes fp32 x
   DequantFn dequant_ref = nullptr;
-  // Exact intermediate (EXL3: the trellis decode before the Hadamard steps), [rows, cols] like
+  // Exact intermediate (a decode before the format's rotations, say), [rows, cols] like
   // the full decode, compared as bits with expect.inner.
   DequantFn inner_ref = nullptr;
   GemvFn gemv_ref = nullptr;  // called one vector at a time
@@ -75,7 +75,7 @@ struct Format {
   void (*encode_ref)(const float* src, int64_t rows, int64_t cols, const nlohmann::json& params,
                      std::vector<std::vector<uint8_t>>& tensors) = nullptr;
   // Valid stored tensors with random content (layout order), for formats without an encoder
-  // (any EXL3 trellis decodes); tests and benches use it where encode_ref is null.
+  // (formats where any bit pattern decodes); tests and benches use it where encode_ref is null.
   std::vector<std::vector<uint8_t>> (*random_stored)(const Format& f, int64_t rows, int64_t cols,
                                                      const nlohmann::json& params, uint64_t seed) = nullptr;
   // Parameter sets the tests sweep ({} for formats without parameters).
@@ -99,6 +99,9 @@ enum class NanPolicy { exact_bits, any_nan };
 
 class Backend;  // harness/backend.h
 
+// Variant::origin of the registry's own variants.
+inline constexpr const char* kOwnOrigin = "quantbench";
+
 // Where a variant runs: a backend plus the CPU features its code needs on the host.
 struct Target {
   const Backend* backend = nullptr;  // null: this process's CPU, rows split over OpenMP threads
@@ -107,7 +110,7 @@ struct Target {
 };
 
 struct Variant {
-  std::string name;  // "<format>_<op>_<target>", e.g. q4_0_gemv_avx512vnni
+  std::string name;  // "<format>_<op>_<target>" for ours; plugins choose their own
   std::string format;
   Op op;
   Target target;
@@ -116,7 +119,7 @@ struct Variant {
   bool batches = false;  // the GEMV serves m > 1 vectors per call (one decode)
   NanPolicy nan = NanPolicy::exact_bits;
   bool reference = false;
-  std::string origin = "quantbench";  // or the plugin library it came from
+  std::string origin = kOwnOrigin;  // or the plugin library it came from
 };
 
 const std::vector<Format>& formats();

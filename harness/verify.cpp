@@ -76,10 +76,14 @@ struct Reporter {
     line("UNTRUSTED", what, detail + " (output matched; not counted as passed)");
     ++tally.skipped;
   }
-  void fail(const std::string& what, const std::string& detail, const std::string& variant) {
+  // `v` null: a check of no variant (encoder, quantizer). A plugin's kernel reproduces with its
+  // library loaded.
+  void fail(const std::string& what, const std::string& detail, const Variant* v) {
     line("FAIL", what, detail);
-    out << "  repro: " << opt.command << (variant.empty() ? "" : " --variant " + variant)
-        << " --threads " << opt.threads << " " << path << "\n";
+    out << "  repro: " << opt.command;
+    if (v && v->origin != kOwnOrigin) out << " --plugin " << v->origin;
+    if (v) out << " --variant " << v->name;
+    out << " --threads " << opt.threads << " " << path << "\n";
     ++tally.failed;
   }
 };
@@ -158,8 +162,7 @@ void check_decode_within(Reporter& rep, const Variant& v, const PreparedWeight& 
              std::to_string(c.failures) + " of " + std::to_string(expected.size()) +
                  " values outside the bound; first bad element [" + std::to_string(row) + "][" + std::to_string(col) +
                  "] expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]) + " bound " +
-                 sci(bounds[c.first_bad]),
-             v.name);
+                 sci(bounds[c.first_bad]), &v);
     return;
   }
   const std::string detail = "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) + " of the format's bound";
@@ -180,8 +183,7 @@ void check_dequant(Reporter& rep, const Variant& v, const PreparedWeight& pw, co
     rep.fail(variant_label(v),
              std::to_string(c.mismatches) + " of " + std::to_string(expected.size()) + " values differ; first bad " +
                  block_bytes_at(w, row, col) + "element [" + std::to_string(row) + "][" + std::to_string(col) +
-                 "] expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]),
-             v.name);
+                 "] expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]), &v);
     return;
   }
   const std::string detail = "bit-exact (" + std::to_string(expected.size()) + " values, max 0 ulp, " +
@@ -210,8 +212,7 @@ void check_gemv(Reporter& rep, const Variant& v, const PreparedWeight& pw, const
              std::to_string(c.failures) + " of " + outputs + " outside the bound; first bad row " + std::to_string(r) +
                  (m > 1 ? " of vector " + std::to_string(i / w.rows) : "") + " (" + block_bytes_at(w, r, 0) +
                  "...) expected " + float_str(g.y[i]) + " got " + float_str(got[i]) + " |err| " +
-                 sci(std::fabs(double(got[i]) - g.y[i])) + " > " + sci(g.bounds[i]) + ", " + bound_name(*w.format, w.cols),
-             v.name);
+                 sci(std::fabs(double(got[i]) - g.y[i])) + " > " + sci(g.bounds[i]) + ", " + bound_name(*w.format, w.cols), &v);
     return;
   }
   const std::string detail = c.bit_exact ? "bit-exact to the expected y (" + outputs + ")"
@@ -233,8 +234,7 @@ void check_quantizer(Reporter& rep, const Format& f, int64_t cols, const GemvExp
   else
     rep.fail("activation  " + f.activation->id + " quantizer",
              "first differing byte " + std::to_string(bad.first - mine.begin()) + ": expected " +
-                 hex_bytes(&*bad.second, 1) + " got " + hex_bytes(&*bad.first, 1),
-             "");
+                 hex_bytes(&*bad.second, 1) + " got " + hex_bytes(&*bad.first, 1), nullptr);
 }
 
 void check_encoder(Reporter& rep, const Fixture& fx, EncodeFn encode, const std::string& name) {
@@ -250,7 +250,7 @@ void check_encoder(Reporter& rep, const Fixture& fx, EncodeFn encode, const std:
   }
   if (got.size() != want->bytes.size()) {
     rep.fail("encode  " + name,
-             "produced " + std::to_string(got.size()) + " bytes, expected " + std::to_string(want->bytes.size()), "");
+             "produced " + std::to_string(got.size()) + " bytes, expected " + std::to_string(want->bytes.size()), nullptr);
     return;
   }
   const std::size_t bb = static_cast<std::size_t>(fx.format->block_bytes > 0 ? fx.format->block_bytes : 16);
@@ -258,8 +258,7 @@ void check_encoder(Reporter& rep, const Fixture& fx, EncodeFn encode, const std:
   const std::size_t start = at / bb * bb, len = std::min(bb, got.size() - start);
   rep.fail("encode  " + name,
            "first differing block " + std::to_string(at / bb) + " (byte " + std::to_string(at) + "): expected " +
-               hex_bytes(want->bytes.data() + start, len) + " got " + hex_bytes(got.data() + start, len),
-           "");
+               hex_bytes(want->bytes.data() + start, len) + " got " + hex_bytes(got.data() + start, len), nullptr);
 }
 
 // The variants of `op` that run here (after --variant); the others are reported as skipped.

@@ -35,14 +35,14 @@ int main(int argc, char** argv) {
   }
   opt.isa_cap = *cap;
 
-  // The pool: the registry's variants, then each plugin's. Repro lines carry the --plugin
-  // arguments, so a plugin kernel's failure reproduces with the line as printed.
+  // The pool: the registry's variants, then each plugin's. A plugin kernel's repro line names
+  // its library, so it reproduces as printed.
   std::vector<qb::Variant> pool = qb::variants();
   std::string loaded_lines;
   for (const std::string& lib : plugins) {
     try {
       std::vector<qb::Variant> loaded = qb::load_plugin(lib, pool);
-      loaded_lines += "plugin: " + lib + " (" + std::to_string(loaded.size()) + " kernels:";
+      loaded_lines += "plugin: " + lib + " (" + std::to_string(loaded.size()) + (loaded.size() == 1 ? " kernel:" : " kernels:");
       for (const auto& v : loaded) loaded_lines += " " + v.name;
       loaded_lines += ")\n";
       pool.insert(pool.end(), std::make_move_iterator(loaded.begin()), std::make_move_iterator(loaded.end()));
@@ -50,7 +50,6 @@ int main(int argc, char** argv) {
       std::cerr << "verify: --plugin: " << e.what() << "\n";
       return 2;
     }
-    opt.command += " --plugin " + lib;
   }
 
   if (!opt.only_variant.empty()) {

@@ -1,7 +1,10 @@
 // EXL3 model directories: what make-exl3-model writes reads back as the same layers, and broken
 // directories fail with an error naming the file and the field; a quant_method no family claims
 // is refused by verify and bench --model alike.
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <cstring>
 #include <filesystem>
@@ -11,15 +14,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/run_command.h"
+
 #include "fixtures/import/exl3/exl3_model_writer.h"
 #include "harness/family.h"
 #include "harness/model_dir.h"
 #include "harness/registry.h"
 #include "harness/verify.h"
 #include "reference/exl3/exl3.h"
-
-// bench's sources are not part of the library: model_cases (bench --model) is compiled in here.
-#include "benches/model_cases.cpp"
 
 namespace qb {
 namespace {
@@ -281,19 +283,23 @@ TEST_F(Exl3Model, UnclaimedQuantMethodIsRefusedByVerify) {
   expect_refused_method(in_folder.str(), config);
 }
 
+// bench is its own executable (benches/ is not in the library): bench --model runs as a command,
+// next to the verify binary the tests already depend on. --benchmark_list_tests lists the rows
+// without running them (and without the bandwidth probe).
+using test::Command;
+using test::run_command;
+std::string bench_bin() { return QB_BENCH_BIN; }
+
 TEST_F(Exl3Model, UnclaimedQuantMethodIsRefusedByBench) {
+  ASSERT_TRUE(fs::exists(bench_bin())) << bench_bin() << " is not built";
   const std::string dir = write("gptq", 1);
   set_quant_method(dir, "gptq");
   const std::string config = (fs::path(dir) / "config.json").string();
   for (const std::string& source : {dir, config}) {
-    try {
-      bench::model_cases(source);
-      ADD_FAILURE() << "bench --model " << source << " accepted quant_method gptq";
-    } catch (const FileError& e) {
-      EXPECT_EQ(e.file(), config) << e.what();
-      EXPECT_EQ(e.field(), "quantization_config.quant_method") << e.what();
-      expect_refused_method(e.what(), config);
-    }
+    const Command c = run_command(bench_bin() + " --model " + source + " --benchmark_list_tests");
+    EXPECT_NE(c.status, 0) << c.output;
+    EXPECT_EQ(c.output.find("/threads:"), std::string::npos) << c.output;  // no rows
+    expect_refused_method(c.output, config);
   }
 }
 
@@ -307,37 +313,30 @@ TEST_F(Exl3Model, FolderWithoutQuantizationConfigIsRefusedByName) {
   std::ostringstream out;
   const Tally t = verify_paths({dir}, variants(), VerifyOptions{}, out);
   EXPECT_EQ(t.failed, 1) << out.str();
-  EXPECT_NE(out.str().find(config.string()), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("field 'quantization_config'"), std::string::npos) << out.str();
-  try {
-    bench::model_cases(dir);
-    ADD_FAILURE() << "bench --model accepted " << dir;
-  } catch (const FileError& e) {
-    EXPECT_EQ(e.file(), config.string()) << e.what();
-    EXPECT_EQ(e.field(), "quantization_config") << e.what();
-  }
+  EXPECT_NE(out.str().find(config.string() + ": field 'quantization_config'"), std::string::npos) << out.str();
+  ASSERT_TRUE(fs::exists(bench_bin())) << bench_bin() << " is not built";
+  const Command c = run_command(bench_bin() + " --model " + dir + " --benchmark_list_tests");
+  EXPECT_NE(c.status, 0) << c.output;
+  EXPECT_NE(c.output.find(config.string() + ": field 'quantization_config'"), std::string::npos) << c.output;
 }
 
-TEST_F(Exl3Model, BenchCasesGroupIdenticalLayers) {
+TEST_F(Exl3Model, BenchModelGroupsIdenticalLayers) {
+  ASSERT_TRUE(fs::exists(bench_bin())) << bench_bin() << " is not built";
   const std::string dir = write("single", 1);
-  const bench::ModelCases from_dir = bench::model_cases(dir);
-  const bench::ModelCases from_config = bench::model_cases((fs::path(dir) / "config.json").string());
-  EXPECT_EQ(from_dir.layers, 8);
-  ASSERT_EQ(from_dir.cases.size(), from_config.cases.size());
-  for (std::size_t i = 0; i < from_dir.cases.size(); ++i) {
-    EXPECT_EQ(from_dir.cases[i].key(), from_config.cases[i].key());
-    EXPECT_EQ(from_dir.cases[i].format, "exl3");
-    EXPECT_TRUE(from_dir.cases[i].model_layers);
+  const Command from_dir = run_command(bench_bin() + " --model " + dir + " --isa scalar --benchmark_list_tests");
+  const Command from_config =
+      run_command(bench_bin() + " --model " + dir + "/config.json --isa scalar --benchmark_list_tests");
+  ASSERT_EQ(from_dir.status, 0) << from_dir.output;
+  ASSERT_EQ(from_config.status, 0) << from_config.output;
+  // One row per distinct (shape, params): up_proj and gate_proj share one, measured once for both;
+  // the config alone declares the same cases as the weight files' headers.
+  const std::string rows = "exl3/gemv/exl3_gemv_ref/";
+  for (const char* key : {"256x1280/fc-K4-mcg-x1", "512x256/self_attn.q_proj-K4-mcg-x1",
+                          "128x256/self_attn.k_proj+self_attn.v_proj-K4-mcg-x2", "256x512/self_attn.o_proj-K4-mcg-x1",
+                          "768x256/mlp.up_proj+mlp.gate_proj-K4-mcg-x2", "256x768/mlp.down_proj-K3-mcg-x1"}) {
+    EXPECT_NE(from_dir.output.find(rows + key + "/"), std::string::npos) << key << "\n" << from_dir.output;
+    EXPECT_NE(from_config.output.find(rows + key + "/"), std::string::npos) << key << "\n" << from_config.output;
   }
-  // up_proj and gate_proj share shape and params: one case standing for both.
-  int64_t total = 0;
-  bool up_gate = false;
-  for (const auto& c : from_dir.cases) {
-    total += c.multiplicity;
-    if (c.key() == "768x256/mlp.up_proj+mlp.gate_proj-K4-mcg-x2") up_gate = true;
-  }
-  EXPECT_EQ(total, 8);
-  EXPECT_TRUE(up_gate);
 }
 
 }  // namespace

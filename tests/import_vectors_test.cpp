@@ -223,12 +223,14 @@ TEST_F(ImportVectors, ActivationOnlyTypeIsSkipped) {
   EXPECT_TRUE(any_contains(report.skipped, "q8_K: skipped: activation-only type")) << joined(report.skipped);
 }
 
-TEST_F(ImportVectors, OtherFamiliesAreNotSupportedYet) {
+// A layout no registered family imports is refused with the layouts that are known.
+TEST_F(ImportVectors, LayoutsNoFamilyImportsAreRefusedWithTheKnownOnes) {
   const fs::path exl2 = kVectors.parent_path() / "exl2";
   if (!fs::exists(exl2)) GTEST_SKIP() << "no exl2 vectors at " << exl2;
   const ImportReport report = import_vectors(exl2.string(), (tmp_ / "out").string());
   EXPECT_FALSE(report.ok());
-  EXPECT_TRUE(any_contains(report.failed, "not supported yet")) << joined(report.failed);
+  EXPECT_TRUE(any_contains(report.failed, "is none of the known ones (ggml: ")) << joined(report.failed);
+  EXPECT_TRUE(any_contains(report.failed, "; exl3: ")) << joined(report.failed);
 }
 
 }  // namespace

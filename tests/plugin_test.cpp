@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/run_command.h"
+
 #include "harness/backend.h"
 #include "harness/cpu_features.h"
 #include "harness/plugin.h"
@@ -50,21 +52,8 @@ int count_lines(const std::string& text, const std::string& status, const std::s
   return n;
 }
 
-struct Command {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Command run_command(const std::string& cmd) {
-  Command c;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return c;
-  char buf[4096];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) c.output.append(buf, n);
-  const int st = pclose(p);
-  c.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return c;
-}
+using test::Command;
+using test::run_command;
 
 std::vector<Variant> with_registry(const std::vector<Variant>& plugin) {
   std::vector<Variant> pool = variants();
@@ -258,7 +247,7 @@ TEST(Plugin, LoadErrorsNameTheLibraryAndField) {
   // Not a shared library at all: dlopen's own error text.
   expect_refused(kSource + "/fixtures/ggml/q4_0/gaussian.ref.safetensors", "", "dlopen failed");
   expect_refused(bad_plugin("no_init"), "qb_plugin_init", "not exported");
-  expect_refused(bad_plugin("null_plugin"), "qb_plugin_init", "returned null");
+  expect_refused(bad_plugin("null_return"), "qb_plugin_init", "returned null");
   expect_refused(bad_plugin("abi"), "abi_version", "is 99");
   expect_refused(bad_plugin("format"), "kernels[0].format", "kernel 'bad_kernel': 'q9_9' is not a registered format");
   expect_refused(bad_plugin("op"), "kernels[0].op", "'matmul'");

@@ -55,7 +55,7 @@ static const qb_plugin plugin = {ABI, "bad plugin (test)", kernels, (int32_t)(si
 #if defined(BAD_no_init)
 /* Exports a function, but not qb_plugin_init. */
 const qb_plugin* qb_plugin_get(void) { return &plugin; }
-#elif defined(BAD_null_plugin)
+#elif defined(BAD_null_return)
 const qb_plugin* qb_plugin_init(void) { return NULL; }
 const qb_plugin* qb_plugin_get(void) { return &plugin; }
 #else

@@ -1,8 +1,7 @@
 // EXL3 full decode W^T = diag(svh) H_n Ŵ^T H_k diag(suh), AVX2; same blocking and rounding
 // budget as exl3_dequant_avx512.cpp (7 + 7 additions, one multiply by the exact
 // svh[n]*suh[k]/128).
-#include <utility>
-
+#include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
 
@@ -55,24 +54,18 @@ QB_TARGET_AVX2 void dequant_rows(const Args& G, int64_t r0, int64_t r1, float* o
     }
 }
 
-using RowsFn = void (*)(const Args&, int64_t, int64_t, float*);
-
-template <exl3::Codebook CB, int... Ks>
-RowsFn pick_k(int K, std::integer_sequence<int, Ks...>) {
-  RowsFn f = nullptr;
-  ((K == Ks + 1 ? (f = dequant_rows<CB, Ks + 1>) : f), ...);
-  return f;
-}
+struct Kernel {
+  template <exl3::Codebook CB, int K, int>
+  struct Rows {
+    static constexpr auto fn = dequant_rows<CB, K>;
+  };
+};
 
 }  // namespace
 
 void exl3_dequant_avx2(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
   const Args G = exl3::args_of(w);
-  const auto ks = std::make_integer_sequence<int, 8>{};
-  const RowsFn fn = G.cb == exl3::Codebook::mcg    ? pick_k<exl3::Codebook::mcg>(G.K, ks)
-                    : G.cb == exl3::Codebook::mul1 ? pick_k<exl3::Codebook::mul1>(G.K, ks)
-                                                   : pick_k<exl3::Codebook::inst3>(G.K, ks);
-  fn(G, r0, r1, out);
+  Dispatch<Kernel>::pick(G.cb, G.K)(G, r0, r1, out);
 }
 
 }  // namespace qb::x86

@@ -3,6 +3,7 @@
 // WHT along each row in registers, then the n-side WHT down the rows in place. The two 1/sqrt(128)
 // factors become one exact 1/128 folded into svh[n]*suh[k] (an exact fp32 product of two fp16),
 // so every element sees 7 + 7 additions and one multiply.
+#include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
 
@@ -57,9 +58,13 @@ QB_TARGET_AVX512 void dequant_rows(const Args& G, const Tables& T, int64_t r0, i
     }
 }
 
-using RowsFn = void (*)(const Args&, const Tables&, int64_t, int64_t, float*);
-template <exl3::Codebook CB>
-constexpr RowsFn pick(bool big) { return big ? dequant_rows<CB, true> : dequant_rows<CB, false>; }
+struct Kernel {
+  // Big: the tile spans 4 zmm (K > 4).
+  template <exl3::Codebook CB, int K, int>
+  struct Rows {
+    static constexpr auto fn = dequant_rows<CB, (K > 4)>;
+  };
+};
 
 }  // namespace
 
@@ -67,11 +72,7 @@ void exl3_dequant_avx512(const qb_weight* w, int64_t r0, int64_t r1, float* out)
   const Args G = exl3::args_of(w);
   Tables T;
   build_tables(G.K, T);
-  const bool big = G.K > 4;
-  const RowsFn fn = G.cb == exl3::Codebook::mcg    ? pick<exl3::Codebook::mcg>(big)
-                    : G.cb == exl3::Codebook::mul1 ? pick<exl3::Codebook::mul1>(big)
-                                                   : pick<exl3::Codebook::inst3>(big);
-  fn(G, T, r0, r1, out);
+  Dispatch<Kernel>::pick(G.cb, G.K)(G, T, r0, r1, out);
 }
 
 }  // namespace qb::x86

@@ -8,8 +8,8 @@
 // vaddps, vmulps + 2 vsubps rounding, 1 FMA) = 26, 1 broadcast, ~2 per-tile transpose = ~32 ops.
 #include <algorithm>
 #include <utility>
-#include <vector>
 
+#include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
 
@@ -75,54 +75,29 @@ QB_TARGET_AVX2 void gemv_rows(const Args& G, const float* xh, int64_t r0, int64_
   }
 }
 
-// x' = WHT(x∘suh) per 128-block, unnormalized; m vectors of k back to back.
-QB_TARGET_AVX2 void input_transform(const Args& G, const float* x, int64_t m, float* xh) {
-  for (int64_t mm = 0; mm < m; ++mm)
-    for (int64_t kb = 0; kb < G.k; kb += 128) {
-      __m256 v[16];
-      for (int q = 0; q < 16; ++q)
-        v[q] = _mm256_mul_ps(_mm256_loadu_ps(x + mm * G.k + kb + 8 * q),
-                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.suh + kb + 8 * q))));
-      fwht128_y(v);
-      for (int q = 0; q < 16; ++q) _mm256_storeu_ps(xh + mm * G.k + kb + 8 * q, v[q]);
-    }
-}
-
-using BlockFn = void (*)(const Args&, const float*, int64_t, int64_t, float*, float*);
-
-template <exl3::Codebook CB, int K, int... Ms>
-constexpr BlockFn pick_m(int m, std::integer_sequence<int, Ms...>) {
-  BlockFn f = nullptr;
-  ((m == Ms + 1 ? (f = gemv_rows<CB, K, Ms + 1>) : f), ...);
-  return f;
-}
-
-template <exl3::Codebook CB, int... Ks>
-BlockFn pick_k(int K, int m, std::integer_sequence<int, Ks...>) {
-  BlockFn f = nullptr;
-  ((K == Ks + 1 ? (f = pick_m<CB, Ks + 1>(m, std::make_integer_sequence<int, 8>{})) : f), ...);
-  return f;
-}
+struct Avx2 {
+  // x' = WHT(x∘suh) per 128-block, unnormalized; m vectors of k back to back.
+  QB_TARGET_AVX2 static void input_transform(const Args& G, const float* x, int64_t m, float* xh) {
+    for (int64_t mm = 0; mm < m; ++mm)
+      for (int64_t kb = 0; kb < G.k; kb += 128) {
+        __m256 v[16];
+        for (int q = 0; q < 16; ++q)
+          v[q] = _mm256_mul_ps(_mm256_loadu_ps(x + mm * G.k + kb + 8 * q),
+                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.suh + kb + 8 * q))));
+        fwht128_y(v);
+        for (int q = 0; q < 16; ++q) _mm256_storeu_ps(xh + mm * G.k + kb + 8 * q, v[q]);
+      }
+  }
+  template <exl3::Codebook CB, int K, int M>
+  struct Rows {
+    static constexpr GemvRowsFn fn = gemv_rows<CB, K, M>;
+  };
+};
 
 }  // namespace
 
 void exl3_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
-  const Args G = exl3::args_of(w);
-  thread_local std::vector<float> xh;
-  thread_local std::vector<float> acc;
-  xh.resize(static_cast<std::size_t>(m * G.k));
-  acc.resize(static_cast<std::size_t>((r1 - r0) * 8 + 16));
-  float* acc64 = align64(acc.data());
-  const float* x = reinterpret_cast<const float*>(act);
-  for (int64_t m0 = 0; m0 < m; m0 += 8) {
-    const int mc = static_cast<int>(m - m0 < 8 ? m - m0 : 8);
-    input_transform(G, x + m0 * G.k, mc, xh.data());
-    const auto ks = std::make_integer_sequence<int, 8>{};
-    const BlockFn fn = G.cb == exl3::Codebook::mcg    ? pick_k<exl3::Codebook::mcg>(G.K, mc, ks)
-                       : G.cb == exl3::Codebook::mul1 ? pick_k<exl3::Codebook::mul1>(G.K, mc, ks)
-                                                      : pick_k<exl3::Codebook::inst3>(G.K, mc, ks);
-    fn(G, xh.data(), r0, r1, acc64, y + m0 * G.n);
-  }
+  exl3k::gemv<Avx2>(w, act, m, r0, r1, y);
 }
 
 }  // namespace qb::x86

@@ -16,8 +16,8 @@
 // column order of output_transform_z at the end.
 #include <algorithm>
 #include <utility>
-#include <vector>
 
+#include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
 
@@ -205,41 +205,18 @@ QB_TARGET_AVX512 void gemv_rows(const Args& G, const float* xh, int64_t r0, int6
   output_transform_z(G, acc, M, r0, r1, _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), y);
 }
 
-using BlockFn = void (*)(const Args&, const float*, int64_t, int64_t, float*, float*);
-
-template <exl3::Codebook CB, int K, int... Ms>
-constexpr BlockFn pick_m(int m, std::integer_sequence<int, Ms...>) {
-  BlockFn f = nullptr;
-  ((m == Ms + 1 ? (f = gemv_rows<CB, K, Ms + 1>) : f), ...);
-  return f;
-}
-
-template <exl3::Codebook CB, int... Ks>
-BlockFn pick_k(int K, int m, std::integer_sequence<int, Ks...>) {
-  BlockFn f = nullptr;
-  ((K == Ks + 1 ? (f = pick_m<CB, Ks + 1>(m, std::make_integer_sequence<int, 8>{})) : f), ...);
-  return f;
-}
+struct Avx512 {
+  static constexpr auto input_transform = input_transform_z;
+  template <exl3::Codebook CB, int K, int M>
+  struct Rows {
+    static constexpr GemvRowsFn fn = gemv_rows<CB, K, M>;
+  };
+};
 
 }  // namespace
 
 void exl3_gemv_avx512(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
-  const Args G = exl3::args_of(w);
-  thread_local std::vector<float> xh;
-  thread_local std::vector<float> acc;
-  xh.resize(static_cast<std::size_t>(m * G.k));
-  acc.resize(static_cast<std::size_t>((r1 - r0) * 8 + 16));
-  float* acc64 = align64(acc.data());
-  const float* x = reinterpret_cast<const float*>(act);
-  for (int64_t m0 = 0; m0 < m; m0 += 8) {
-    const int mc = static_cast<int>(m - m0 < 8 ? m - m0 : 8);
-    input_transform_z(G, x + m0 * G.k, mc, xh.data());
-    const auto ks = std::make_integer_sequence<int, 8>{};
-    const BlockFn fn = G.cb == exl3::Codebook::mcg    ? pick_k<exl3::Codebook::mcg>(G.K, mc, ks)
-                       : G.cb == exl3::Codebook::mul1 ? pick_k<exl3::Codebook::mul1>(G.K, mc, ks)
-                                                      : pick_k<exl3::Codebook::inst3>(G.K, mc, ks);
-    fn(G, xh.data(), r0, r1, acc64, y + m0 * G.n);
-  }
+  exl3k::gemv<Avx512>(w, act, m, r0, r1, y);
 }
 
 }  // namespace qb::x86

@@ -22,28 +22,28 @@
 // passes through the 256-bit pipes: about 2 zmm ops per cycle of any mix) that bounds the loop at
 // ~6 core cycles per 16 weights; it measures ~7.5.
 #include <algorithm>
+#include <array>
 #include <cassert>
-#include <utility>
-#include <vector>
 
+#include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
-
 
 namespace qb::x86 {
 namespace {
 
 using namespace exl3k;
 
-constexpr int rho_of_row(int r) { return (r & 1) + 2 * ((r >> 3) & 1) + 8 * ((r >> 1) & 1) + 16 * ((r >> 2) & 1); }
 // Data vector of row r: blocks of 4 consecutive rho (NV = 1) or halves of them (NV = 2).
 constexpr int dv_of_row(int r, int nv) {
   const int rho = rho_of_row(r);
   return nv == 1 ? rho / 8 : 2 * (rho / 8) + ((rho % 4) >> 1);
 }
 
+// Data vectors per block of 4 rho: 1 while the windows of 4 consecutive rho fit in 64 bits (K <= 5).
+constexpr int nv_of(int K) { return 7 * K + 16 + 7 <= 64 ? 1 : 2; }
+
 struct Plan {
-  int nv = 1;
   alignas(64) uint8_t idx[8][64];   // byte index into the tile (mod 128, per zmm pair)
   uint64_t upper[8];                // bytes taken from tile bytes 128..255 (K > 4)
   alignas(64) uint8_t ctrl[16][64];  // vpmultishiftqb control per row
@@ -52,12 +52,12 @@ struct Plan {
 inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 inline void build_plan(int K, Plan& P) {
-  P.nv = 7 * K + 16 + 7 <= 64 ? 1 : 2;
+  const int nv = nv_of(K);
   const int nb = 32 * K;  // tile bytes
-  const int ndv = 4 * P.nv;
+  const int ndv = 4 * nv;
   for (int dv = 0; dv < ndv; ++dv) {
-    const int g = P.nv == 1 ? dv : dv / 2;
-    const int s_lo = P.nv == 1 ? 0 : 2 * (dv % 2), s_hi = P.nv == 1 ? 3 : s_lo + 1;
+    const int g = nv == 1 ? dv : dv / 2;
+    const int s_lo = nv == 1 ? 0 : 2 * (dv % 2), s_hi = nv == 1 ? 3 : s_lo + 1;
     const int w_lo = (8 * g + s_lo + 1) * K - 16;  // first window bit, relative to the chunk
     const int w_end = (8 * g + s_hi + 1) * K + 4 * K;  // one past the last
     const int D = 8 * floor_div(w_lo, 8);
@@ -74,9 +74,9 @@ inline void build_plan(int K, Plan& P) {
       }
   }
   for (int r = 0; r < 16; ++r) {
-    const int rho = rho_of_row(r), dv = dv_of_row(r, P.nv);
-    const int g = P.nv == 1 ? dv : dv / 2;
-    const int s_lo = P.nv == 1 ? 0 : 2 * (dv % 2);
+    const int rho = rho_of_row(r), dv = dv_of_row(r, nv);
+    const int g = nv == 1 ? dv : dv / 2;
+    const int s_lo = nv == 1 ? 0 : 2 * (dv % 2);
     const int D = 8 * floor_div((8 * g + s_lo + 1) * K - 16, 8);
     const int w0 = (rho + 1) * K - 16;
     for (int a = 0; a < 8; ++a)
@@ -89,6 +89,19 @@ inline void build_plan(int K, Plan& P) {
         }
       }
   }
+}
+
+// The plans of K = 1..8, built on first use (plain scalar code, shared by all threads).
+// noinline: gemv_rows then gets the plan as an opaque pointer, as from a parameter. Inlined, GCC
+// sees a static array indexed by K and keeps one address per control row in registers, spilling
+// inside the tile loop.
+__attribute__((noinline)) const Plan& plan_of(int K) {
+  static const std::array<Plan, kMaxK> plans = [] {
+    std::array<Plan, kMaxK> p{};
+    for (int k = 1; k <= kMaxK; ++k) build_plan(k, p[k - 1]);
+    return p;
+  }();
+  return plans[K - 1];
 }
 
 constexpr uint32_t dup_mul(uint32_t m) { return m * (1u - 65536u); }
@@ -120,8 +133,8 @@ QB_TARGET_AVX512VBMI QB_EXL3_INLINE __m512 decode_dup(__m512i dup) {
 }
 
 template <exl3::Codebook CB, bool Big, int NV, int M>
-QB_TARGET_AVX512VBMI void gemv_rows(const Args& G, const Plan& P, const float* xh, int64_t r0, int64_t r1,
-                                    float* acc, float* y) {
+QB_TARGET_AVX512VBMI void gemv_rows(const Args& G, const float* xh, int64_t r0, int64_t r1, float* acc, float* y) {
+  const Plan& P = plan_of(G.K);
   const int64_t k = G.k, tiles_k = k / 16, j0 = r0 / 16, nj = (r1 - r0) / 16;
   const int nw = 8 * G.K;
   const __mmask16 m0 = nw >= 16 ? 0xFFFF : (__mmask16)((1u << nw) - 1);
@@ -182,45 +195,19 @@ QB_TARGET_AVX512VBMI void gemv_rows(const Args& G, const Plan& P, const float* x
   output_transform_z(G, acc, M, r0, r1, up_idx, y);
 }
 
-using BlockFn = void (*)(const Args&, const Plan&, const float*, int64_t, int64_t, float*, float*);
-
-template <exl3::Codebook CB, bool Big, int NV, int... Ms>
-constexpr BlockFn pick_m(int m, std::integer_sequence<int, Ms...>) {
-  BlockFn f = nullptr;
-  ((m == Ms + 1 ? (f = gemv_rows<CB, Big, NV, Ms + 1>) : f), ...);
-  return f;
-}
-template <exl3::Codebook CB>
-BlockFn pick(int K, int nv, int m) {
-  using S = std::make_integer_sequence<int, 8>;
-  if (K <= 4) return pick_m<CB, false, 1>(m, S{});
-  return nv == 1 ? pick_m<CB, true, 1>(m, S{}) : pick_m<CB, true, 2>(m, S{});
-}
+struct Vbmi {
+  static constexpr auto input_transform = input_transform_z;
+  // Big: the tile spans 4 zmm (K > 4).
+  template <exl3::Codebook CB, int K, int M>
+  struct Rows {
+    static constexpr GemvRowsFn fn = gemv_rows<CB, (K > 4), nv_of(K), M>;
+  };
+};
 
 }  // namespace
 
 void exl3_gemv_avx512vbmi(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
-  const Args G = exl3::args_of(w);
-  thread_local Plan P;
-  thread_local int plan_k = 0;
-  if (plan_k != G.K) {
-    build_plan(G.K, P);
-    plan_k = G.K;
-  }
-  thread_local std::vector<float> xh;
-  thread_local std::vector<float> acc;
-  xh.resize(static_cast<std::size_t>(m * G.k));
-  acc.resize(static_cast<std::size_t>((r1 - r0) * 8 + 16));
-  float* acc64 = align64(acc.data());
-  const float* x = reinterpret_cast<const float*>(act);
-  for (int64_t m0 = 0; m0 < m; m0 += 8) {
-    const int mc = static_cast<int>(m - m0 < 8 ? m - m0 : 8);
-    input_transform_z(G, x + m0 * G.k, mc, xh.data());
-    const BlockFn fn = G.cb == exl3::Codebook::mcg    ? pick<exl3::Codebook::mcg>(G.K, P.nv, mc)
-                       : G.cb == exl3::Codebook::mul1 ? pick<exl3::Codebook::mul1>(G.K, P.nv, mc)
-                                                      : pick<exl3::Codebook::inst3>(G.K, P.nv, mc);
-    fn(G, P, xh.data(), r0, r1, acc64, y + m0 * G.n);
-  }
+  exl3k::gemv<Vbmi>(w, act, m, r0, r1, y);
 }
 
 }  // namespace qb::x86

@@ -1,7 +1,6 @@
 // EXL3 inner decode (Ŵ^T, exact fp16 values as fp32), AVX2: tiles decoded row by row from the
 // chunk-transposed words (exl3_x86_common.h, TileY) and written transposed.
-#include <utility>
-
+#include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
 
@@ -16,24 +15,18 @@ QB_TARGET_AVX2 void inner_rows(const Args& G, int64_t r0, int64_t r1, float* out
     for (int64_t i = 0; i < G.k / 16; ++i) decode_tile_t_y<CB, K>(G.tile(i, j), out + 16 * j * G.k + 16 * i, G.k);
 }
 
-using RowsFn = void (*)(const Args&, int64_t, int64_t, float*);
-
-template <exl3::Codebook CB, int... Ks>
-RowsFn pick_k(int K, std::integer_sequence<int, Ks...>) {
-  RowsFn f = nullptr;
-  ((K == Ks + 1 ? (f = inner_rows<CB, Ks + 1>) : f), ...);
-  return f;
-}
+struct Kernel {
+  template <exl3::Codebook CB, int K, int>
+  struct Rows {
+    static constexpr auto fn = inner_rows<CB, K>;
+  };
+};
 
 }  // namespace
 
 void exl3_inner_avx2(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
   const Args G = exl3::args_of(w);
-  const auto ks = std::make_integer_sequence<int, 8>{};
-  const RowsFn fn = G.cb == exl3::Codebook::mcg    ? pick_k<exl3::Codebook::mcg>(G.K, ks)
-                    : G.cb == exl3::Codebook::mul1 ? pick_k<exl3::Codebook::mul1>(G.K, ks)
-                                                   : pick_k<exl3::Codebook::inst3>(G.K, ks);
-  fn(G, r0, r1, out);
+  Dispatch<Kernel>::pick(G.cb, G.K)(G, r0, r1, out);
 }
 
 }  // namespace qb::x86

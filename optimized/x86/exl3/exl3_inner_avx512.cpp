@@ -1,5 +1,6 @@
 // EXL3 inner decode (Ŵ^T, exact fp16 values as fp32), AVX-512. Groups are tile columns, so each
 // decoded vector is 16 consecutive k of one output row and goes out with one store.
+#include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
 #include "optimized/x86/kernels.h"
 
@@ -18,9 +19,13 @@ QB_TARGET_AVX512 void inner_rows(const Args& G, const Tables& T, int64_t r0, int
     }
 }
 
-using RowsFn = void (*)(const Args&, const Tables&, int64_t, int64_t, float*);
-template <exl3::Codebook CB>
-constexpr RowsFn pick(bool big) { return big ? inner_rows<CB, true> : inner_rows<CB, false>; }
+struct Kernel {
+  // Big: the tile spans 4 zmm (K > 4).
+  template <exl3::Codebook CB, int K, int>
+  struct Rows {
+    static constexpr auto fn = inner_rows<CB, (K > 4)>;
+  };
+};
 
 }  // namespace
 
@@ -28,11 +33,7 @@ void exl3_inner_avx512(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
   const Args G = exl3::args_of(w);
   Tables T;
   build_tables(G.K, T);
-  const bool big = G.K > 4;
-  const RowsFn fn = G.cb == exl3::Codebook::mcg    ? pick<exl3::Codebook::mcg>(big)
-                    : G.cb == exl3::Codebook::mul1 ? pick<exl3::Codebook::mul1>(big)
-                                                   : pick<exl3::Codebook::inst3>(big);
-  fn(G, T, r0, r1, out);
+  Dispatch<Kernel>::pick(G.cb, G.K)(G, T, r0, r1, out);
 }
 
 }  // namespace qb::x86

@@ -1,10 +1,10 @@
 // Shared pieces of the EXL3 x86 kernels (specs/exl3.md sections 2-4).
 //
-// The inner/dequant kernels decode groups of 16 values of one 16x16 tile: one tile column c
-// (16 consecutive k of one output row). Per bits a table gives, for every lane, the two uint32
-// words holding the state's bit window and the shifts that cut it out, so the vector code never
-// branches on K. The GEMVs decode whole transposed tiles instead (TileY below, TileP and the
-// VBMI windows in their files).
+// The AVX-512 inner/dequant kernels decode groups of 16 values of one 16x16 tile: one tile column
+// c (16 consecutive k of one output row). Per bits a table (Tables) gives, for every lane, the two
+// uint32 words holding the state's bit window and the shifts that cut it out, so the vector code
+// never branches on K. The AVX2 kernels and the GEMVs decode whole transposed tiles instead (TileY
+// below; TileP and the VBMI windows in their GEMV files), specialised on K.
 //
 // Codebook arithmetic stays in 32-bit lanes. 3inst/mcg: after the hash, each fp16 half has
 // exponent 011ab (bits 12-14 are forced to 011), so it is always a normal number in [0.125, 2)
@@ -148,7 +148,7 @@ QB_TARGET_AVX512 QB_EXL3_INLINE void fwht128_z(__m512* v) {
 }
 
 // x' = WHT(x∘suh) per 128-block, unnormalized; m vectors of k back to back.
-// Called once per kernel call from untargeted code: a real call, not always_inline.
+// Not always_inline: the GEMV driver (exl3_dispatch.h, untargeted) calls it once per 8 vectors.
 QB_TARGET_AVX512 static inline void input_transform_z(const Args& G, const float* x, int64_t m, float* xh) {
   for (int64_t mm = 0; mm < m; ++mm)
     for (int64_t kb = 0; kb < G.k; kb += 128) {

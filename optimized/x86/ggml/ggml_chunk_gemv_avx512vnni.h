@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "optimized/x86/ggml/ggml_x86_common.h"
+#include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
 
 namespace qb::x86::ggml_x86 {
@@ -71,7 +72,7 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void chunk_row
       acc[r] = chunk_term<Sums>(w, prev[r], a, acc[r]);
     }
   }
-  for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
+  for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
 }
 
 template <class Sums, int kBlockBytes, int kStreams, int kWeightOffset>

@@ -18,24 +18,6 @@
 
 namespace qb::x86::ggml_x86 {
 
-// Dequant output stores. A dequant writes 4 bytes per weight (7.1x a q4_0 input, 3.8x q8_0), so on
-// large outputs it is bound by write bandwidth, and ordinary stores pay a read-for-ownership of every
-// output line first (about 2x the DRAM traffic). Non-temporal stores write whole lines without that
-// read, but bypass the caches, which is a loss when the caller reads the output right away from
-// cache. So they are used only when one call's output is at least kStreamMinBytes, the per-core L2
-// of the target parts (1 MiB on Zen 4 and recent Xeons): an output that size cannot stay in L2 with
-// ordinary stores either (the weights stream through it too), so the consumer would not find it
-// there; smaller calls keep ordinary stores and leave their output cache-hot. (Row starts are the
-// only alignment to check: cols % 32 == 0 makes every row a multiple of 128 bytes, so if the first
-// row of the call is aligned, every row is.)
-inline constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
-
-// True when the call writing n_floats floats from y should use non-temporal stores of `align` bytes.
-inline bool use_stream_stores(const float* y, int64_t n_floats, uintptr_t align) {
-  return n_floats * static_cast<int64_t>(sizeof(float)) >= kStreamMinBytes &&
-         reinterpret_cast<uintptr_t>(y) % align == 0;
-}
-
 constexpr int64_t kChunk = 64;
 
 // Prepared activation, each array indexed like the weight row (byte p of a row <-> lane p / 4):
@@ -46,7 +28,6 @@ constexpr int64_t kChunk = 64;
 // fp16 d_w of the lane's block out of (previous chunk, current chunk). Arrays are padded to whole
 // chunks and 64-byte aligned.
 struct ChunkAct {
-  int64_t nb = 0;         // blocks per row
   int64_t row_bytes = 0;  // stored bytes per row
   int64_t nfull = 0;      // whole 64-byte chunks in a row
   int64_t tail = 0;       // bytes in the final partial chunk (0: none)
@@ -63,8 +44,8 @@ template <int kBlockBytes, int kStreams, int kWeightOffset>
 ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& buf) {
   constexpr int64_t kQuant = kBlockBytes - 2;
   ChunkAct A;
-  A.nb = cols / 32;
-  A.row_bytes = A.nb * kBlockBytes;
+  const int64_t nb = cols / 32;
+  A.row_bytes = nb * kBlockBytes;
   A.nfull = A.row_bytes / kChunk;
   A.tail = A.row_bytes % kChunk;
   A.period = 1;
@@ -79,7 +60,7 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
   float* dx = reinterpret_cast<float*>(base + (kStreams + 1) * padded);
   uint16_t* idx = reinterpret_cast<uint16_t*>(base + (kStreams + 2) * padded);
 
-  for (int64_t k = 0; k < A.nb; ++k) {
+  for (int64_t k = 0; k < nb; ++k) {
     const uint8_t* blk = act + k * int64_t(sizeof(ggml::BlockQ8_0));
     for (int s = 0; s < kStreams; ++s) std::memcpy(x[s] + k * kBlockBytes + 2, blk + 2 + 16 * s, kQuant);
   }
@@ -90,7 +71,7 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
     seed[i] = -kWeightOffset * sum;
   }
   // Lanes of block k: from the one holding its first quant byte to the one holding its last.
-  for (int64_t k = 0; k < A.nb; ++k) {
+  for (int64_t k = 0; k < nb; ++k) {
     const float d = fp16_to_f32(ggml::load_u16(act + k * int64_t(sizeof(ggml::BlockQ8_0))));
     for (int64_t i = (k * kBlockBytes + 2) / 4; i <= (k * kBlockBytes + kBlockBytes - 1) / 4; ++i) dx[i] = d;
   }

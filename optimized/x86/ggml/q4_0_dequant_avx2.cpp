@@ -2,12 +2,11 @@
 // one vmulps by the vcvtph2ps-widened scale per element. Same single IEEE multiply as the reference
 // with the same operand values, and vcvtph2ps widens exactly (quieting NaNs, keeping payloads)
 // like fp16_to_f32, so the output is bit-identical, NaNs included.
-// Large outputs are written with non-temporal stores when aligned (see use_stream_stores), then
-// fenced so the data is globally visible before the call returns.
+// Large outputs are written with non-temporal stores when aligned (optimized/x86/stream_store.h).
 #include "optimized/x86/intrinsics.h"
 
-#include "optimized/x86/ggml/ggml_x86_common.h"
 #include "optimized/x86/kernels.h"
+#include "optimized/x86/stream_store.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/blocks.h"
 #include "reference/ggml/ggml_format.h"
@@ -15,12 +14,11 @@
 namespace qb::x86 {
 namespace {
 
+// Low 8 int8 of q times d, to y[0..7].
 template <bool kStream>
 QB_TARGET_AVX2 static inline __attribute__((always_inline)) void store8(float* y, __m128i q,
                                                                         __m256 d) {
-  const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d);
-  if constexpr (kStream) _mm256_stream_ps(y, v);
-  else _mm256_storeu_ps(y, v);
+  store_ps<kStream>(y, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
 }
 
 template <bool kStream>
@@ -46,12 +44,7 @@ QB_TARGET_AVX2 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, flo
 }  // namespace
 
 QB_TARGET_AVX2 void q4_0_dequant_avx2(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  if (ggml_x86::use_stream_stores(out + r0 * w->cols, (r1 - r0) * w->cols, 32)) {
-    dequant_rows<true>(w, r0, r1, out);
-    _mm_sfence();
-  } else {
-    dequant_rows<false>(w, r0, r1, out);
-  }
+  dequant_with_stream_stores<32, dequant_rows<true>, dequant_rows<false>>(w, r0, r1, out);
 }
 
 }  // namespace qb::x86

@@ -2,24 +2,17 @@
 // then one vmulps by the vcvtph2ps-widened scale per element. Same single IEEE multiply as the
 // reference with the same operand values, and vcvtph2ps widens exactly (quieting NaNs, keeping
 // payloads) like fp16_to_f32, so the output is bit-identical, NaNs included.
-// Large outputs are written with non-temporal stores when aligned (see use_stream_stores), then
-// fenced so the data is globally visible before the call returns.
+// Large outputs are written with non-temporal stores when aligned (optimized/x86/stream_store.h).
 #include "optimized/x86/intrinsics.h"
 
-#include "optimized/x86/ggml/ggml_x86_common.h"
 #include "optimized/x86/kernels.h"
+#include "optimized/x86/stream_store.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/blocks.h"
 #include "reference/ggml/ggml_format.h"
 
 namespace qb::x86 {
 namespace {
-
-template <bool kStream>
-QB_TARGET_AVX512 static inline __attribute__((always_inline)) void store16(float* y, __m512 v) {
-  if constexpr (kStream) _mm512_stream_ps(y, v);
-  else _mm512_storeu_ps(y, v);
-}
 
 template <bool kStream>
 QB_TARGET_AVX512 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
@@ -33,8 +26,8 @@ QB_TARGET_AVX512 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, f
       const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
       const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, m4), eight);
       const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), eight);
-      store16<kStream>(y, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), d));
-      store16<kStream>(y + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), d));
+      store_ps<kStream>(y, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), d));
+      store_ps<kStream>(y + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), d));
     }
   }
 }
@@ -42,12 +35,7 @@ QB_TARGET_AVX512 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, f
 }  // namespace
 
 QB_TARGET_AVX512 void q4_0_dequant_avx512(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  if (ggml_x86::use_stream_stores(out + r0 * w->cols, (r1 - r0) * w->cols, 64)) {
-    dequant_rows<true>(w, r0, r1, out);
-    _mm_sfence();
-  } else {
-    dequant_rows<false>(w, r0, r1, out);
-  }
+  dequant_with_stream_stores<64, dequant_rows<true>, dequant_rows<false>>(w, r0, r1, out);
 }
 
 }  // namespace qb::x86

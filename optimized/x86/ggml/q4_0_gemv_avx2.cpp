@@ -9,6 +9,7 @@
 
 #include "optimized/x86/ggml/ggml_x86_common.h"
 #include "optimized/x86/kernels.h"
+#include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/blocks.h"
 #include "reference/ggml/ggml_format.h"
@@ -28,12 +29,6 @@ QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 block_term(
       _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), _mm256_set1_epi16(1)), seed);
   const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk))), dx);
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
-}
-
-QB_TARGET_AVX2 static inline __attribute__((always_inline)) float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
 template <int R>

@@ -2,12 +2,11 @@
 // the vcvtph2ps-widened scale per element. Same single IEEE multiply as the reference with the
 // same operand values, and vcvtph2ps widens exactly (quieting NaNs, keeping payloads) like
 // fp16_to_f32, so the output is bit-identical, NaNs included.
-// Large outputs are written with non-temporal stores when aligned (see use_stream_stores), then
-// fenced so the data is globally visible before the call returns.
+// Large outputs are written with non-temporal stores when aligned (optimized/x86/stream_store.h).
 #include "optimized/x86/intrinsics.h"
 
-#include "optimized/x86/ggml/ggml_x86_common.h"
 #include "optimized/x86/kernels.h"
+#include "optimized/x86/stream_store.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/blocks.h"
 #include "reference/ggml/ggml_format.h"
@@ -26,8 +25,7 @@ QB_TARGET_AVX512 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, f
       for (int j = 0; j < ggml::kQK8_0; j += 16) {
         const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + j));
         const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d);
-        if constexpr (kStream) _mm512_stream_ps(y + j, v);
-        else _mm512_storeu_ps(y + j, v);
+        store_ps<kStream>(y + j, v);
       }
     }
   }
@@ -36,12 +34,7 @@ QB_TARGET_AVX512 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, f
 }  // namespace
 
 QB_TARGET_AVX512 void q8_0_dequant_avx512(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  if (ggml_x86::use_stream_stores(out + r0 * w->cols, (r1 - r0) * w->cols, 64)) {
-    dequant_rows<true>(w, r0, r1, out);
-    _mm_sfence();
-  } else {
-    dequant_rows<false>(w, r0, r1, out);
-  }
+  dequant_with_stream_stores<64, dequant_rows<true>, dequant_rows<false>>(w, r0, r1, out);
 }
 
 }  // namespace qb::x86
