@@ -2,16 +2,12 @@
 
 #include <algorithm>
 
+#include "harness/shape.h"
+
 namespace qb {
 namespace {
 
 using nlohmann::json;
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 const std::string& required_meta(const std::string& path, const SafetensorsFile& f, const std::string& key) {
   const auto it = f.metadata.find(key);

@@ -8,6 +8,7 @@
 #include "harness/family.h"
 #include "harness/mapped_file.h"
 #include "harness/registry.h"
+#include "harness/shape.h"
 
 namespace qb {
 
@@ -15,12 +16,6 @@ using ojson = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 ojson parse_json_file(const std::string& path) {
   std::ifstream in(path);

@@ -14,6 +14,12 @@ std::optional<int64_t> parse_positive(std::string_view s) {
 
 }  // namespace
 
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
 std::optional<Shape> parse_shape(std::string_view s) {
   const auto x = s.find_first_of("xX");
   if (x == std::string_view::npos) return std::nullopt;

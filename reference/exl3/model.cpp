@@ -12,6 +12,7 @@
 #include "harness/model_dir.h"
 #include "harness/registry.h"
 #include "harness/safetensors.h"
+#include "harness/shape.h"
 #include "reference/exl3/exl3.h"
 
 namespace qb::exl3 {
@@ -19,12 +20,6 @@ namespace qb::exl3 {
 using ojson = nlohmann::ordered_json;
 
 namespace {
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 // torch dtype names as tensor_storage writes them.
 std::optional<DType> torch_dtype(const std::string& s) {
