@@ -126,27 +126,16 @@ QB_TARGET_AVX512 QB_EXL3_INLINE __m512 decode_p(const TileP<K>& t) {
   const __m512i x = o <= 16 ? t.v[d + 1] : t.w[d + 1];
   const __m512i a = sh == 0 ? x : _mm512_srli_epi32(x, sh);  // state in bits 0..15, garbage above
   const __m512i st = sh == 16 ? a : _mm512_and_si512(a, _mm512_set1_epi32(0xFFFF));
-  __m512 v;
-  if constexpr (CB == exl3::Codebook::mul1) {
-    const __m512i h = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMul1));
-    const __m512i sum = _mm512_madd_epi16(_mm512_maddubs_epi16(h, _mm512_set1_epi8(1)), _mm512_set1_epi16(1));
-    v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, _mm512_set1_epi32(1024))),
-                        _mm512_set1_ps(kMul1Inv), _mm512_set1_ps(kMul1Bias));
-  } else {
-    constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
-    __m512i xh = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)M));
-    __m512i xl = _mm512_mullo_epi32(a, _mm512_set1_epi32((int)(M << 16)));
-    if constexpr (CB == exl3::Codebook::inst3) {
-      xh = _mm512_add_epi32(xh, _mm512_set1_epi32((int)kAdd3inst));
-      xl = _mm512_add_epi32(xl, _mm512_set1_epi32((int)(kAdd3inst << 16)));
-    }
-    const __m512i keep = _mm512_set1_epi32((int)kKeep), set = _mm512_set1_epi32((int)kSet);
-    const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xh, 3), keep, set, 0x6A);
-    const __m512i lo = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xl, 3), keep, set, 0x6A);
-    v = _mm512_add_ps(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
+  if constexpr (CB == exl3::Codebook::mul1)
+    return round_fp16_z(mul1_value_z(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMul1))));
+  constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
+  __m512i xh = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)M));
+  __m512i xl = _mm512_mullo_epi32(a, _mm512_set1_epi32((int)(M << 16)));
+  if constexpr (CB == exl3::Codebook::inst3) {
+    xh = _mm512_add_epi32(xh, _mm512_set1_epi32((int)kAdd3inst));
+    xl = _mm512_add_epi32(xl, _mm512_set1_epi32((int)(kAdd3inst << 16)));
   }
-  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(kSplit));
-  return _mm512_sub_ps(c, _mm512_sub_ps(c, v));
+  return round_fp16_z(halves_sum_z(xh, xl));
 }
 
 template <exl3::Codebook CB, int K, int M, int B0, int NB, int R>

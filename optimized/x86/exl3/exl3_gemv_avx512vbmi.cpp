@@ -108,28 +108,16 @@ constexpr uint32_t dup_mul(uint32_t m) { return m * (1u - 65536u); }
 
 template <exl3::Codebook CB>
 QB_TARGET_AVX512VBMI QB_EXL3_INLINE __m512 decode_dup(__m512i dup) {
-  __m512 v;
-  if constexpr (CB == exl3::Codebook::mul1) {
-    const __m512i x = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(kMulMul1)));
-    const __m512i sum = _mm512_madd_epi16(_mm512_maddubs_epi16(x, _mm512_set1_epi8(1)), _mm512_set1_epi16(1));
-    v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, _mm512_set1_epi32(1024))),
-                        _mm512_set1_ps(kMul1Inv), _mm512_set1_ps(kMul1Bias));
-  } else {
-    constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
-    __m512i xh = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(M)));
-    __m512i xl = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)(M << 16)));
-    if constexpr (CB == exl3::Codebook::inst3) {
-      xh = _mm512_add_epi32(xh, _mm512_set1_epi32((int)kAdd3inst));
-      xl = _mm512_add_epi32(xl, _mm512_set1_epi32((int)(kAdd3inst << 16)));
-    }
-    const __m512i keep = _mm512_set1_epi32((int)kKeep), set = _mm512_set1_epi32((int)kSet);
-    const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xh, 3), keep, set, 0x6A);
-    const __m512i lo = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xl, 3), keep, set, 0x6A);
-    v = _mm512_add_ps(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
+  if constexpr (CB == exl3::Codebook::mul1)
+    return round_fp16_z(mul1_value_z(_mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(kMulMul1)))));
+  constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
+  __m512i xh = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(M)));
+  __m512i xl = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)(M << 16)));
+  if constexpr (CB == exl3::Codebook::inst3) {
+    xh = _mm512_add_epi32(xh, _mm512_set1_epi32((int)kAdd3inst));
+    xl = _mm512_add_epi32(xl, _mm512_set1_epi32((int)(kAdd3inst << 16)));
   }
-  // Veltkamp rounding as in exl3_x86_common.h (vcvtps2ph + vcvtph2ps measured slower here).
-  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(kSplit));
-  return _mm512_sub_ps(c, _mm512_sub_ps(c, v));
+  return round_fp16_z(halves_sum_z(xh, xl));
 }
 
 template <exl3::Codebook CB, bool Big, int NV, int M>

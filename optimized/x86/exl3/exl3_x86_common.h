@@ -68,6 +68,30 @@ constexpr float kMul1Inv = 0.00676727294921875f, kMul1Bias = -10.3828125f;
 
 #define QB_EXL3_INLINE static inline __attribute__((always_inline))
 
+// The codebook arithmetic after the hash, shared by every AVX-512 decoder (each forms the hashed
+// words its own way). mul1: the hashed word's byte sum, then upstream's fp16 FMA, exact in fp32.
+QB_TARGET_AVX512 QB_EXL3_INLINE __m512 mul1_value_z(__m512i x) {
+  const __m512i sum = _mm512_madd_epi16(_mm512_maddubs_epi16(x, _mm512_set1_epi8(1)), _mm512_set1_epi16(1));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, _mm512_set1_epi32(1024))), _mm512_set1_ps(kMul1Inv),
+                         _mm512_set1_ps(kMul1Bias));
+}
+
+// 3inst/mcg: the exact fp32 sum of the two fp16 halves; xh's high 16 bits are the high half, xl's
+// the low half (the hash shifted left by 16, or formed there directly).
+QB_TARGET_AVX512 QB_EXL3_INLINE __m512 halves_sum_z(__m512i xh, __m512i xl) {
+  const __m512i keep = _mm512_set1_epi32((int)kKeep), set = _mm512_set1_epi32((int)kSet);
+  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xh, 3), keep, set, 0x6A);
+  const __m512i lo = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xl, 3), keep, set, 0x6A);
+  return _mm512_add_ps(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
+}
+
+// Upstream's single rounding to fp16, by Veltkamp's split (see above; vcvtps2ph + vcvtph2ps measured
+// slower).
+QB_TARGET_AVX512 QB_EXL3_INLINE __m512 round_fp16_z(__m512 v) {
+  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(kSplit));
+  return _mm512_sub_ps(c, _mm512_sub_ps(c, v));
+}
+
 // ---- AVX-512: 16 values per group; a tile's uint32 words sit in 2 (K <= 4) or 4 zmm.
 
 struct TileZ {
@@ -102,26 +126,14 @@ QB_TARGET_AVX512 QB_EXL3_INLINE __m512 decode_z(const TileZ& t, const Tables& T,
   const __m512i st = _mm512_ternarylogic_epi32(_mm512_srlv_epi32(lo, _mm512_load_si512(T.shr + 16 * g)),
                                                _mm512_sllv_epi32(hi, _mm512_load_si512(T.shl + 16 * g)),
                                                _mm512_set1_epi32(0xFFFF), 0xA8);  // (a | b) & c
-  __m512 v;
-  if constexpr (CB == exl3::Codebook::mul1) {
-    const __m512i x = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMul1));
-    const __m512i sum = _mm512_madd_epi16(_mm512_maddubs_epi16(x, _mm512_set1_epi8(1)), _mm512_set1_epi16(1));
-    v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, _mm512_set1_epi32(1024))),
-                        _mm512_set1_ps(kMul1Inv), _mm512_set1_ps(kMul1Bias));
-  } else {
-    __m512i x;
-    if constexpr (CB == exl3::Codebook::mcg)
-      x = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMcg));
-    else
-      x = _mm512_add_epi32(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMul3inst)),
-                           _mm512_set1_epi32((int)kAdd3inst));
-    const __m512i keep = _mm512_set1_epi32((int)kKeep), set = _mm512_set1_epi32((int)kSet);
-    const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srai_epi32(x, 3), keep, set, 0x6A);
-    const __m512i lo = _mm512_ternarylogic_epi32(_mm512_srai_epi32(_mm512_slli_epi32(x, 16), 3), keep, set, 0x6A);
-    v = _mm512_add_ps(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
-  }
-  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(kSplit));
-  return _mm512_sub_ps(c, _mm512_sub_ps(c, v));
+  if constexpr (CB == exl3::Codebook::mul1)
+    return round_fp16_z(mul1_value_z(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMul1))));
+  __m512i x;
+  if constexpr (CB == exl3::Codebook::mcg)
+    x = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMcg));
+  else
+    x = _mm512_add_epi32(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMul3inst)), _mm512_set1_epi32((int)kAdd3inst));
+  return round_fp16_z(halves_sum_z(x, _mm512_slli_epi32(x, 16)));
 }
 
 // Butterfly of stage h inside one vector: lane i gets v[i] + v[i^h] (bit h clear) or
