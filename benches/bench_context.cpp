@@ -99,7 +99,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
     state.counters["multiplicity"] = static_cast<double>(c.multiplicity);
     state.counters["ms_per_token"] = per_iter * 1e3 * static_cast<double>(c.multiplicity);
   }
-  state.SetLabel(v.target.name);
+  state.SetLabel(target_label(v));
 }
 
 }  // namespace qb::bench

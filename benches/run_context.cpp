@@ -40,7 +40,7 @@ void add_run_context(const RunConfig& config, const std::string& isa_ceiling, co
                                                   std::to_string(probe.passes) + " passes, " + probe.kernel);
   // Context values are strings; these two are JSON objects serialized into them.
   auto isa = nlohmann::json::object();
-  for (const Variant* v : selection.run) isa[v->name] = v->target.name;
+  for (const Variant* v : selection.run) isa[v->name] = target_label(*v);
   benchmark::AddCustomContext("variant_isa", isa.dump());
   auto skipped = nlohmann::json::object();
   for (const auto& [v, why] : selection.skipped) skipped[v->name] = why;

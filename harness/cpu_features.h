@@ -50,6 +50,13 @@ constexpr uint64_t kIsaAVX512 = kIsaAVX2 | kAVX512F | kAVX512DQ | kAVX512BW | kA
 constexpr uint64_t kIsaAVX512VNNI = kIsaAVX512 | kAVX512VNNI;
 constexpr uint64_t kIsaAVX512VBMI = kIsaAVX512VNNI | kAVX512VBMI | kAVX512VBMI2;
 
+// The levels by name, for kernel lists (optimized/<arch>/kernels.inc): a line naming a level that
+// does not exist fails to compile instead of registering a kernel nothing ever runs.
+namespace isa_level {
+constexpr uint64_t scalar = kIsaScalar, avx2 = kIsaAVX2, avx512 = kIsaAVX512, avx512vnni = kIsaAVX512VNNI,
+                   avx512vbmi = kIsaAVX512VBMI;
+}  // namespace isa_level
+
 const std::vector<IsaLevel>& isa_levels();
 // The level with this name, or nullopt (the caller reports the valid names).
 std::optional<uint64_t> isa_level_features(std::string_view name);

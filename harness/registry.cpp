@@ -1,9 +1,12 @@
 #include "harness/registry.h"
 
+#include "harness/backend.h"
 #include "harness/cpu_features.h"
 #include "harness/family.h"
 
 #include <cstring>
+#include <set>
+#include <stdexcept>
 
 namespace qb {
 
@@ -24,6 +27,10 @@ std::string_view op_name(Op op) {
     case Op::gemv: return "gemv";
   }
   return "?";
+}
+
+std::string target_label(const Variant& v) {
+  return v.target.backend ? v.target.name + " @ " + std::string(v.target.backend->name()) : v.target.name;
 }
 
 const ActivationFormat& f32_activation() {
@@ -69,6 +76,11 @@ const std::vector<Variant>& variants() {
       if (f.gemv_ref) reference(f, Op::gemv, nullptr, f.gemv_ref);
     }
     for (auto& k : make_optimized_variants()) v.push_back(std::move(k));
+    // A name listed twice would run (and report) one kernel under two lines.
+    std::set<std::string> names;
+    for (const Variant& k : v)
+      if (!names.insert(k.name).second)
+        throw std::logic_error("variant " + k.name + " is registered twice (a duplicated kernel list line?)");
     return v;
   }();
   return all;

@@ -122,6 +122,9 @@ struct Variant {
   std::string origin = kOwnOrigin;  // or the plugin library it came from
 };
 
+// "avx2", or "avx2 @ plugin:libx.so" for a variant of another backend: what report lines print.
+std::string target_label(const Variant& v);
+
 const std::vector<Format>& formats();
 const Format* find_format(std::string_view id);
 // Reference variants (one per implemented format and op) followed by optimized kernels.

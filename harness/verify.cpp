@@ -88,9 +88,7 @@ struct Reporter {
   }
 };
 
-std::string variant_label(const Variant& v) {
-  return std::string(op_name(v.op)) + "  " + v.name + " [" + v.target.name + "]";
-}
+std::string variant_label(const Variant& v) { return std::string(op_name(v.op)) + "  " + v.name + " [" + target_label(v) + "]"; }
 
 // The stored bytes of the block holding element (row, col): what a reader needs to see
 // first when a decode is wrong.
@@ -123,6 +121,9 @@ struct Expectations {
   std::vector<double> dequant_bounds;
   std::string dequant_trust;
   std::vector<GemvExpectation> gemv;
+  // Computed by the format's reference (a model directory's layers): its own variants would only
+  // be compared with themselves, so they are reported as skipped, not passed.
+  bool by_reference = false;
 };
 
 // The trust notes of every expectation (harness/check.h), the same for fixtures and models.
@@ -265,9 +266,10 @@ void check_encoder(Reporter& rep, const Fixture& fx, EncodeFn encode, const std:
 std::vector<const Variant*> select_for(Reporter& rep, const std::vector<Variant>& pool, const Format& f, Op op) {
   Selection s = select_variants(pool, f.id, op, rep.opt.isa_cap);
   if (!rep.opt.only_variant.empty()) {
-    s.run.erase(std::remove_if(s.run.begin(), s.run.end(), [&](const Variant* v) { return v->name != rep.opt.only_variant; }),
-                s.run.end());
-    s.skipped.clear();
+    const auto other = [&](const Variant* v) { return v->name != rep.opt.only_variant; };
+    s.run.erase(std::remove_if(s.run.begin(), s.run.end(), other), s.run.end());
+    s.skipped.erase(std::remove_if(s.skipped.begin(), s.skipped.end(), [&](const auto& sk) { return other(sk.first); }),
+                    s.skipped.end());
   }
   for (const auto& [v, why] : s.skipped) rep.skip(variant_label(*v), why);
   return s.run;
@@ -279,10 +281,22 @@ void run_checks(Reporter& rep, const PreparedWeight& pw, const Expectations& e, 
   const QWeight& w = pw.weight();
   const Format& f = *w.format;
   const std::string where = rep.where;
+  const auto checked = [&](Op op) {
+    std::vector<const Variant*> run = select_for(rep, pool, f, op);
+    if (!e.by_reference) return run;
+    std::vector<const Variant*> others;
+    for (const Variant* v : run) {
+      if (v->reference)
+        rep.skip(variant_label(*v), "the expectation is this reference's own output");
+      else
+        others.push_back(v);
+    }
+    return others;
+  };
   if (e.inner)
-    for (const Variant* v : select_for(rep, pool, f, Op::inner)) check_dequant(rep, *v, pw, *e.inner, e.inner_trust);
+    for (const Variant* v : checked(Op::inner)) check_dequant(rep, *v, pw, *e.inner, e.inner_trust);
   if (e.dequant)
-    for (const Variant* v : select_for(rep, pool, f, Op::dequant)) {
+    for (const Variant* v : checked(Op::dequant)) {
       if (!e.dequant_bounds.empty())
         check_decode_within(rep, *v, pw, *e.dequant, e.dequant_bounds, e.dequant_trust);
       else
@@ -291,7 +305,7 @@ void run_checks(Reporter& rep, const PreparedWeight& pw, const Expectations& e, 
   for (const GemvExpectation& g : e.gemv) {
     rep.where = g.where.empty() ? where : g.where;
     if (!g.source_x.empty() && rep.opt.only_variant.empty()) check_quantizer(rep, f, w.cols, g);
-    for (const Variant* v : select_for(rep, pool, f, Op::gemv)) check_gemv(rep, *v, pw, g);
+    for (const Variant* v : checked(Op::gemv)) check_gemv(rep, *v, pw, g);
   }
   rep.where = where;
 }
@@ -330,6 +344,7 @@ Expectations reference_expectations(const PreparedWeight& pw, uint64_t x_seed, c
   const Format& f = *w.format;
   const auto elems = static_cast<std::size_t>(w.rows * w.cols);
   Expectations e;
+  e.by_reference = true;
   if (f.inner_ref) {
     e.inner.emplace(elems);
     f.inner_ref(pw.get(), 0, w.rows, e.inner->data());
@@ -454,6 +469,9 @@ Tally verify_paths(const std::vector<std::string>& paths, const std::vector<Vari
         ++total.failed;
       }
       items.insert(items.end(), found.begin(), found.end());
+    } else if (const fs::path dir = fs::path(p).has_parent_path() ? fs::path(p).parent_path() : fs::path(".");
+               fs::path(p).extension() == ".json" && is_model_dir(dir.string())) {
+      items.emplace_back(dir.string(), true);  // a model's config stands for its directory
     } else if (fs::exists(p, ec)) {
       items.emplace_back(p, false);
     } else {

@@ -1,5 +1,6 @@
 // build/bin/verify PATH...: runs every registered variant this CPU supports on each fixture, plus
 // the kernels of any --plugin libraries (harness/qb_plugin.h), checked exactly like ours.
+#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -67,5 +68,13 @@ int main(int argc, char** argv) {
   std::cout << loaded_lines;
   const qb::Tally t = qb::verify_paths(paths, pool, opt, std::cout);
   std::cout << t.passed << " passed, " << t.failed << " failed, " << t.skipped << " skipped\n";
+  // With --variant every check is that variant's: none passing or failing means it never ran
+  // (inputs of another format, or skipped above), which must not read as success.
+  if (!opt.only_variant.empty() && t.passed + t.failed == 0) {
+    std::cerr << "verify: --variant " << opt.only_variant << " ran on none of the inputs (its format is "
+              << std::find_if(pool.begin(), pool.end(), [&](const qb::Variant& v) { return v.name == opt.only_variant; })->format
+              << "; see the SKIP lines)\n";
+    return 1;
+  }
   return t.failed == 0 ? 0 : 1;
 }

@@ -14,12 +14,13 @@ namespace qb {
 namespace {
 
 template <typename Fn>
-Variant kernel_variant(const char* format, const char* op, const char* isa, Fn fn, bool batches) {
+Variant kernel_variant(const char* format, const char* op, const char* isa, uint64_t features, const char* tag,
+                       Fn fn, bool batches) {
   Variant v;
   v.format = format;
   v.op = std::string_view(op) == "gemv" ? Op::gemv : std::string_view(op) == "inner" ? Op::inner : Op::dequant;
-  v.name = v.format + "_" + op + "_" + isa;
-  v.target.features = *isa_level_features(isa);
+  v.name = v.format + "_" + op + "_" + isa + (*tag ? std::string("_") + tag : "");
+  v.target.features = features;
   v.target.name = isa;
   if constexpr (std::is_same_v<Fn, GemvFn>)
     v.gemv = fn;
@@ -35,12 +36,16 @@ std::vector<Variant> make_optimized_variants() {
   std::vector<Variant> v;
 #if defined(__x86_64__)
 #define QB_KERNEL(format, op, isa) \
-  v.push_back(kernel_variant(#format, #op, #isa, &x86::format##_##op##_##isa, false));
+  v.push_back(kernel_variant(#format, #op, #isa, isa_level::isa, "", &x86::format##_##op##_##isa, false));
 #define QB_BATCH_KERNEL(format, op, isa) \
-  v.push_back(kernel_variant(#format, #op, #isa, &x86::format##_##op##_##isa, true));
+  v.push_back(kernel_variant(#format, #op, #isa, isa_level::isa, "", &x86::format##_##op##_##isa, true));
+#define QB_KERNEL_TAGGED(format, op, isa, tag)                                                \
+  v.push_back(kernel_variant(#format, #op, #isa, isa_level::isa, #tag, &x86::format##_##op##_##isa##_##tag, \
+                             false));
 #include "optimized/x86/kernels.inc"
 #undef QB_KERNEL
 #undef QB_BATCH_KERNEL
+#undef QB_KERNEL_TAGGED
 #endif
   return v;
 }

@@ -24,10 +24,16 @@ def load(path):
     for b in doc.get("benchmarks", []):
         if b.get("run_type") != "iteration" or b.get("error_occurred") or "weight_GBps" not in b:
             continue
-        # <format>/<op>/<variant>/<R>x<C>/threads:<N>[/manual_time]
+        # <format>/<op>/<variant>/<R>x<C>[/<tag>][/m:<M>]/threads:<N>[/manual_time]; the tag (a
+        # family's parameters, or a model's layer kinds) is part of what was measured.
         parts = b["run_name"].split("/")
-        fmt, op, variant, shape, threads = parts[:5]
-        rows.append(dict(fmt=fmt, op=op, variant=variant, shape=shape, threads=int(threads.split(":")[1]),
+        fmt, op, variant, shape = parts[:4]
+        rest = [p for p in parts[4:] if p != "manual_time"]
+        threads = next(int(p.split(":")[1]) for p in rest if p.startswith("threads:"))
+        batch = next((int(p.split(":")[1]) for p in rest if p.startswith("m:")), 1)
+        tag = "/".join(p for p in rest if not p.startswith(("threads:", "m:")))
+        rows.append(dict(fmt=fmt, op=op if batch == 1 else "%s m=%d" % (op, batch), variant=variant,
+                         shape=shape + ("/" + tag if tag else ""), threads=threads,
                          gbps=b["weight_GBps"], frac=b.get("bw_fraction")))
     return ctx, rows
 
@@ -84,7 +90,7 @@ def main():
         commits = sorted({c.get("git_commit", "?") for _, c, _ in runs})
         fig.suptitle("%s %s, %d threads\n%s; commit %s" % (fmt, op, threads, ", ".join(cpus), ", ".join(commits)))
         fig.tight_layout()
-        out = os.path.join(args.outdir, "bench_%s_%s_t%d.png" % (fmt, op, threads))
+        out = os.path.join(args.outdir, "bench_%s_%s_t%d.png" % (fmt, op.replace(" m=", "_m"), threads))
         fig.savefig(out, dpi=110)
         plt.close(fig)
         print(out)

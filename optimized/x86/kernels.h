@@ -12,8 +12,10 @@ namespace qb::x86 {
 
 #define QB_KERNEL(format, op, isa) QB_KERNEL_SIG_##op(format##_##op##_##isa);
 #define QB_BATCH_KERNEL(format, op, isa) QB_KERNEL(format, op, isa)
+#define QB_KERNEL_TAGGED(format, op, isa, tag) QB_KERNEL_SIG_##op(format##_##op##_##isa##_##tag);
 #include "optimized/x86/kernels.inc"
 #undef QB_KERNEL
 #undef QB_BATCH_KERNEL
+#undef QB_KERNEL_TAGGED
 
 }  // namespace qb::x86
