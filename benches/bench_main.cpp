@@ -183,8 +183,9 @@ int main(int argc, char** argv) {
     if (!model_path.empty()) {
       try {
         model = model_cases(model_path);
-      } catch (const std::exception& e) {
-        throw CLI::ValidationError("--model", e.what());
+      } catch (const std::exception& e) {  // the input, not the command line, is at fault
+        std::fprintf(stderr, "bench: --model: %s\n", e.what());
+        return 2;
       }
       if (model.cases.empty()) throw CLI::ValidationError("--model", model_path + " declares no layers");
       const std::string model_format = model.cases.front().format;
@@ -219,7 +220,8 @@ int main(int argc, char** argv) {
       try {
         for (Variant& v : load_plugin(lib, pool)) pool.push_back(std::move(v));
       } catch (const std::exception& e) {
-        throw CLI::ValidationError("--plugin", e.what());
+        std::fprintf(stderr, "bench: --plugin: %s\n", e.what());
+        return 2;
       }
     }
     if (!json_path.empty() && !std::ofstream(json_path))
