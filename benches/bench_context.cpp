@@ -42,8 +42,7 @@ void BenchContext::register_rows(const std::vector<BenchCase>& cases, std::vecto
 BenchData& BenchContext::data_for(const BenchCase& c) {
   if (!data_ || data_key_ != c.key()) {
     data_.reset();  // free the previous rotation set before building the next
-    const Format& f = c.format.empty() ? *config_.format : *find_format(c.format);
-    data_ = std::make_unique<BenchData>(make_data(f, config_.op, c.shape, c.params, config_.data));
+    data_ = std::make_unique<BenchData>(make_data(*config_.format, config_.op, c.shape, c.params, config_.data));
     data_key_ = c.key();
   }
   return *data_;

@@ -19,7 +19,7 @@ namespace qb::bench {
 // One benchmarked weight: its shape and params, and for a model's layer list the layers it
 // stands for (identical shape, bits and codebook are measured once).
 struct BenchCase {
-  std::string format;  // registry id of a model's layers; empty: the run's --format
+  std::string format;  // registry id of a model's layers (bench runs them only as its --format); empty otherwise
   Shape shape;
   nlohmann::json params = nlohmann::json::object();
   std::string tag;           // row-name part after the shape: the family's parameter tag, or for a

@@ -32,26 +32,17 @@ using namespace qb::bench;
 // weight, ~50 ms), short enough that the default run takes about two minutes.
 constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.5";
 
-std::string join_ids(bool implemented) {
-  std::string s;
-  for (const auto& f : formats())
-    if (f.implemented() == implemented) s += (s.empty() ? "" : " ") + f.id;
-  return s;
-}
-
 const Format& check_format(const std::string& id) {
   const Format* f = find_format(id);
-  if (!f) throw CLI::ValidationError("--format", "unknown format '" + id + "'; valid: " + join_ids(true));
+  if (!f) throw CLI::ValidationError("--format", "unknown format '" + id + "'; valid: " + implemented_format_ids(" "));
   if (!f->implemented())
-    throw CLI::ValidationError("--format", "'" + id + "' is not implemented yet; implemented: " + join_ids(true));
+    throw CLI::ValidationError("--format", "'" + id + "' is not implemented yet; implemented: " + implemented_format_ids(" "));
   return *f;
 }
 
 uint64_t check_isa(const std::string& name) {
   if (const auto features = isa_level_features(name)) return *features;
-  std::string valid = "native";
-  for (const auto& l : isa_levels()) valid += " " + std::string(l.name);
-  throw CLI::ValidationError("--isa", "unknown level '" + name + "'; valid: " + valid);
+  throw CLI::ValidationError("--isa", "unknown level '" + name + "'; valid: native " + isa_level_names(" "));
 }
 
 // The run's weights: the shapes given, or the family's default suite, for every combination of

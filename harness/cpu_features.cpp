@@ -127,6 +127,12 @@ std::optional<uint64_t> isa_level_features(std::string_view name) {
   return std::nullopt;
 }
 
+std::string isa_level_names(std::string_view sep) {
+  std::string s;
+  for (const auto& l : isa_levels()) s += (s.empty() ? "" : std::string(sep)) + std::string(l.name);
+  return s;
+}
+
 std::string_view isa_level_name(uint64_t features) {
   if (features == ~0ull) return "native";
   std::string_view best = "scalar";

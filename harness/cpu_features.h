@@ -60,6 +60,8 @@ constexpr uint64_t scalar = kIsaScalar, avx2 = kIsaAVX2, avx512 = kIsaAVX512, av
 const std::vector<IsaLevel>& isa_levels();
 // The level with this name, or nullopt (the caller reports the valid names).
 std::optional<uint64_t> isa_level_features(std::string_view name);
+// Every level's name, joined by `sep`, for messages that list the valid ones.
+std::string isa_level_names(std::string_view sep);
 // Name of the highest level whose features are all in `features`.
 std::string_view isa_level_name(uint64_t features);
 

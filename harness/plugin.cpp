@@ -72,19 +72,6 @@ bool valid_name(const std::string& s) {
 
 std::string quoted(const char* s) { return s ? "'" + std::string(s) + "'" : "null"; }
 
-std::string known_formats() {
-  std::string s;
-  for (const Format& f : formats())
-    if (f.implemented()) s += (s.empty() ? "" : ", ") + f.id;
-  return s;
-}
-
-std::string known_levels() {
-  std::string s;
-  for (const IsaLevel& l : isa_levels()) s += (s.empty() ? "" : ", ") + std::string(l.name);
-  return s;
-}
-
 }  // namespace
 
 std::vector<Variant> load_plugin(const std::string& path, const std::vector<Variant>& pool) {
@@ -139,10 +126,10 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
       if (v.name == name) throw fail("name", "clashes with a variant already registered (from " + v.origin + ")");
 
     const Format* f = k.format ? find_format(k.format) : nullptr;
-    if (!f) throw fail("format", quoted(k.format) + " is not a registered format; implemented: " + known_formats());
+    if (!f) throw fail("format", quoted(k.format) + " is not a registered format; implemented: " + implemented_format_ids(", "));
     if (!f->implemented())
       throw fail("format", quoted(k.format) + " has no reference in this quantbench to check against; implemented: " +
-                               known_formats());
+                               implemented_format_ids(", "));
 
     const std::string op_s = k.op ? k.op : "";
     Op op;
@@ -161,7 +148,7 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
     if (op == Op::gemv && !k.gemv) throw fail("gemv", "is null for op 'gemv'");
 
     const auto features = k.isa ? isa_level_features(k.isa) : std::nullopt;
-    if (!features) throw fail("isa", "is " + quoted(k.isa) + "; one of " + known_levels());
+    if (!features) throw fail("isa", "is " + quoted(k.isa) + "; one of " + isa_level_names(", "));
 
     constexpr uint32_t kKnownFlags = QB_KERNEL_BATCH | QB_KERNEL_ANY_NAN;
     if (k.flags & ~kKnownFlags) {

@@ -56,6 +56,13 @@ const Format* find_format(std::string_view id) {
   return nullptr;
 }
 
+std::string implemented_format_ids(std::string_view sep) {
+  std::string s;
+  for (const auto& f : formats())
+    if (f.implemented()) s += (s.empty() ? "" : std::string(sep)) + f.id;
+  return s;
+}
+
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> all = [] {
     std::vector<Variant> v;

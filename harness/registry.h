@@ -127,6 +127,8 @@ std::string target_label(const Variant& v);
 
 const std::vector<Format>& formats();
 const Format* find_format(std::string_view id);
+// The ids of the formats with a reference, joined by `sep`, for messages that list the valid ones.
+std::string implemented_format_ids(std::string_view sep);
 // Reference variants (one per implemented format and op) followed by optimized kernels.
 const std::vector<Variant>& variants();
 

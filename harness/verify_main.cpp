@@ -30,8 +30,7 @@ int main(int argc, char** argv) {
   const auto cap = qb::isa_level_features(isa);
   if (!cap) {
     std::cerr << "verify: --isa '" << isa << "' is not a level; use one of: native";
-    for (const auto& l : qb::isa_levels()) std::cerr << ' ' << l.name;
-    std::cerr << "\n";
+    std::cerr << ' ' << qb::isa_level_names(" ") << "\n";
     return 2;
   }
   opt.isa_cap = *cap;
