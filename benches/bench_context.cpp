@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <memory>
+#include <vector>
 
 #include "harness/run.h"
 
@@ -57,18 +59,18 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
     state.SkipWithError(e.what());
     return;
   }
+  // Each copy in the variant's backend, before the clock starts (Backend::prepare).
+  std::vector<std::unique_ptr<BackendWeight>> copies;
+  for (const auto& p : d->prepared) copies.push_back(backend_of(v).prepare(v, *p));
+  const int64_t m = config_.op == Op::gemv ? config_.data.batch : 0;
   double seconds = 0;
   uint64_t ticks = 0;
   for (auto _ : state) {
     const std::size_t i = d->next++;
-    const PreparedWeight& w = *d->prepared[i % d->prepared.size()];
     float* out = d->out(i);
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t c0 = tsc();
-    if (config_.op == Op::gemv)
-      run_gemv(v, w, d->act.data(), config_.data.batch, out, config_.threads);
-    else
-      run_dequant(v, w, out, config_.threads);
+    run_prepared(v, *copies[i % copies.size()], d->act.data(), m, out, config_.threads);
     ticks += tsc() - c0;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     state.SetIterationTime(s);

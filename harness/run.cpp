@@ -62,13 +62,18 @@ class CpuBackend : public Backend {
 };
 
 void run_on_backend(const Variant& v, const PreparedWeight& w, const uint8_t* act, int64_t m, float* out, int threads) {
-  const Backend& b = v.target.backend ? *v.target.backend : cpu_backend();
-  const std::unique_ptr<BackendWeight> bw = b.prepare(v, w);
-  b.run(v, *bw, act, m, out, threads);
-  b.fetch(v, *bw, out);
+  run_prepared(v, *backend_of(v).prepare(v, w), act, m, out, threads);
 }
 
 }  // namespace
+
+const Backend& backend_of(const Variant& v) { return v.target.backend ? *v.target.backend : cpu_backend(); }
+
+void run_prepared(const Variant& v, const BackendWeight& w, const uint8_t* act, int64_t m, float* out, int threads) {
+  const Backend& b = backend_of(v);
+  b.run(v, w, act, m, out, threads);
+  b.fetch(v, w, out);
+}
 
 const Backend& cpu_backend() {
   static const CpuBackend cpu;

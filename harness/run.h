@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "harness/backend.h"
 #include "harness/prepared.h"
 #include "harness/registry.h"
 
@@ -13,5 +14,11 @@ void run_dequant(const Variant& v, const PreparedWeight& w, float* out, int thre
 // m activations back to back (the format's activation encoding), y [m][rows]; kernels that do
 // not batch are called once per vector.
 void run_gemv(const Variant& v, const PreparedWeight& w, const uint8_t* act, int64_t m, float* y, int threads);
+
+// The backend a variant runs on (the CPU's when its target names none).
+const Backend& backend_of(const Variant& v);
+// Run and fetch on a weight already prepared by backend_of(v).prepare: timed loops prepare once,
+// outside the clock. `act` and `m` as run_gemv (ignored by dequant and inner).
+void run_prepared(const Variant& v, const BackendWeight& w, const uint8_t* act, int64_t m, float* out, int threads);
 
 }  // namespace qb
