@@ -100,8 +100,57 @@ std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act) {
   return bounds;
 }
 
+std::vector<double> gemv_sigmas(const QWeight& w, const uint8_t* act) {
+  const Format& f = *w.format;
+  const double n = static_cast<double>(f.gemv_rounding_depth(w.cols));
+  const double scale = std::sqrt(2.0 * n) * std::ldexp(1.0, -24);
+  std::vector<double> t;
+  if (f.gemv_rms_terms) {
+    t = f.gemv_rms_terms(w, act);
+  } else {
+    std::vector<float> wrow(static_cast<std::size_t>(w.rows * w.cols));
+    f.dequant_ref(PreparedWeight(w).get(), 0, w.rows, wrow.data());
+    std::vector<float> x(static_cast<std::size_t>(w.cols));
+    f.activation->dequant(act, w.cols, x.data());
+    t.resize(static_cast<std::size_t>(w.rows));
+    for (int64_t r = 0; r < w.rows; ++r) {
+      double s = 0;
+      for (int64_t c = 0; c < w.cols; ++c) {
+        const double p = static_cast<double>(wrow[r * w.cols + c]) * x[c];
+        s += p * p;
+      }
+      t[r] = std::sqrt(s);
+    }
+  }
+  for (double& v : t) v *= scale;
+  return t;
+}
+
+ModelCheck compare_model(const float* expected, const float* got, const std::vector<double>& sigmas) {
+  ModelCheck c;
+  double sum_z2 = 0;
+  for (std::size_t r = 0; r < sigmas.size(); ++r) {
+    if (!std::isfinite(expected[r]) || !std::isfinite(got[r]) || !std::isfinite(sigmas[r])) continue;
+    const double excess =
+        std::fmax(0.0, std::fabs(static_cast<double>(got[r]) - expected[r]) - std::ldexp(std::fabs(double(expected[r])), -24));
+    const double z = excess == 0 ? 0 : sigmas[r] > 0 ? excess / sigmas[r] : std::numeric_limits<double>::infinity();
+    ++c.counted;
+    sum_z2 += z * z;
+    if (c.worst < 0 || z > c.max_z) {
+      c.max_z = z;
+      c.worst = static_cast<int64_t>(r);
+    }
+    c.failures += z > kModelLambda;
+  }
+  const double t = 20, n = static_cast<double>(c.counted > 0 ? c.counted : 1);
+  c.rho = c.counted > 0 ? std::sqrt(sum_z2 / n) : 0;
+  c.rho_limit = std::sqrt(1 + 2 * std::sqrt(t / n) + 2 * t / n);
+  return c;
+}
+
 BoundCheck compare_within(const float* expected, const float* got, const std::vector<double>& bounds) {
   BoundCheck c;
+  double worst_excess = 0;
   for (std::size_t r = 0; r < bounds.size(); ++r) {
     const float e = expected[r], g = got[r];
     if (bits_of(e) != bits_of(g)) c.bit_exact = false;
@@ -122,6 +171,13 @@ BoundCheck compare_within(const float* expected, const float* got, const std::ve
     }
     if (!ok) {
       if (c.first_bad < 0) c.first_bad = static_cast<int64_t>(r);
+      const double excess = std::isfinite(g) && std::isfinite(e) && bounds[r] > 0
+                                ? std::fabs(static_cast<double>(g) - e) / bounds[r]
+                                : std::numeric_limits<double>::infinity();
+      if (c.worst < 0 || excess > worst_excess) {
+        worst_excess = excess;
+        c.worst = static_cast<int64_t>(r);
+      }
       ++c.failures;
     }
   }

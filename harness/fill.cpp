@@ -50,21 +50,45 @@ OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t 
   return OwnedWeight(f, rows, cols, params, random_tensors(f, rows, cols, params, seed), misalign);
 }
 
-void plant_special_scales(OwnedWeight& w, uint64_t seed) {
-  static constexpr uint16_t kSpecial[] = {0x7C01, 0xFE55, 0x7D00, 0x7E00, 0x7C00, 0xFC00,
-                                          0x0001, 0x83FF, 0x0200, 0x0000, 0x8000};
-  const QWeight& v = w.view();
-  const Format& f = *v.format;
-  const int64_t blocks = v.rows * v.cols / f.block_elems;
-  std::mt19937_64 rng(seed);
-  uint8_t* data = w.tensor_data(0);
+namespace {
+
+// NaN (several payloads, both signs), +-Inf, subnormals and +-0.
+constexpr uint16_t kSpecial[] = {0x7C01, 0xFE55, 0x7D00, 0x7E00, 0x7C00, 0xFC00, 0x0001, 0x83FF, 0x0200, 0x0000, 0x8000};
+
+// One block in four gets a special value in each of its fp16 scale fields.
+void plant_in_blocks(uint8_t* data, int64_t blocks, int64_t block_bytes, const std::vector<int64_t>& offsets,
+                     std::mt19937_64& rng) {
   for (int64_t b = 0; b < blocks; ++b) {
-    if (rng() % 4 != 0) continue;  // most blocks keep ordinary scales
-    for (int64_t off : f.fp16_scale_offsets) {
+    if (rng() % 4 != 0) continue;
+    for (int64_t off : offsets) {
       const uint16_t h = kSpecial[rng() % (sizeof kSpecial / sizeof kSpecial[0])];
-      std::memcpy(data + b * f.block_bytes + off, &h, 2);
+      std::memcpy(data + b * block_bytes + off, &h, 2);
     }
   }
+}
+
+}  // namespace
+
+void plant_special_scales(OwnedWeight& w, uint64_t seed) {
+  const QWeight& v = w.view();
+  const Format& f = *v.format;
+  std::mt19937_64 rng(seed);
+  if (!f.fp16_scale_offsets.empty())
+    plant_in_blocks(w.tensor_data(0), v.rows * v.cols / f.block_elems, f.block_bytes, f.fp16_scale_offsets, rng);
+  for (std::size_t i = 0; i < v.tensors.size(); ++i)
+    for (const std::string& name : f.fp16_scale_tensors)
+      if (v.tensors[i].name == name)  // every element is a scale: a few of them special
+        for (std::size_t e = 0; e < v.tensors[i].nbytes / 2; ++e)
+          if (rng() % 16 == 0) {
+            const uint16_t h = kSpecial[rng() % (sizeof kSpecial / sizeof kSpecial[0])];
+            std::memcpy(w.tensor_data(i) + 2 * e, &h, 2);
+          }
+}
+
+void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed) {
+  if (a.fp16_scale_offsets.empty()) return;
+  std::mt19937_64 rng(seed);
+  plant_in_blocks(act, m * static_cast<int64_t>(a.bytes(cols)) / a.block_bytes, a.block_bytes, a.fp16_scale_offsets, rng);
 }
 
 OwnedActivation quantize_activation(const Format& f, const std::vector<float>& x, int64_t cols, std::size_t misalign) {

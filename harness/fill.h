@@ -35,9 +35,12 @@ std::vector<std::vector<uint8_t>> random_tensors(const Format& f, int64_t rows, 
 OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign = 0,
                           const nlohmann::json& params = nlohmann::json::object());
 
-// Overwrites fp16 scale fields (Format::fp16_scale_offsets) of some blocks with NaN (several
-// payloads, both signs), +-Inf, subnormals and +-0, so decoders meet every special class.
+// Overwrites fp16 scale fields (Format::fp16_scale_offsets of some blocks, some elements of
+// Format::fp16_scale_tensors) with NaN (several payloads, both signs), +-Inf, subnormals and +-0,
+// so decoders meet every special class.
 void plant_special_scales(OwnedWeight& w, uint64_t seed);
+// The same in the fp16 scale fields of m activation vectors of `cols` (no-op for fp32 x).
+void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed);
 
 // The activation bytes for the x.size()/cols vectors in x (the format's GEMV input, back to
 // back), `misalign` bytes off alignment.

@@ -38,6 +38,10 @@ struct ActivationFormat {
   void (*quantize)(const float* x, int64_t cols, uint8_t* out);
   // Exact values the kernels multiply: feeds the error bound, never the expectation.
   void (*dequant)(const uint8_t* act, int64_t cols, float* out);
+  // Block geometry and fp16 scale fields, where verify plants NaN/Inf/subnormal activation
+  // scales (0: not a block encoding).
+  int64_t block_bytes = 0;
+  std::vector<int64_t> fp16_scale_offsets = {};
 };
 
 // GEMV input kept in fp32, for formats whose kernels take float activations.
@@ -53,6 +57,8 @@ struct Format {
   int64_t row_granule = 1;
   // Byte offsets of fp16 scale fields inside a block: where tests plant NaN/Inf/subnormal scales.
   std::vector<int64_t> fp16_scale_offsets;
+  // Stored fp16 tensors that are all scales (EXL3's suh, svh): where verify plants special values.
+  std::vector<std::string> fp16_scale_tensors;
   // Stored tensors for a weight of this shape and params; throws std::invalid_argument naming
   // the offending dimension or parameter.
   std::function<std::vector<StoredTensorSpec>(int64_t rows, int64_t cols, const nlohmann::json& params)>
@@ -71,6 +77,16 @@ struct Format {
   std::vector<double> (*dequant_bounds)(const QWeight& w) = nullptr;
   // Per-row GEMV bound; null means the generic 2*gamma_n*sum|w*x| of harness/check.h.
   std::vector<double> (*gemv_bounds)(const QWeight& w, const uint8_t* act) = nullptr;
+  // Root of the sum of squared product terms of each output row, T_r of the probabilistic model
+  // (harness/check.h gemv_sigmas); null means the generic sqrt(sum (w_i x_i)^2). Formats with
+  // their own GEMV (rotations) give their own.
+  std::vector<double> (*gemv_rms_terms)(const QWeight& w, const uint8_t* act) = nullptr;
+  // Exact-by-construction GEMV inputs (the benchdnn way): stored tensors (layout order) and one
+  // activation vector for which every value any correct kernel forms is exact in fp32, so the
+  // result has one bit pattern whatever the summation order; the format states why. Returns
+  // false when the shape cannot be made exact. Null: the format has none.
+  bool (*exact_gemv_case)(const Format& f, int64_t rows, int64_t cols, uint64_t seed,
+                          std::vector<std::vector<uint8_t>>& tensors, std::vector<uint8_t>& act) = nullptr;
   // Encoder reproducing upstream's reference quantizer; fills one byte vector per layout() tensor.
   void (*encode_ref)(const float* src, int64_t rows, int64_t cols, const nlohmann::json& params,
                      std::vector<std::vector<uint8_t>>& tensors) = nullptr;

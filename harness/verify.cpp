@@ -59,7 +59,7 @@ struct Reporter {
   const VerifyOptions& opt;
   std::ostream& out;
   Tally tally;
-  std::string where = path;  // what the report lines name (a model dir's layer, the x seed)
+  std::string where = path;  // what the report lines name (a model dir's layer, a derived case)
 
   void line(const char* status, const std::string& what, const std::string& detail) {
     out << status << "  " << where << "  " << what << "  " << detail << "\n";
@@ -77,18 +77,25 @@ struct Reporter {
     ++tally.skipped;
   }
   // `v` null: a check of no variant (encoder, quantizer). A plugin's kernel reproduces with its
-  // library loaded.
-  void fail(const std::string& what, const std::string& detail, const Variant* v) {
+  // library loaded; `threads` is the count the failure showed at (0: every count).
+  void fail(const std::string& what, const std::string& detail, const Variant* v, int threads = 0) {
     line("FAIL", what, detail);
     out << "  repro: " << opt.command;
     if (v && v->origin != kOwnOrigin) out << " --plugin " << v->origin;
     if (v) out << " --variant " << v->name;
-    out << " --threads " << opt.threads << " " << path << "\n";
+    if (threads > 0) out << " --threads " << threads;
+    out << " " << path << "\n";
     ++tally.failed;
   }
 };
 
 std::string variant_label(const Variant& v) { return std::string(op_name(v.op)) + "  " + v.name + " [" + target_label(v) + "]"; }
+
+std::string threads_str(const std::vector<int>& threads) {
+  std::string s = "threads ";
+  for (std::size_t i = 0; i < threads.size(); ++i) s += (i ? "," : "") + std::to_string(threads[i]);
+  return s;
+}
 
 // The stored bytes of the block holding element (row, col): what a reader needs to see
 // first when a decode is wrong.
@@ -103,13 +110,18 @@ std::string block_bytes_at(const QWeight& w, int64_t row, int64_t col) {
 }
 
 // What a correct kernel must produce on one weight, wherever it came from: a fixture's expect.*
-// tensors, or the format's reference on a model directory's layer. Every check runs from this.
+// tensors, the format's reference on harness-drawn inputs, or exact arithmetic. Every check runs
+// from this.
 struct GemvExpectation {
   int64_t m = 1;
   std::vector<uint8_t> act;     // m activations back to back, in the format's activation encoding
+  std::size_t act_shift = 0;    // bytes past a 64-byte boundary the kernel gets `act` at
   std::vector<float> source_x;  // when set: the fp32 x that `act` encodes; the format's quantizer must reproduce it
   std::vector<float> y;         // [m][rows]
-  std::vector<double> bounds;   // [m][rows]
+  std::vector<double> bounds;   // [m][rows], the rigorous bound
+  std::vector<double> sigmas;   // [m][rows], the probabilistic model's (set where x is the harness's random draw)
+  bool exact = false;           // y is exact and unique: compared as bits
+  bool by_reference = false;    // y is the format's reference output: its reference variant is not checked
   std::string trust;            // why y cannot tell a right kernel from a wrong one, or ""
   std::string where;            // report lines name this instead of the weight ("" = the weight)
 };
@@ -121,8 +133,8 @@ struct Expectations {
   std::vector<double> dequant_bounds;
   std::string dequant_trust;
   std::vector<GemvExpectation> gemv;
-  // Computed by the format's reference (a model directory's layers): its own variants would only
-  // be compared with themselves, so they are reported as skipped, not passed.
+  // inner and dequant computed by the format's reference: its own variants would only be
+  // compared with themselves, so they are reported as skipped, not passed.
   bool by_reference = false;
 };
 
@@ -150,23 +162,60 @@ void quantize_all(const Format& f, const float* x, int64_t m, int64_t cols, uint
   for (int64_t i = 0; i < m; ++i) f.activation->quantize(x + i * cols, cols, out + i * stride);
 }
 
+// Runs a decode at every thread count of the options: the first result, or the first count
+// whose result differs from it in any bit (rows are split over threads, so bits cannot depend on
+// the count; NaN payloads may, as the registry's any_nan says).
+struct SweepRun {
+  std::vector<float> got;
+  int failing_threads = 0;  // a count whose result differs from the first, or 0
+  int64_t first_diff = -1;
+};
+template <typename RunFn>
+SweepRun run_sweep(const std::vector<int>& threads, std::size_t n, RunFn run) {
+  SweepRun r;
+  r.got.resize(n);
+  std::vector<float> other(n);
+  for (std::size_t i = 0; i < threads.size(); ++i) {
+    float* out = i == 0 ? r.got.data() : other.data();
+    std::fill(out, out + n, -1.0f);
+    run(out, threads[i]);
+    if (i == 0) continue;
+    const BitsCheck same = compare_bits(r.got.data(), other.data(), static_cast<int64_t>(n), NanPolicy::any_nan);
+    if (!same.ok()) {
+      r.failing_threads = threads[i];
+      r.first_diff = same.first_bad;
+      return r;
+    }
+  }
+  return r;
+}
+
+std::string thread_difference(const SweepRun& r, const std::vector<int>& threads, int64_t cols) {
+  return "output depends on the thread count: " + std::to_string(threads[0]) + " and " +
+         std::to_string(r.failing_threads) + " threads differ first at element [" + std::to_string(r.first_diff / cols) +
+         "][" + std::to_string(r.first_diff % cols) + "]";
+}
+
 // Full decodes without a unique bit pattern: elementwise within the format's stated bound.
 void check_decode_within(Reporter& rep, const Variant& v, const PreparedWeight& pw, const std::vector<float>& expected,
                          const std::vector<double>& bounds, const std::string& trust) {
   const QWeight& w = pw.weight();
-  std::vector<float> got(expected.size());
-  run_dequant(v, pw, got.data(), rep.opt.threads);
+  const SweepRun run = run_sweep(rep.opt.threads, expected.size(), [&](float* out, int t) { run_dequant(v, pw, out, t); });
+  if (run.failing_threads) return rep.fail(variant_label(v), thread_difference(run, rep.opt.threads, w.cols), &v, run.failing_threads);
+  const std::vector<float>& got = run.got;
   const BoundCheck c = compare_within(expected.data(), got.data(), bounds);
   if (!c.ok()) {
     const int64_t row = c.first_bad / w.cols, col = c.first_bad % w.cols;
     rep.fail(variant_label(v),
              std::to_string(c.failures) + " of " + std::to_string(expected.size()) +
                  " values outside the bound; first bad element [" + std::to_string(row) + "][" + std::to_string(col) +
-                 "] expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]) + " bound " +
-                 sci(bounds[c.first_bad]), &v);
+                 "] (tile rows " + std::to_string(row / 128 * 128) + "+128, cols " + std::to_string(col / 128 * 128) +
+                 "+128) expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]) + " bound " +
+                 sci(bounds[c.first_bad]), &v, rep.opt.threads[0]);
     return;
   }
-  const std::string detail = "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) + " of the format's bound";
+  const std::string detail = "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) + " of the format's bound (" +
+                             threads_str(rep.opt.threads) + ")";
   if (!trust.empty())
     rep.untrusted(variant_label(v), detail + "; " + trust);
   else
@@ -176,19 +225,20 @@ void check_decode_within(Reporter& rep, const Variant& v, const PreparedWeight& 
 void check_dequant(Reporter& rep, const Variant& v, const PreparedWeight& pw, const std::vector<float>& expected,
                    const std::string& trust) {
   const QWeight& w = pw.weight();
-  std::vector<float> got(expected.size());
-  run_dequant(v, pw, got.data(), rep.opt.threads);
+  const SweepRun run = run_sweep(rep.opt.threads, expected.size(), [&](float* out, int t) { run_dequant(v, pw, out, t); });
+  if (run.failing_threads) return rep.fail(variant_label(v), thread_difference(run, rep.opt.threads, w.cols), &v, run.failing_threads);
+  const std::vector<float>& got = run.got;
   const BitsCheck c = compare_bits(expected.data(), got.data(), static_cast<int64_t>(expected.size()), v.nan);
   if (!c.ok()) {
     const int64_t row = c.first_bad / w.cols, col = c.first_bad % w.cols;
     rep.fail(variant_label(v),
              std::to_string(c.mismatches) + " of " + std::to_string(expected.size()) + " values differ; first bad " +
                  block_bytes_at(w, row, col) + "element [" + std::to_string(row) + "][" + std::to_string(col) +
-                 "] expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]), &v);
+                 "] expected " + float_str(expected[c.first_bad]) + " got " + float_str(got[c.first_bad]), &v, rep.opt.threads[0]);
     return;
   }
   const std::string detail = "bit-exact (" + std::to_string(expected.size()) + " values, max 0 ulp, " +
-                             std::to_string(c.nan_count) + " NaN)";
+                             std::to_string(c.nan_count) + " NaN, " + threads_str(rep.opt.threads) + ")";
   if (!trust.empty())
     rep.untrusted(variant_label(v), detail + "; " + trust);
   else
@@ -200,25 +250,93 @@ std::string bound_name(const Format& f, int64_t cols) {
                        : "bound 2*gamma_n*sum|w*x| (n=" + std::to_string(f.gemv_rounding_depth(cols)) + ")";
 }
 
+// Where a wrong GEMV output comes from: the kernel is rerun on output `row` of vector `vec` with
+// one activation block at a time zeroed (a weight block, or EXL3's 128-column tile, pairs with
+// it), and the reference likewise; the block whose removal takes away most of the error is the
+// one to read first. Rows run in the format's row granule around `row`.
+std::string locate_error(const Variant& v, const PreparedWeight& pw, const GemvExpectation& g, const float* got,
+                         int64_t vec, int64_t row) {
+  const QWeight& w = pw.weight();
+  const Format& f = *w.format;
+  const int64_t span = f.block_elems > 0 ? f.block_elems : 128;
+  if (!f.gemv_ref || w.cols % span != 0) return "";
+  const std::size_t stride = f.activation->bytes(w.cols);
+  const int64_t r0 = row / f.row_granule * f.row_granule, r1 = std::min(w.rows, r0 + f.row_granule);
+  const double err_all = std::fabs(double(got[vec * w.rows + row]) - g.y[static_cast<std::size_t>(vec * w.rows + row)]);
+  std::vector<uint8_t> act(g.act.begin() + static_cast<std::ptrdiff_t>(vec * stride),
+                           g.act.begin() + static_cast<std::ptrdiff_t>((vec + 1) * stride));
+  std::vector<float> yk(static_cast<std::size_t>(w.rows)), yr(yk.size());
+  int64_t best = -1;
+  double best_drop = 0;
+  for (int64_t b = 0; b < w.cols / span; ++b) {
+    std::vector<uint8_t> a = act;
+    const std::size_t at = f.activation->bytes(b * span), len = f.activation->bytes(span);
+    std::fill(a.begin() + static_cast<std::ptrdiff_t>(at), a.begin() + static_cast<std::ptrdiff_t>(at + len), 0);
+    (v.gemv)(pw.get(), a.data(), 1, r0, r1, yk.data());
+    f.gemv_ref(pw.get(), a.data(), 1, r0, r1, yr.data());
+    const double drop = err_all - std::fabs(double(yk[row]) - yr[row]);
+    if (std::isfinite(drop) && drop > best_drop) {
+      best_drop = drop;
+      best = b;
+    }
+  }
+  if (best < 0) return "";
+  if (f.block_bytes > 0) return "; most of the error comes from " + block_bytes_at(w, row, best * span);
+  return "; most of the error comes from tile rows " + std::to_string(r0) + "+" + std::to_string(r1 - r0) + ", cols " +
+         std::to_string(best * span) + "+" + std::to_string(span) + " (removing it removes " +
+         sci(best_drop / (err_all > 0 ? err_all : 1)) + " of the error)";
+}
+
 void check_gemv(Reporter& rep, const Variant& v, const PreparedWeight& pw, const GemvExpectation& g) {
   const QWeight& w = pw.weight();
   const int64_t m = g.m;
-  std::vector<float> got(g.y.size());
-  run_gemv(v, pw, g.act.data(), m, got.data(), rep.opt.threads);
-  const BoundCheck c = compare_within(g.y.data(), got.data(), g.bounds);
+  // The activations at the shift the expectation asks for, counted from a 64-byte boundary.
+  std::vector<uint8_t> act_buf(g.act.size() + 128);
+  const std::size_t lead = (64 - reinterpret_cast<uintptr_t>(act_buf.data()) % 64) % 64 + g.act_shift;
+  std::copy(g.act.begin(), g.act.end(), act_buf.begin() + static_cast<std::ptrdiff_t>(lead));
+  const uint8_t* act = act_buf.data() + lead;
+  const SweepRun run = run_sweep(rep.opt.threads, g.y.size(), [&](float* out, int t) { run_gemv(v, pw, act, m, out, t); });
+  if (run.failing_threads) return rep.fail(variant_label(v), thread_difference(run, rep.opt.threads, w.rows), &v, run.failing_threads);
+  const std::vector<float>& got = run.got;
   const std::string outputs = std::to_string(g.y.size()) + (m > 1 ? " outputs of " + std::to_string(m) + " vectors" : " rows");
-  if (!c.ok()) {
-    const int64_t i = c.first_bad, r = i % w.rows;
-    rep.fail(variant_label(v),
-             std::to_string(c.failures) + " of " + outputs + " outside the bound; first bad row " + std::to_string(r) +
-                 (m > 1 ? " of vector " + std::to_string(i / w.rows) : "") + " (" + block_bytes_at(w, r, 0) +
-                 "...) expected " + float_str(g.y[i]) + " got " + float_str(got[i]) + " |err| " +
-                 sci(std::fabs(double(got[i]) - g.y[i])) + " > " + sci(g.bounds[i]) + ", " + bound_name(*w.format, w.cols), &v);
-    return;
+  const auto at = [&](int64_t i) {
+    return "row " + std::to_string(i % w.rows) + (m > 1 ? " of vector " + std::to_string(i / w.rows) : "") + " expected " +
+           float_str(g.y[i]) + " got " + float_str(got[i]);
+  };
+  const auto fail = [&](const std::string& what, int64_t i) {
+    rep.fail(variant_label(v), what + "; worst at " + at(i) + locate_error(v, pw, g, got.data(), i / w.rows, i % w.rows), &v,
+             rep.opt.threads[0]);
+  };
+  if (g.exact) {
+    const BitsCheck c = compare_bits(g.y.data(), got.data(), static_cast<int64_t>(g.y.size()), NanPolicy::any_nan);
+    if (!c.ok()) {
+      int64_t worst = c.first_bad;
+      for (std::size_t i = 0; i < g.y.size(); ++i)
+        if (std::fabs(double(got[i]) - g.y[i]) > std::fabs(double(got[worst]) - g.y[worst])) worst = static_cast<int64_t>(i);
+      return fail(std::to_string(c.mismatches) + " of " + outputs + " differ from the exact result (inputs made exact in fp32, any order gives these bits)", worst);
+    }
+    const std::string detail = "bit-exact to the exact result (" + outputs + ", " + threads_str(rep.opt.threads) + ")";
+    return g.trust.empty() ? rep.pass(variant_label(v), detail) : rep.untrusted(variant_label(v), detail + "; " + g.trust);
   }
-  const std::string detail = c.bit_exact ? "bit-exact to the expected y (" + outputs + ")"
-                                         : "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) + " of " +
-                                               bound_name(*w.format, w.cols);
+  const BoundCheck c = compare_within(g.y.data(), got.data(), g.bounds);
+  if (!c.ok())
+    return fail(std::to_string(c.failures) + " of " + outputs + " outside " + bound_name(*w.format, w.cols) + " (worst |err| " +
+                    sci(std::fabs(double(got[c.worst]) - g.y[c.worst])) + " > " + sci(g.bounds[c.worst]) + ")",
+                c.worst);
+  std::string detail = c.bit_exact ? "bit-exact to the expected y (" + outputs + ")"
+                                   : "max |err| " + sci(c.max_err) + " = " + sci(c.max_ratio) + " of " +
+                                         bound_name(*w.format, w.cols) + " (" + outputs + ")";
+  if (!g.sigmas.empty()) {
+    const ModelCheck mc = compare_model(g.y.data(), got.data(), g.sigmas);
+    const std::string stats = "probabilistic model: max z " + sci(mc.max_z) + " (limit " + sci(kModelLambda) + "), rho " +
+                              sci(mc.rho) + " (limit " + sci(mc.rho_limit) + ", " + std::to_string(mc.counted) + " outputs)";
+    if (!mc.ok())
+      return fail("outside the probabilistic model of a correct fp32 kernel: " + std::to_string(mc.failures) + " of " +
+                      outputs + " beyond " + sci(kModelLambda) + " sigma; " + stats,
+                  mc.worst);
+    detail += "; " + stats;
+  }
+  detail += ", " + threads_str(rep.opt.threads);
   if (!g.trust.empty())
     rep.untrusted(variant_label(v), detail + "; " + g.trust);
   else
@@ -281,9 +399,9 @@ void run_checks(Reporter& rep, const PreparedWeight& pw, const Expectations& e, 
   const QWeight& w = pw.weight();
   const Format& f = *w.format;
   const std::string where = rep.where;
-  const auto checked = [&](Op op) {
+  const auto checked = [&](Op op, bool by_reference) {
     std::vector<const Variant*> run = select_for(rep, pool, f, op);
-    if (!e.by_reference) return run;
+    if (!by_reference) return run;
     std::vector<const Variant*> others;
     for (const Variant* v : run) {
       if (v->reference)
@@ -294,18 +412,18 @@ void run_checks(Reporter& rep, const PreparedWeight& pw, const Expectations& e, 
     return others;
   };
   if (e.inner)
-    for (const Variant* v : checked(Op::inner)) check_dequant(rep, *v, pw, *e.inner, e.inner_trust);
+    for (const Variant* v : checked(Op::inner, e.by_reference)) check_dequant(rep, *v, pw, *e.inner, e.inner_trust);
   if (e.dequant)
-    for (const Variant* v : checked(Op::dequant)) {
+    for (const Variant* v : checked(Op::dequant, e.by_reference)) {
       if (!e.dequant_bounds.empty())
         check_decode_within(rep, *v, pw, *e.dequant, e.dequant_bounds, e.dequant_trust);
       else
         check_dequant(rep, *v, pw, *e.dequant, e.dequant_trust);
     }
   for (const GemvExpectation& g : e.gemv) {
-    rep.where = g.where.empty() ? where : g.where;
+    rep.where = g.where.empty() ? where : where + " " + g.where;
     if (!g.source_x.empty() && rep.opt.only_variant.empty()) check_quantizer(rep, f, w.cols, g);
-    for (const Variant* v : checked(Op::gemv)) check_gemv(rep, *v, pw, g);
+    for (const Variant* v : checked(Op::gemv, g.by_reference)) check_gemv(rep, *v, pw, g);
   }
   rep.where = where;
 }
@@ -337,9 +455,58 @@ Expectations fixture_expectations(const Fixture& fx, const QWeight& w) {
   return e;
 }
 
-// A model layer carries no expectations: the format's reference computes them, on a seeded
-// random x for m = 1 and m = 4 (one vector at a time, as the reference GEMV runs).
-Expectations reference_expectations(const PreparedWeight& pw, uint64_t x_seed, const std::string& where) {
+// The batch sizes each GEMV runs at: every m a batching kernel may special-case (1..8 in one pass,
+// 9 and 17 across a pass boundary, 16 two full passes) where the format has batching variants in
+// the pool; one vector at a time otherwise.
+std::vector<int64_t> batch_sizes(const Format& f, const std::vector<Variant>& pool) {
+  const bool batches = std::any_of(pool.begin(), pool.end(), [&](const Variant& v) { return v.format == f.id && v.batches; });
+  if (!batches) return {1, 3};
+  return {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17};
+}
+
+// GEMV expectations from the format's reference on a seeded Gaussian x, one per batch size (the
+// first m of 17 vectors): y, the rigorous bound and the probabilistic model's sigmas, which hold
+// because the harness drew x. `special_act`: the activation's fp16 scale fields get NaN, Inf and
+// subnormal values first.
+void add_reference_gemv(Expectations& e, const PreparedWeight& pw, const std::vector<int64_t>& ms, uint64_t x_seed,
+                        bool special_act, const std::string& tag) {
+  const QWeight& w = pw.weight();
+  const Format& f = *w.format;
+  if (!f.gemv_ref) return;
+  const int64_t m_max = *std::max_element(ms.begin(), ms.end());
+  const std::size_t stride = f.activation->bytes(w.cols);
+  const std::vector<float> x = gaussian(static_cast<std::size_t>(m_max * w.cols), x_seed);
+  std::vector<uint8_t> act(stride * static_cast<std::size_t>(m_max));
+  quantize_all(f, x.data(), m_max, w.cols, act.data());
+  if (special_act) plant_special_activation_scales(*f.activation, act.data(), w.cols, m_max, x_seed);
+  std::vector<float> y(static_cast<std::size_t>(m_max * w.rows));
+  std::vector<double> bounds, sigmas;
+  for (int64_t i = 0; i < m_max; ++i) {
+    f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, w.rows, y.data() + i * w.rows);
+    const std::vector<double> b = gemv_bounds(w, act.data() + i * stride), s = gemv_sigmas(w, act.data() + i * stride);
+    bounds.insert(bounds.end(), b.begin(), b.end());
+    sigmas.insert(sigmas.end(), s.begin(), s.end());
+  }
+  char seed[32];
+  std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(x_seed));
+  for (const int64_t m : ms) {
+    GemvExpectation g;
+    g.m = m;
+    const auto n = static_cast<std::ptrdiff_t>(m * w.rows);
+    g.act.assign(act.begin(), act.begin() + static_cast<std::ptrdiff_t>(stride) * m);
+    g.y.assign(y.begin(), y.begin() + n);
+    g.bounds.assign(bounds.begin(), bounds.begin() + n);
+    g.sigmas.assign(sigmas.begin(), sigmas.begin() + n);
+    g.by_reference = true;
+    g.where = "[" + tag + (tag.empty() ? "" : ", ") + "m=" + std::to_string(m) + ", x seed " + seed + "]";
+    e.gemv.push_back(std::move(g));
+  }
+}
+
+// A weight with no expectations of its own (a model layer, a derived case): the format's
+// reference computes them.
+Expectations reference_expectations(const PreparedWeight& pw, const std::vector<int64_t>& ms, uint64_t x_seed,
+                                    bool special_act, const std::string& tag) {
   const QWeight& w = pw.weight();
   const Format& f = *w.format;
   const auto elems = static_cast<std::size_t>(w.rows * w.cols);
@@ -352,25 +519,102 @@ Expectations reference_expectations(const PreparedWeight& pw, uint64_t x_seed, c
   e.dequant.emplace(elems);
   f.dequant_ref(pw.get(), 0, w.rows, e.dequant->data());
   if (f.dequant_bounds) e.dequant_bounds = f.dequant_bounds(w);
-  if (f.gemv_ref) {
-    const std::size_t stride = f.activation->bytes(w.cols);
-    char seed[32];
-    std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(x_seed));
-    for (const int64_t m : {int64_t{1}, int64_t{4}}) {
-      GemvExpectation g;
-      g.m = m;
-      const std::vector<float> x = gaussian(static_cast<std::size_t>(m * w.cols), x_seed);
-      g.act.resize(stride * static_cast<std::size_t>(m));
-      quantize_all(f, x.data(), m, w.cols, g.act.data());
-      g.y.resize(static_cast<std::size_t>(m * w.rows));
-      for (int64_t i = 0; i < m; ++i) f.gemv_ref(pw.get(), g.act.data() + i * stride, 1, 0, w.rows, g.y.data() + i * w.rows);
-      g.bounds = gemv_bounds_all(w, g.act.data(), m);
-      g.where = where + " [m=" + std::to_string(m) + ", x seed " + seed + "]";
-      e.gemv.push_back(std::move(g));
-    }
-  }
+  add_reference_gemv(e, pw, ms, x_seed, special_act, tag);
   note_trust(e, w);
   return e;
+}
+
+// A derived case: a weight the harness made from a fixture, with its expectations.
+struct DerivedCase {
+  std::string name;
+  OwnedWeight weight;
+  Expectations expect;
+};
+
+std::vector<std::vector<uint8_t>> tensor_bytes(const QWeight& w) {
+  std::vector<std::vector<uint8_t>> t;
+  for (const auto& v : w.tensors) t.emplace_back(v.data, v.data + v.nbytes);
+  return t;
+}
+
+// The extra cases verify derives from each fixture, so that every path runs by default:
+//  - shifted: every stored tensor and activation one byte past a 64-byte boundary, same
+//    expectations (a kernel assuming alignment fails);
+//  - trimmed: rows and whole blocks cut off (one-block formats), so rows end in partial vector
+//    chunks and row counts split unevenly; the decode expectation is the fixture's own, cut;
+//  - special scales: NaN (several payloads), Inf, subnormal and zero fp16 scales in the weight
+//    and in the activations, against the reference;
+//  - exact: inputs for which every order gives the same bits (Format::exact_gemv_case), at the
+//    fixture's row count and up to 512 columns, and an odd block count.
+std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, const Expectations& base,
+                                       const std::vector<int64_t>& ms) {
+  const Format& f = *w.format;
+  std::vector<DerivedCase> cases;
+  const uint64_t seed = 0xde1'0000 + static_cast<uint64_t>(fx.rows * 31 + fx.cols);
+  {
+    DerivedCase c{"shifted +1 byte", OwnedWeight(f, w.rows, w.cols, w.params, tensor_bytes(w), 1), base};
+    for (GemvExpectation& g : c.expect.gemv) {
+      g.act_shift = 1;
+      g.source_x.clear();
+    }
+    cases.push_back(std::move(c));
+  }
+  if (f.block_bytes > 0 && w.tensors.size() == 1) {
+    const int64_t nb = w.cols / f.block_elems;
+    std::vector<std::pair<int64_t, int64_t>> shapes;  // rows, blocks per row
+    if (w.rows > 1 && nb > 1) shapes.emplace_back(w.rows - 1, nb - 1);
+    if (nb > 3) shapes.emplace_back(std::min<int64_t>(w.rows, 7), 3);
+    for (const auto& [rows, blocks] : shapes) {
+      std::vector<uint8_t> cut;
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint8_t* p = w.tensors[0].data + r * nb * f.block_bytes;
+        cut.insert(cut.end(), p, p + blocks * f.block_bytes);
+      }
+      const int64_t cols = blocks * f.block_elems;
+      OwnedWeight ow(f, rows, cols, w.params, {cut});
+      const PreparedWeight pw(ow.view());
+      Expectations e = reference_expectations(pw, ms, seed + static_cast<uint64_t>(rows), false, "");
+      if (base.dequant && base.dequant_bounds.empty()) {  // the fixture's own decode, cut
+        e.by_reference = false;
+        for (int64_t r = 0; r < rows; ++r)
+          std::copy_n(base.dequant->begin() + r * w.cols, cols, e.dequant->begin() + r * cols);
+      }
+      cases.push_back({"trimmed to " + std::to_string(rows) + "x" + std::to_string(cols), std::move(ow), std::move(e)});
+    }
+  }
+  if (!f.fp16_scale_offsets.empty() || !f.fp16_scale_tensors.empty()) {
+    OwnedWeight ow(f, w.rows, w.cols, w.params, tensor_bytes(w));
+    plant_special_scales(ow, seed);
+    Expectations e = reference_expectations(PreparedWeight(ow.view()), ms, seed + 1, true, "");
+    cases.push_back({"special scales", std::move(ow), std::move(e)});
+  }
+  if (f.exact_gemv_case) {
+    const int64_t be = f.block_elems > 0 ? f.block_elems : 1, cols = std::min<int64_t>(w.cols, 512) / be * be;
+    for (const int64_t c : {cols, cols - be}) {
+      std::vector<std::vector<uint8_t>> tensors;
+      std::vector<uint8_t> act;
+      if (c <= 0 || !f.exact_gemv_case(f, w.rows, c, seed + static_cast<uint64_t>(c), tensors, act)) continue;
+      OwnedWeight ow(f, w.rows, c, w.params, tensors);
+      // The exact result: products of exactly decoded values summed in fp64, where (by the
+      // construction) every partial sum is exact; stored to fp32 without rounding.
+      std::vector<float> wd(static_cast<std::size_t>(w.rows * c)), x(static_cast<std::size_t>(c));
+      f.dequant_ref(PreparedWeight(ow.view()).get(), 0, w.rows, wd.data());
+      f.activation->dequant(act.data(), c, x.data());
+      GemvExpectation g;
+      g.act = act;
+      g.exact = true;
+      for (int64_t r = 0; r < w.rows; ++r) {
+        double sum = 0;
+        for (int64_t i = 0; i < c; ++i) sum += static_cast<double>(wd[static_cast<std::size_t>(r * c + i)]) * x[static_cast<std::size_t>(i)];
+        g.y.push_back(static_cast<float>(sum));
+      }
+      Expectations e;
+      e.gemv.push_back(std::move(g));
+      note_trust(e, ow.view());
+      cases.push_back({"exact inputs " + std::to_string(w.rows) + "x" + std::to_string(c), std::move(ow), std::move(e)});
+    }
+  }
+  return cases;
 }
 
 Tally verify_model_layer(const std::string& dir, const ModelLayer& layer, uint64_t x_seed, const std::vector<Variant>& pool,
@@ -380,7 +624,7 @@ Tally verify_model_layer(const std::string& dir, const ModelLayer& layer, uint64
                            (s.summary.empty() ? "" : " " + s.summary) + ")";
   Reporter rep{dir, opt, out, {}, name};
   const PreparedWeight pw(layer.weight);
-  run_checks(rep, pw, reference_expectations(pw, x_seed, name), pool);
+  run_checks(rep, pw, reference_expectations(pw, batch_sizes(*layer.weight.format, pool), x_seed, false, ""), pool);
   return rep.tally;
 }
 
@@ -439,7 +683,15 @@ Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const 
       rep.skip("encode", "format " + f.id + " has no reference encoder yet");
   }
   const PreparedWeight pw(w);
-  run_checks(rep, pw, fixture_expectations(fx, w), pool);
+  Expectations e = fixture_expectations(fx, w);
+  const std::vector<int64_t> ms = batch_sizes(f, pool);
+  if (opt.derived) add_reference_gemv(e, pw, ms, 0x5eed'0000 + static_cast<uint64_t>(fx.rows * 7 + fx.cols), false, "");
+  run_checks(rep, pw, e, pool);
+  if (!opt.derived) return rep.tally;
+  for (DerivedCase& c : derived_cases(fx, w, e, ms)) {
+    rep.where = fx.path + " [" + c.name + "]";
+    run_checks(rep, PreparedWeight(c.weight.view()), c.expect, pool);
+  }
   return rep.tally;
 }
 

@@ -13,7 +13,11 @@ namespace qb {
 
 struct VerifyOptions {
   uint64_t isa_cap = ~0ull;   // --isa ceiling (feature mask)
-  int threads = 1;
+  // Each kernel runs at every count (3 splits rows unevenly) and must give the same bits.
+  std::vector<int> threads = {1, 2, 3};
+  // Besides each fixture's own expectations: the reference on random x at every batch size, and
+  // the derived cases (shifted, trimmed, special scales, exact inputs). Off: the fixture only.
+  bool derived = true;
   std::string only_variant;   // --variant: restrict to one variant name
   std::string command = "build/bin/verify";  // how repro lines invoke the tool
 };

@@ -20,7 +20,13 @@ int main(int argc, char** argv) {
   qb::VerifyOptions opt;
   app.add_option("paths", paths, "fixture files, folders, or model directories (a folder with config.json)")->required();
   app.add_option("--isa", isa, "highest ISA level to run: scalar, avx2, avx512, avx512vnni, avx512vbmi, native");
-  app.add_option("--threads", opt.threads, "threads per kernel run")->check(CLI::PositiveNumber);
+  int threads = 0;
+  app.add_option("--threads", threads, "run each kernel at this thread count only (default: 1, 2 and 3)")
+      ->check(CLI::PositiveNumber);
+  bool fixture_only = false;
+  app.add_flag("--fixture-only", fixture_only,
+               "check each fixture's own expectations only: no batch sweep on random x, no derived cases "
+               "(shifted, trimmed, special scales, exact inputs)");
   app.add_option("--variant", opt.only_variant, "run only this variant (a registered name or a plugin kernel's)");
   app.add_option("--plugin", plugins,
                  "shared library exporting qb_plugin_init (harness/qb_plugin.h): its kernels join the checks; repeatable")
@@ -34,6 +40,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   opt.isa_cap = *cap;
+  if (threads > 0) opt.threads = {threads};
+  opt.derived = !fixture_only;
 
   // The pool: the registry's variants, then each plugin's. A plugin kernel's repro line names
   // its library, so it reproduces as printed.
@@ -63,7 +71,9 @@ int main(int argc, char** argv) {
   }
   const auto& cpu = qb::cpu_info();
   std::cout << "cpu: " << cpu.brand << " [" << qb::feature_names(cpu.features) << "]\n"
-            << "isa ceiling: " << isa << ", threads: " << opt.threads << "\n";
+            << "isa ceiling: " << isa << ", threads:";
+  for (int t : opt.threads) std::cout << " " << t;
+  std::cout << (opt.derived ? ", derived cases on" : ", fixtures only") << "\n";
   std::cout << loaded_lines;
   const qb::Tally t = qb::verify_paths(paths, pool, opt, std::cout);
   std::cout << t.passed << " passed, " << t.failed << " failed, " << t.skipped << " skipped\n";

@@ -112,7 +112,7 @@ TEST(Plugin, ExamplePassesVerifyLikeOurKernels) {
   const std::vector<Variant> pool = with_registry(plugin);
   for (const int threads : {1, 3}) {
     VerifyOptions opt;
-    opt.threads = threads;
+    opt.threads = {threads};
     std::ostringstream out;
     const Tally t = verify_paths({kSource + "/fixtures/ggml/q4_0", kSource + "/fixtures/ggml/q8_0"}, pool, opt, out);
     const std::string text = out.str();
@@ -203,10 +203,11 @@ TEST(Plugin, WrongNibbleFailsWithFirstBadBlock) {
   const Tally t = verify_paths({kSource + "/fixtures/ggml/q4_0/gaussian.ref.safetensors"}, with_registry(plugin), opt, out);
   const std::string text = out.str();
   std::cout << text;
-  EXPECT_EQ(t.failed, 1) << text;  // the wrong kernel, nothing else
-  ASSERT_EQ(count_lines(text, "FAIL", kWrongName), 1) << text;
+  // The wrong kernel, nothing else: on the fixture and on each case verify derives from it.
+  EXPECT_GE(t.failed, 1) << text;
+  ASSERT_EQ(count_lines(text, "FAIL", kWrongName), t.failed) << text;
   for (const auto& l : lines_of(text))
-    if (l.rfind("FAIL ", 0) == 0) {
+    if (l.rfind("FAIL ", 0) == 0 && l.find("dequant") != std::string::npos) {
       EXPECT_NE(l.find("first bad block"), std::string::npos) << l;
       std::smatch m;
       ASSERT_TRUE(std::regex_search(l, m, std::regex(R"(element \[(\d+)\]\[(\d+)\])"))) << l;
@@ -231,7 +232,7 @@ TEST(Plugin, VerifyToolFailsTheWrongPluginWithARepro) {
   cmd = cmd.substr(cmd.find("--plugin"));
   const Command again = run_command(std::string(QB_VERIFY_BIN) + " " + cmd);
   EXPECT_EQ(again.status, 1) << again.output;
-  EXPECT_EQ(count_lines(again.output, "FAIL", kWrongName), 1) << again.output;
+  EXPECT_GE(count_lines(again.output, "FAIL", kWrongName), 1) << again.output;
 }
 
 TEST(Plugin, VerifyToolExitsTwoOnALoadError) {

@@ -93,9 +93,11 @@ std::vector<double> dequant_error_bounds(const QWeight& w) {
 // of a relative amount; at most 128*k values exist at each of the n stages feeding y_j, and an
 // error anywhere is amplified at most by G_j = max(1, |svh_j| * 128 * max(1, max_d sum_c |Ŵ_cd|))
 // (the infinity norms of the H blocks, sqrt(128) each, of Ŵ^T and of svh).
+int64_t gemv_rounding_depth(int64_t k) { return k + 20; }
+
 std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act) {
   const int64_t k = w.cols, n = w.rows;
-  const double depth = static_cast<double>(k + 20);
+  const double depth = static_cast<double>(gemv_rounding_depth(k));
   const double gamma2 = 2.0 * gamma32(depth);
   const std::vector<double> suh = abs_scales(w, "suh"), svh = abs_scales(w, "svh");
   std::vector<float> y(static_cast<std::size_t>(n));
@@ -130,6 +132,35 @@ std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act) {
     }
   }
   return bounds;
+}
+
+// T_j of the probabilistic model (harness/check.h): the terms of y_j are
+// svh_j H_jd Ŵ_cd H_ca x_a suh_a over d, c and a; every |H| entry squared is 1/128, so
+//   T_j^2 = svh_j^2 / 128 * sum_d sum_c Ŵ_cd^2 * X_c,   X_c = 1/128 * sum_{a in c's 128-block} (x_a suh_a)^2.
+// Each rounding of the kernel's chain (input transform, k-term product, output transform) acts on
+// a value whose mean square over the random x is at most this, the transforms being orthogonal.
+std::vector<double> gemv_rms_terms(const QWeight& w, const uint8_t* act) {
+  const int64_t k = w.cols, n = w.rows;
+  const std::vector<double> suh = abs_scales(w, "suh"), svh = abs_scales(w, "svh");
+  std::vector<double> x2(static_cast<std::size_t>(k / 128));
+  for (int64_t c = 0; c < k; ++c) {
+    float x;
+    std::memcpy(&x, act + static_cast<std::size_t>(c * 4), 4);
+    const double v = static_cast<double>(x) * suh[static_cast<std::size_t>(c)];
+    x2[static_cast<std::size_t>(c / 128)] += v * v / 128.0;
+  }
+  std::vector<double> t(static_cast<std::size_t>(n));
+  for (int64_t n0 = 0; n0 < n; n0 += 128) {
+    const std::vector<double> a = abs_inner(w, n0);
+    double sum = 0;
+    for (int64_t c = 0; c < k; ++c)
+      for (int64_t d = 0; d < 128; ++d) {
+        const double v = a[static_cast<std::size_t>(c * 128 + d)];
+        sum += v * v * x2[static_cast<std::size_t>(c / 128)];
+      }
+    for (int64_t j = n0; j < n0 + 128; ++j) t[static_cast<std::size_t>(j)] = svh[static_cast<std::size_t>(j)] * std::sqrt(sum / 128.0);
+  }
+  return t;
 }
 
 // Upstream's fp16 W: A = fl16(H Ŵ) (fp32 matmul), B = fl16(suh∘A), C = fl16(B H) (fp32 matmul),

@@ -87,6 +87,9 @@ Format exl3_format() {
     for (const char* cb : {"3inst", "mcg", "mul1"}) f.test_params.push_back({{"bits", bits}, {"codebook", cb}});
   f.dequant_bounds = dequant_error_bounds;
   f.gemv_bounds = gemv_error_bounds;
+  f.gemv_rms_terms = gemv_rms_terms;
+  f.fp16_scale_tensors = {"suh", "svh"};
+  f.gemv_rounding_depth = gemv_rounding_depth;
   return f;
 }
 

@@ -35,6 +35,11 @@ inline uint16_t load_u16(const uint8_t* p) {
 // (<= 6 more additions). Any such evaluation is within gamma_n of the exact sum of terms.
 inline int64_t q8_0_paired_rounding_depth(int64_t cols) { return cols / 32 + 2 + 6; }
 
+// Format::exact_gemv_case of the 32-element formats paired with q8_0 (reference/ggml/exact_case.cpp):
+// power-of-two weight and activation scales small enough that every value a kernel forms is exact.
+bool q8_0_paired_exact_case(const Format& f, int64_t rows, int64_t cols, uint64_t seed,
+                            std::vector<std::vector<uint8_t>>& tensors, std::vector<uint8_t>& act);
+
 // Upstream's scalar vec_dot order for 32-element formats paired with q8_0 (specs/ggml.md 4.2):
 // sumf starts at 0 and adds each block's term in order; `term(weight_block, act_block)` gives the
 // block's fp32 term, rounded exactly where the format's upstream code rounds it.

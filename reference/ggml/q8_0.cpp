@@ -38,6 +38,7 @@ Format q8_0_format(Format f) {
   f.gemv_ref = gemv;
   f.encode_ref = encode;
   f.gemv_rounding_depth = q8_0_paired_rounding_depth;
+  f.exact_gemv_case = q8_0_paired_exact_case;
   return f;
 }
 

@@ -71,7 +71,7 @@ void dequantize_row_q8_0(const uint8_t* blocks, int64_t n, float* out) {
 
 const ActivationFormat& q8_0_activation() {
   static const ActivationFormat act{"q8_0", activation_bytes, quantize_row_q8_0_native,
-                                    dequantize_row_q8_0};
+                                    dequantize_row_q8_0, sizeof(BlockQ8_0), {0}};
   return act;
 }
 
