@@ -12,6 +12,7 @@
 
 #include "harness/check.h"
 #include "harness/fill.h"
+#include "harness/plugin.h"
 #include "harness/registry.h"
 #include "harness/run.h"
 #include "tests/cpuinfo.h"
@@ -29,17 +30,39 @@ uint64_t base_seed() {
   return seed;
 }
 
+// The registry's variants, and those of the plugin library named by QB_PLUGIN (how ci/mutants.sh
+// runs these tests on each mutant kernel).
+const std::vector<Variant>& test_pool() {
+  static const std::vector<Variant> pool = [] {
+    std::vector<Variant> p = variants();
+    if (const char* lib = std::getenv("QB_PLUGIN")) {
+      std::vector<Variant> more = load_plugin(lib, p);
+      p.insert(p.end(), more.begin(), more.end());
+    }
+    return p;
+  }();
+  return pool;
+}
+
 std::vector<std::string> optimized_names() {
   std::vector<std::string> names;
-  for (const auto& v : variants())
+  for (const auto& v : test_pool())
     if (!v.reference) names.push_back(v.name);
   return names;
 }
 
 const Variant& by_name(const std::string& name) {
-  for (const auto& v : variants())
+  for (const auto& v : test_pool())
     if (v.name == name) return v;
   throw std::invalid_argument(name);
+}
+
+// One line that reruns this test with the same inputs.
+std::string repro_line() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const char* plugin = std::getenv("QB_PLUGIN");
+  return std::string("repro: QB_SEED=") + std::to_string(base_seed()) + (plugin ? std::string(" QB_PLUGIN=") + plugin : "") +
+         " build/bin/quantbench_tests --gtest_filter='" + info->test_suite_name() + "." + info->name() + "'";
 }
 
 const Variant& reference_of(const Variant& v) { return by_name(v.format + "_" + std::string(op_name(v.op)) + "_ref"); }
@@ -48,7 +71,7 @@ class VariantTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
   const Variant& v = by_name(GetParam());
-  const Selection sel = select_variants(variants(), v.format, v.op, ~0ull);
+  const Selection sel = select_variants(test_pool(), v.format, v.op, ~0ull);
   if (std::find(sel.run.begin(), sel.run.end(), &v) == sel.run.end()) {
     // A silent fallback is a failure: the OS says the CPU can run it, so dispatch must.
     const uint64_t os = test::cpuinfo_features();
@@ -72,9 +95,9 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
         if (specials && f.fp16_scale_offsets.empty() && f.fp16_scale_tensors.empty()) continue;
         const uint64_t seed = base_seed() + static_cast<uint64_t>(cases++) * 7919;
         const int64_t rows = shape[0], cols = shape[1];
-        SCOPED_TRACE(v.name + " " + params.dump() + " " + std::to_string(rows) + "x" + std::to_string(cols) +
-                     " misalign " + std::to_string(misalign) + (specials ? " special scales" : "") + " seed " +
-                     std::to_string(seed));
+        SCOPED_TRACE(repro_line() + "  (case: " + v.name + " " + params.dump() + " " + std::to_string(rows) + "x" +
+                     std::to_string(cols) + " misalign " + std::to_string(misalign) + (specials ? " special scales" : "") +
+                     " seed " + std::to_string(seed) + ")");
         OwnedWeight w = random_weight(f, rows, cols, seed, misalign, params);
         if (specials) plant_special_scales(w, seed);
         const PreparedWeight pw(w.view());
@@ -91,6 +114,7 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
           const bool bounded = v.op == Op::dequant && f.dequant_bounds;
           const std::vector<double> bounds = bounded ? f.dequant_bounds(w.view()) : std::vector<double>{};
           for (int threads : {1, 2, 3}) {
+            SCOPED_TRACE("threads " + std::to_string(threads));
             std::fill(got, got + want.size(), -1.0f);
             run_dequant(v, pw, got, threads);
             if (bounded) {
@@ -106,8 +130,11 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
                                 << threads << ")";
           }
         } else {
-          // Three vectors: batching kernels must keep them apart; others run once per vector.
-          const int64_t m = 3;
+          // Batching kernels must keep vectors apart in every path they special-case (one pass of
+          // up to 8, a pass boundary, several passes): m cycles over those with the case index.
+          // Others run once per vector; three are enough.
+          static constexpr int64_t kBatches[] = {3, 5, 9, 17, 1, 8};
+          const int64_t m = v.batches ? kBatches[cases % 6] : 3;
           const OwnedActivation act = quantize_activation(f, gaussian(static_cast<std::size_t>(m * cols), seed + 1), cols, misalign);
           const std::size_t stride = f.activation->bytes(cols);
           std::vector<float> want(static_cast<std::size_t>(m * rows)), got(want.size()), first(want.size());
@@ -118,6 +145,7 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
             bounds.insert(bounds.end(), b.begin(), b.end());
           }
           for (int threads : {1, 2, 3}) {
+            SCOPED_TRACE("threads " + std::to_string(threads) + ", m " + std::to_string(m));
             run_gemv(v, pw, act.data(), m, got.data(), threads);
             const BoundCheck c = compare_within(want.data(), got.data(), bounds);
             ASSERT_TRUE(c.ok()) << c.failures << " rows outside the bound, first row " << c.first_bad << ": want "
