@@ -81,46 +81,60 @@ double gamma32(double n) {
   return n * u / (1.0 - n * u);
 }
 
-std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act) {
+namespace {
+
+// The reference decode of W and the exact activation values of each vector: what the generic
+// bound and model are computed from, never the kernel under test.
+struct DecodedGemv {
+  std::vector<float> w, x;  // [rows][cols], [m][cols]
+};
+DecodedGemv decode_gemv(const QWeight& w, const uint8_t* act, int64_t m) {
   const Format& f = *w.format;
-  if (f.gemv_bounds) return f.gemv_bounds(w, act);
-  std::vector<float> wrow(static_cast<std::size_t>(w.rows * w.cols));
-  f.dequant_ref(PreparedWeight(w).get(), 0, w.rows, wrow.data());
-  std::vector<float> x(static_cast<std::size_t>(w.cols));
-  f.activation->dequant(act, w.cols, x.data());
+  DecodedGemv d{std::vector<float>(static_cast<std::size_t>(w.rows * w.cols)), std::vector<float>(static_cast<std::size_t>(m * w.cols))};
+  f.dequant_ref(PreparedWeight(w).get(), 0, w.rows, d.w.data());
+  const std::size_t stride = f.activation->bytes(w.cols);
+  for (int64_t i = 0; i < m; ++i) f.activation->dequant(act + i * stride, w.cols, d.x.data() + i * w.cols);
+  return d;
+}
+
+}  // namespace
+
+std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act, int64_t m) {
+  const Format& f = *w.format;
+  if (f.gemv_bounds) return f.gemv_bounds(w, act, m);
+  const DecodedGemv d = decode_gemv(w, act, m);
   const double n = static_cast<double>(f.gemv_rounding_depth(w.cols));
   const double gamma = gamma32(n);
   const double underflow = 2.0 * n * std::ldexp(1.0, -149);
-  std::vector<double> bounds(static_cast<std::size_t>(w.rows));
-  for (int64_t r = 0; r < w.rows; ++r) {
-    double s = 0;
-    for (int64_t c = 0; c < w.cols; ++c) s += std::fabs(static_cast<double>(wrow[r * w.cols + c]) * x[c]);
-    bounds[r] = 2.0 * gamma * s + underflow;
-  }
+  std::vector<double> bounds(static_cast<std::size_t>(m * w.rows));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t r = 0; r < w.rows; ++r) {
+      double s = 0;
+      for (int64_t c = 0; c < w.cols; ++c) s += std::fabs(static_cast<double>(d.w[r * w.cols + c]) * d.x[i * w.cols + c]);
+      bounds[i * w.rows + r] = 2.0 * gamma * s + underflow;
+    }
   return bounds;
 }
 
-std::vector<double> gemv_sigmas(const QWeight& w, const uint8_t* act) {
+std::vector<double> gemv_sigmas(const QWeight& w, const uint8_t* act, int64_t m) {
   const Format& f = *w.format;
   const double n = static_cast<double>(f.gemv_rounding_depth(w.cols));
   const double scale = std::sqrt(2.0 * n) * std::ldexp(1.0, -24);
   std::vector<double> t;
   if (f.gemv_rms_terms) {
-    t = f.gemv_rms_terms(w, act);
+    t = f.gemv_rms_terms(w, act, m);
   } else {
-    std::vector<float> wrow(static_cast<std::size_t>(w.rows * w.cols));
-    f.dequant_ref(PreparedWeight(w).get(), 0, w.rows, wrow.data());
-    std::vector<float> x(static_cast<std::size_t>(w.cols));
-    f.activation->dequant(act, w.cols, x.data());
-    t.resize(static_cast<std::size_t>(w.rows));
-    for (int64_t r = 0; r < w.rows; ++r) {
-      double s = 0;
-      for (int64_t c = 0; c < w.cols; ++c) {
-        const double p = static_cast<double>(wrow[r * w.cols + c]) * x[c];
-        s += p * p;
+    const DecodedGemv d = decode_gemv(w, act, m);
+    t.resize(static_cast<std::size_t>(m * w.rows));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t r = 0; r < w.rows; ++r) {
+        double s = 0;
+        for (int64_t c = 0; c < w.cols; ++c) {
+          const double p = static_cast<double>(d.w[r * w.cols + c]) * d.x[i * w.cols + c];
+          s += p * p;
+        }
+        t[i * w.rows + r] = std::sqrt(s);
       }
-      t[r] = std::sqrt(s);
-    }
   }
   for (double& v : t) v *= scale;
   return t;

@@ -40,7 +40,8 @@ std::string untrusted_gemv(const float* expected, int64_t rows);
 // the exact activation values the kernel multiplies, never from the kernel under test.
 // A format with its own GEMV (rotations around the product, say) states its bound in
 // Format::gemv_bounds, which this function then returns.
-std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act);
+// For m vectors back to back (the format's activation encoding), [m][rows].
+std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act, int64_t m = 1);
 
 // gamma_n = n*u/(1-n*u) for fp32 (u = 2^-24): the relative bound of n successive roundings.
 double gamma32(double n);
@@ -57,7 +58,7 @@ double gamma32(double n);
 // sum|terms| and n_r; this one with their 2-norm and sqrt(n_r): at k = 4096 it is about 1000
 // times tighter on random data, which is what lets a 0.01% precision bug fail.
 // Only valid for activations the harness drew (GemvExpectation::random_x in verify).
-std::vector<double> gemv_sigmas(const QWeight& w, const uint8_t* act);
+std::vector<double> gemv_sigmas(const QWeight& w, const uint8_t* act, int64_t m = 1);  // [m][rows]
 
 // Per output z_r = max(0, |got - expected| - u|expected|) / sigma_r (the u|expected| term: the
 // expectation's own final rounding to fp32). Each z_r must stay under kModelLambda = 8: a

@@ -75,12 +75,13 @@ struct Format {
   // Formats whose full decode has no unique bit pattern (rotations summed in an order each
   // implementation picks) give an elementwise error bound instead; null means bits must match.
   std::vector<double> (*dequant_bounds)(const QWeight& w) = nullptr;
-  // Per-row GEMV bound; null means the generic 2*gamma_n*sum|w*x| of harness/check.h.
-  std::vector<double> (*gemv_bounds)(const QWeight& w, const uint8_t* act) = nullptr;
+  // Per-row GEMV bound for m vectors back to back, [m][rows]; null means the generic
+  // 2*gamma_n*sum|w*x| of harness/check.h.
+  std::vector<double> (*gemv_bounds)(const QWeight& w, const uint8_t* act, int64_t m) = nullptr;
   // Root of the sum of squared product terms of each output row, T_r of the probabilistic model
   // (harness/check.h gemv_sigmas); null means the generic sqrt(sum (w_i x_i)^2). Formats with
   // their own GEMV (rotations) give their own.
-  std::vector<double> (*gemv_rms_terms)(const QWeight& w, const uint8_t* act) = nullptr;
+  std::vector<double> (*gemv_rms_terms)(const QWeight& w, const uint8_t* act, int64_t m) = nullptr;  // [m][rows]
   // Exact-by-construction GEMV inputs (the benchdnn way): stored tensors (layout order) and one
   // activation vector for which every value any correct kernel forms is exact in fp32, so the
   // result has one bit pattern whatever the summation order; the format states why. Returns

@@ -146,17 +146,6 @@ void note_trust(Expectations& e, const QWeight& w) {
   for (GemvExpectation& g : e.gemv) g.trust = untrusted_gemv(g.y.data(), w.rows * g.m);
 }
 
-// The harness's GEMV bound for each of the m vectors of `act`, back to back.
-std::vector<double> gemv_bounds_all(const QWeight& w, const uint8_t* act, int64_t m) {
-  const std::size_t stride = w.format->activation->bytes(w.cols);
-  std::vector<double> bounds;
-  for (int64_t i = 0; i < m; ++i) {
-    const std::vector<double> b = gemv_bounds(w, act + i * stride);
-    bounds.insert(bounds.end(), b.begin(), b.end());
-  }
-  return bounds;
-}
-
 void quantize_all(const Format& f, const float* x, int64_t m, int64_t cols, uint8_t* out) {
   const std::size_t stride = f.activation->bytes(cols);
   for (int64_t i = 0; i < m; ++i) f.activation->quantize(x + i * cols, cols, out + i * stride);
@@ -448,7 +437,7 @@ Expectations fixture_expectations(const Fixture& fx, const QWeight& w) {
       quantize_all(f, fx.find("expect.x")->as<float>(), g.m, fx.cols, g.act.data());
     }
     g.y = as_f32(*y);
-    g.bounds = gemv_bounds_all(w, g.act.data(), g.m);
+    g.bounds = gemv_bounds(w, g.act.data(), g.m);
     e.gemv.push_back(std::move(g));
   }
   note_trust(e, w);
@@ -480,13 +469,8 @@ void add_reference_gemv(Expectations& e, const PreparedWeight& pw, const std::ve
   quantize_all(f, x.data(), m_max, w.cols, act.data());
   if (special_act) plant_special_activation_scales(*f.activation, act.data(), w.cols, m_max, x_seed);
   std::vector<float> y(static_cast<std::size_t>(m_max * w.rows));
-  std::vector<double> bounds, sigmas;
-  for (int64_t i = 0; i < m_max; ++i) {
-    f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, w.rows, y.data() + i * w.rows);
-    const std::vector<double> b = gemv_bounds(w, act.data() + i * stride), s = gemv_sigmas(w, act.data() + i * stride);
-    bounds.insert(bounds.end(), b.begin(), b.end());
-    sigmas.insert(sigmas.end(), s.begin(), s.end());
-  }
+  for (int64_t i = 0; i < m_max; ++i) f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, w.rows, y.data() + i * w.rows);
+  const std::vector<double> bounds = gemv_bounds(w, act.data(), m_max), sigmas = gemv_sigmas(w, act.data(), m_max);
   char seed[32];
   std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(x_seed));
   for (const int64_t m : ms) {
@@ -617,12 +601,20 @@ std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, cons
   return cases;
 }
 
+// With --variant, only inputs of that variant's format have anything to check.
+bool checks_format(const VerifyOptions& opt, const std::vector<Variant>& pool, const Format& f) {
+  return opt.only_variant.empty() || std::any_of(pool.begin(), pool.end(), [&](const Variant& v) {
+           return v.name == opt.only_variant && v.format == f.id;
+         });
+}
+
 Tally verify_model_layer(const std::string& dir, const ModelLayer& layer, uint64_t x_seed, const std::vector<Variant>& pool,
                          const VerifyOptions& opt, std::ostream& out) {
   const LayerSpec& s = layer.spec;
   const std::string name = dir + "::" + s.name + " (" + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
                            (s.summary.empty() ? "" : " " + s.summary) + ")";
   Reporter rep{dir, opt, out, {}, name};
+  if (!checks_format(opt, pool, *layer.weight.format)) return rep.tally;
   const PreparedWeight pw(layer.weight);
   run_checks(rep, pw, reference_expectations(pw, batch_sizes(*layer.weight.format, pool), x_seed, false, ""), pool);
   return rep.tally;
@@ -671,6 +663,7 @@ Tally verify_encoder(const Fixture& fx, EncodeFn encode, const std::string& enco
 Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt, std::ostream& out) {
   Reporter rep{fx.path, opt, out, {}};
   const Format& f = *fx.format;
+  if (!checks_format(opt, pool, f)) return rep.tally;
   if (!f.implemented()) {
     rep.skip(f.id, "format " + f.id + " is not implemented yet");
     return rep.tally;

@@ -37,6 +37,25 @@ std::vector<double> abs_inner(const QWeight& w, int64_t n0) {
   return a;
 }
 
+// m vectors back to back: |x∘suh| summed over each 128-block of the input, [m][k/128], and the
+// mean square of x∘suh over each block.
+struct BlockSums {
+  std::vector<double> abs, sq;
+};
+BlockSums input_block_sums(const QWeight& w, const uint8_t* act, int64_t m, const std::vector<double>& suh) {
+  const int64_t k = w.cols, kb = k / 128;
+  BlockSums s{std::vector<double>(static_cast<std::size_t>(m * kb)), std::vector<double>(static_cast<std::size_t>(m * kb))};
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < k; ++c) {
+      float x;
+      std::memcpy(&x, act + static_cast<std::size_t>((i * k + c) * 4), 4);
+      const double v = static_cast<double>(x) * suh[static_cast<std::size_t>(c)];
+      s.abs[static_cast<std::size_t>(i * kb + c / 128)] += std::fabs(v);
+      s.sq[static_cast<std::size_t>(i * kb + c / 128)] += v * v / 128.0;
+    }
+  return s;
+}
+
 }  // namespace
 
 // A correct fp32 implementation reaches W_ab as a sum of the 128*128 terms
@@ -81,7 +100,7 @@ std::vector<double> dequant_error_bounds(const QWeight& w) {
   return bounds;
 }
 
-// One vector: y_j = svh_j * sum_d H_jd sum_c Ŵ_cd sum_a H_ca (x_a suh_a). Roundings on one
+// Per vector: y_j = svh_j * sum_d H_jd sum_c Ŵ_cd sum_a H_ca (x_a suh_a). Roundings on one
 // term's path in an fp32 kernel:
 //   x_a * suh_a: 1; input transform: 7 levels + 1/sqrt(128) scaling + its representation = 9;
 //   the product with Ŵ_cd: 1; the k-term dot product: at most k - 1 additions in any order;
@@ -95,41 +114,41 @@ std::vector<double> dequant_error_bounds(const QWeight& w) {
 // (the infinity norms of the H blocks, sqrt(128) each, of Ŵ^T and of svh).
 int64_t gemv_rounding_depth(int64_t k) { return k + 20; }
 
-std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act) {
-  const int64_t k = w.cols, n = w.rows;
+std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act, int64_t m) {
+  const int64_t k = w.cols, n = w.rows, kb = k / 128;
   const double depth = static_cast<double>(gemv_rounding_depth(k));
   const double gamma2 = 2.0 * gamma32(depth);
   const std::vector<double> suh = abs_scales(w, "suh"), svh = abs_scales(w, "svh");
-  std::vector<float> y(static_cast<std::size_t>(n));
-  gemv_ref(PreparedWeight(w).get(), act, 1, 0, n, y.data());
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  gemv_ref(PreparedWeight(w).get(), act, m, 0, n, y.data());
   // |H| |x∘suh| is constant over each 128-block of the input.
-  std::vector<double> xh(static_cast<std::size_t>(k / 128));
-  for (int64_t c = 0; c < k; ++c) {
-    float x;
-    std::memcpy(&x, act + static_cast<std::size_t>(c * 4), 4);
-    xh[static_cast<std::size_t>(c / 128)] += std::fabs(static_cast<double>(x)) * suh[static_cast<std::size_t>(c)];
-  }
+  std::vector<double> xh = input_block_sums(w, act, m, suh).abs;
   for (double& v : xh) v *= kInvSqrt128;
-  std::vector<double> bounds(static_cast<std::size_t>(n));
+  std::vector<double> bounds(static_cast<std::size_t>(m * n));
+  std::vector<double> inner(static_cast<std::size_t>(m));
   for (int64_t n0 = 0; n0 < n; n0 += 128) {
     const std::vector<double> a = abs_inner(w, n0);
-    double inner = 0, colmax = 0;  // sum_d (|Ŵ|^T |H||x∘suh|)_d over the block; max column sum
+    // Per vector: sum_d (|Ŵ|^T |H||x∘suh|)_d over the block; and the max column sum.
+    std::fill(inner.begin(), inner.end(), 0.0);
+    double colmax = 0;
     for (int64_t d = 0; d < 128; ++d) {
-      double col = 0, weighted = 0;
+      double col = 0;
       for (int64_t c = 0; c < k; ++c) {
-        col += a[static_cast<std::size_t>(c * 128 + d)];
-        weighted += a[static_cast<std::size_t>(c * 128 + d)] * xh[static_cast<std::size_t>(c / 128)];
+        const double v = a[static_cast<std::size_t>(c * 128 + d)];
+        col += v;
+        for (int64_t i = 0; i < m; ++i) inner[static_cast<std::size_t>(i)] += v * xh[static_cast<std::size_t>(i * kb + c / 128)];
       }
-      inner += weighted;
       colmax = std::fmax(colmax, col);
     }
-    for (int64_t j = n0; j < n0 + 128; ++j) {
-      const double sv = svh[static_cast<std::size_t>(j)];
-      const double t = sv * inner * kInvSqrt128;
-      const double gain = std::fmax(1.0, sv * 128.0 * std::fmax(1.0, colmax));
-      const double underflow = 2.0 * depth * 128.0 * static_cast<double>(k) * std::ldexp(1.0, -150) * gain;
-      bounds[static_cast<std::size_t>(j)] = gamma2 * t + kU32 * std::fabs(y[static_cast<std::size_t>(j)]) + underflow;
-    }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = n0; j < n0 + 128; ++j) {
+        const double sv = svh[static_cast<std::size_t>(j)];
+        const double t = sv * inner[static_cast<std::size_t>(i)] * kInvSqrt128;
+        const double gain = std::fmax(1.0, sv * 128.0 * std::fmax(1.0, colmax));
+        const double underflow = 2.0 * depth * 128.0 * static_cast<double>(k) * std::ldexp(1.0, -150) * gain;
+        const auto at = static_cast<std::size_t>(i * n + j);
+        bounds[at] = gamma2 * t + kU32 * std::fabs(y[at]) + underflow;
+      }
   }
   return bounds;
 }
@@ -139,26 +158,22 @@ std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act) {
 //   T_j^2 = svh_j^2 / 128 * sum_d sum_c Ŵ_cd^2 * X_c,   X_c = 1/128 * sum_{a in c's 128-block} (x_a suh_a)^2.
 // Each rounding of the kernel's chain (input transform, k-term product, output transform) acts on
 // a value whose mean square over the random x is at most this, the transforms being orthogonal.
-std::vector<double> gemv_rms_terms(const QWeight& w, const uint8_t* act) {
-  const int64_t k = w.cols, n = w.rows;
+std::vector<double> gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m) {
+  const int64_t k = w.cols, n = w.rows, kb = k / 128;
   const std::vector<double> suh = abs_scales(w, "suh"), svh = abs_scales(w, "svh");
-  std::vector<double> x2(static_cast<std::size_t>(k / 128));
-  for (int64_t c = 0; c < k; ++c) {
-    float x;
-    std::memcpy(&x, act + static_cast<std::size_t>(c * 4), 4);
-    const double v = static_cast<double>(x) * suh[static_cast<std::size_t>(c)];
-    x2[static_cast<std::size_t>(c / 128)] += v * v / 128.0;
-  }
-  std::vector<double> t(static_cast<std::size_t>(n));
+  const std::vector<double> x2 = input_block_sums(w, act, m, suh).sq;
+  std::vector<double> t(static_cast<std::size_t>(m * n)), sum(static_cast<std::size_t>(m));
   for (int64_t n0 = 0; n0 < n; n0 += 128) {
     const std::vector<double> a = abs_inner(w, n0);
-    double sum = 0;
-    for (int64_t c = 0; c < k; ++c)
-      for (int64_t d = 0; d < 128; ++d) {
-        const double v = a[static_cast<std::size_t>(c * 128 + d)];
-        sum += v * v * x2[static_cast<std::size_t>(c / 128)];
-      }
-    for (int64_t j = n0; j < n0 + 128; ++j) t[static_cast<std::size_t>(j)] = svh[static_cast<std::size_t>(j)] * std::sqrt(sum / 128.0);
+    std::fill(sum.begin(), sum.end(), 0.0);
+    for (int64_t c = 0; c < k; ++c) {
+      double col2 = 0;  // sum_d Ŵ_cd^2
+      for (int64_t d = 0; d < 128; ++d) col2 += a[static_cast<std::size_t>(c * 128 + d)] * a[static_cast<std::size_t>(c * 128 + d)];
+      for (int64_t i = 0; i < m; ++i) sum[static_cast<std::size_t>(i)] += col2 * x2[static_cast<std::size_t>(i * kb + c / 128)];
+    }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = n0; j < n0 + 128; ++j)
+        t[static_cast<std::size_t>(i * n + j)] = svh[static_cast<std::size_t>(j)] * std::sqrt(sum[static_cast<std::size_t>(i)] / 128.0);
   }
   return t;
 }

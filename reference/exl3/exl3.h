@@ -83,8 +83,8 @@ void inner_ref(const qb_weight* w, int64_t r0, int64_t r1, float* out);    // Ŵ
 void dequant_ref(const qb_weight* w, int64_t r0, int64_t r1, float* out);  // W^T correctly rounded
 void gemv_ref(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y);
 std::vector<double> dequant_error_bounds(const QWeight& w);                 // [n][k]
-std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act);  // [n], one vector
-std::vector<double> gemv_rms_terms(const QWeight& w, const uint8_t* act);     // [n], one vector
+std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act, int64_t m);  // [m][n]
+std::vector<double> gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m);     // [m][n]
 int64_t gemv_rounding_depth(int64_t k);  // k + 20: the roundings gemv_error_bounds counts
 // Bound on |W16 - W| [n][k] for upstream's fp16 reconstruction (LinearEXL3.get_weight_tensor:
 // fp32 Hadamard matmuls with fp16 results, fp16 suh and svh multiplies; specs/exl3.md 4.1).
