@@ -69,15 +69,15 @@ void plant_in_blocks(uint8_t* data, int64_t blocks, int64_t block_bytes, const s
 
 }  // namespace
 
-void plant_special_scales(OwnedWeight& w, uint64_t seed) {
+void plant_special_scales(OwnedWeight& w, uint64_t seed, const std::string& only_tensor) {
   const QWeight& v = w.view();
   const Format& f = *v.format;
   std::mt19937_64 rng(seed);
-  if (!f.fp16_scale_offsets.empty())
+  if (!f.fp16_scale_offsets.empty() && only_tensor.empty())
     plant_in_blocks(w.tensor_data(0), v.rows * v.cols / f.block_elems, f.block_bytes, f.fp16_scale_offsets, rng);
   for (std::size_t i = 0; i < v.tensors.size(); ++i)
     for (const std::string& name : f.fp16_scale_tensors)
-      if (v.tensors[i].name == name)  // every element is a scale: a few of them special
+      if (v.tensors[i].name == name && (only_tensor.empty() || name == only_tensor))  // each element a scale: a few special
         for (std::size_t e = 0; e < v.tensors[i].nbytes / 2; ++e)
           if (rng() % 16 == 0) {
             const uint16_t h = kSpecial[rng() % (sizeof kSpecial / sizeof kSpecial[0])];

@@ -37,8 +37,9 @@ OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t 
 
 // Overwrites fp16 scale fields (Format::fp16_scale_offsets of some blocks, some elements of
 // Format::fp16_scale_tensors) with NaN (several payloads, both signs), +-Inf, subnormals and +-0,
-// so decoders meet every special class.
-void plant_special_scales(OwnedWeight& w, uint64_t seed);
+// so decoders meet every special class. `only_tensor`: plant in that scale tensor alone (a NaN in
+// one EXL3 suh element reaches every output, so svh is also tried on its own).
+void plant_special_scales(OwnedWeight& w, uint64_t seed, const std::string& only_tensor = "");
 // The same in the fp16 scale fields of m activation vectors of `cols` (no-op for fp32 x).
 void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed);
 

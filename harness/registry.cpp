@@ -74,6 +74,7 @@ const std::vector<Variant>& variants() {
       r.target = {nullptr, kIsaScalar, "scalar"};
       r.dequant = dequant;
       r.gemv = gemv;
+      r.batches = gemv != nullptr && f.gemv_ref_batches;
       r.reference = true;
       v.push_back(std::move(r));
     };

@@ -68,7 +68,8 @@ struct Format {
   // Exact intermediate (a decode before the format's rotations, say), [rows, cols] like
   // the full decode, compared as bits with expect.inner.
   DequantFn inner_ref = nullptr;
-  GemvFn gemv_ref = nullptr;  // called one vector at a time
+  GemvFn gemv_ref = nullptr;  // called one vector at a time unless gemv_ref_batches
+  bool gemv_ref_batches = false;  // gemv_ref serves m vectors per call (one decode)
   // The typed parameters kernels receive (qb_weight.params), parsed from the params JSON in the
   // order the format documents; throws std::invalid_argument naming the field. Null: none.
   std::vector<int64_t> (*kernel_params)(const nlohmann::json& params) = nullptr;

@@ -469,7 +469,10 @@ void add_reference_gemv(Expectations& e, const PreparedWeight& pw, const std::ve
   quantize_all(f, x.data(), m_max, w.cols, act.data());
   if (special_act) plant_special_activation_scales(*f.activation, act.data(), w.cols, m_max, x_seed);
   std::vector<float> y(static_cast<std::size_t>(m_max * w.rows));
-  for (int64_t i = 0; i < m_max; ++i) f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, w.rows, y.data() + i * w.rows);
+  if (f.gemv_ref_batches)
+    f.gemv_ref(pw.get(), act.data(), m_max, 0, w.rows, y.data());
+  else
+    for (int64_t i = 0; i < m_max; ++i) f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, w.rows, y.data() + i * w.rows);
   const std::vector<double> bounds = gemv_bounds(w, act.data(), m_max), sigmas = gemv_sigmas(w, act.data(), m_max);
   char seed[32];
   std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(x_seed));
@@ -527,7 +530,7 @@ std::vector<std::vector<uint8_t>> tensor_bytes(const QWeight& w) {
 //  - trimmed: rows and whole blocks cut off (one-block formats), so rows end in partial vector
 //    chunks and row counts split unevenly; the decode expectation is the fixture's own, cut;
 //  - special scales: NaN (several payloads), Inf, subnormal and zero fp16 scales in the weight
-//    and in the activations, against the reference;
+//    and in the activations, against the reference; each scale tensor alone (EXL3's suh, svh);
 //  - exact: inputs for which every order gives the same bits (Format::exact_gemv_case), at the
 //    fixture's row count and up to 512 columns, and an odd block count.
 std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, const Expectations& base,
@@ -566,11 +569,15 @@ std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, cons
       cases.push_back({"trimmed to " + std::to_string(rows) + "x" + std::to_string(cols), std::move(ow), std::move(e)});
     }
   }
-  if (!f.fp16_scale_offsets.empty() || !f.fp16_scale_tensors.empty()) {
+  // Scale fields in blocks (with any scale tensors), and each scale tensor alone.
+  std::vector<std::string> plants;
+  if (!f.fp16_scale_offsets.empty()) plants.push_back("");
+  plants.insert(plants.end(), f.fp16_scale_tensors.begin(), f.fp16_scale_tensors.end());
+  for (const std::string& only : plants) {
     OwnedWeight ow(f, w.rows, w.cols, w.params, tensor_bytes(w));
-    plant_special_scales(ow, seed);
-    Expectations e = reference_expectations(PreparedWeight(ow.view()), ms, seed + 1, true, "");
-    cases.push_back({"special scales", std::move(ow), std::move(e)});
+    plant_special_scales(ow, seed, only);
+    Expectations e = reference_expectations(PreparedWeight(ow.view()), ms, seed + 1, only.empty(), "");
+    cases.push_back({only.empty() ? "special scales" : "special " + only, std::move(ow), std::move(e)});
   }
   if (f.exact_gemv_case) {
     const int64_t be = f.block_elems > 0 ? f.block_elems : 1, cols = std::min<int64_t>(w.cols, 512) / be * be;

@@ -79,6 +79,7 @@ Format exl3_format() {
   f.dequant_ref = dequant_ref;
   f.inner_ref = inner_ref;
   f.gemv_ref = gemv_ref;
+  f.gemv_ref_batches = true;
   f.kernel_params = kernel_params;
   f.random_stored = random_trellis_tensors;
   // Every trellis width with every codebook: each K has its own bit-window arithmetic.
