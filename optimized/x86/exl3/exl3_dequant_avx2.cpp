@@ -3,6 +3,7 @@
 // svh[n]*suh[k]/128).
 #include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 
 namespace qb::x86 {
@@ -36,12 +37,13 @@ QB_TARGET_AVX2 void dequant_rows(const Args& G, int64_t r0, int64_t r1, float* o
           float* pb = blk + (a + h) * k;
           __m256 sa = _mm256_setzero_ps(), sb = sa;
           if (h == 64) {
-            sa = _mm256_set1_ps(_cvtsh_ss(G.svh[nb + a]));
-            sb = _mm256_set1_ps(_cvtsh_ss(G.svh[nb + a + h]));
+            const uint16_t keep = QB_MUTANT_ON(exl3_dq2_svh_sign_dropped) ? 0x7FFF : 0xFFFF;
+            sa = _mm256_set1_ps(_cvtsh_ss(G.svh[nb + a] & keep));
+            sb = _mm256_set1_ps(_cvtsh_ss(G.svh[nb + a + h] & keep));
           }
           for (int q = 0; q < 16; ++q) {
             const __m256 x = _mm256_loadu_ps(pa + 8 * q), y = _mm256_loadu_ps(pb + 8 * q);
-            __m256 s = _mm256_add_ps(x, y), d = _mm256_sub_ps(x, y);
+            __m256 s = _mm256_add_ps(x, y), d = QB_MUTANT_ON(exl3_dq2_bfly_sign) && h == 16 ? _mm256_sub_ps(y, x) : _mm256_sub_ps(x, y);
             if (h == 64) {
               const __m256 u = _mm256_load_ps(su + 8 * q);
               s = _mm256_mul_ps(s, _mm256_mul_ps(sa, u));

@@ -5,6 +5,7 @@
 // so every element sees 7 + 7 additions and one multiply.
 #include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 
 namespace qb::x86 {
@@ -24,7 +25,7 @@ QB_TARGET_AVX512 void dequant_rows(const Args& G, const Tables& T, int64_t r0, i
           float* o = blk + 16 * j * k + 16 * i;
           for (int c = 0; c < 16; ++c) _mm512_storeu_ps(o + c * k, decode_z<CB, Big>(t, T, c));
         }
-      for (int r = 0; r < 128; ++r) {
+      for (int r = 0; r < (QB_MUTANT_ON(exl3_dq512_kside_half_skipped) ? 64 : 128); ++r) {
         __m512 v[8];
         for (int q = 0; q < 8; ++q) v[q] = _mm512_loadu_ps(blk + r * k + 16 * q);
         fwht128_z(v);
@@ -33,7 +34,7 @@ QB_TARGET_AVX512 void dequant_rows(const Args& G, const Tables& T, int64_t r0, i
       __m512 su[8];
       for (int q = 0; q < 8; ++q)
         su[q] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.suh + kb + 16 * q))),
-                              _mm512_set1_ps(1.0f / 128));
+                              _mm512_set1_ps(QB_MUTANT_ON(exl3_dq512_inv128_digits) ? 0.00781f : 1.0f / 128));
       for (int h = 1; h < 128; h *= 2)
         for (int a = 0; a < 128; ++a) {
           if (a & h) continue;

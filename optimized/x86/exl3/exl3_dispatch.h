@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "harness/qb_plugin.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
 #include "reference/exl3/exl3.h"
 
@@ -76,7 +77,7 @@ void gemv(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t
   const float* x = reinterpret_cast<const float*>(act);
   for (int64_t m0 = 0; m0 < m; m0 += kMaxBatch) {
     const int mc = static_cast<int>(m - m0 < kMaxBatch ? m - m0 : kMaxBatch);
-    Kernel::input_transform(G, x + m0 * G.k, mc, xh.data());
+    Kernel::input_transform(G, x + (QB_MUTANT_ON(exl3_gemv512_chunk8_x_offset) ? m0 : m0 * G.k), mc, xh.data());
     Dispatch<Kernel, kMaxBatch>::pick(G.cb, G.K, mc)(G, xh.data(), r0, r1, acc64, y + m0 * G.n);
   }
 }

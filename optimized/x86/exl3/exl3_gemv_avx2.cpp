@@ -11,6 +11,7 @@
 
 #include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 
 namespace qb::x86 {
@@ -56,7 +57,7 @@ QB_TARGET_AVX2 void gemv_rows(const Args& G, const float* xh, int64_t r0, int64_
         tile_rows<CB, K, M, 0, 2>(t, xr, k, ac, rows);
       } else {
         tile_rows<CB, K, M, 0, 1>(t, xr, k, ac, rows);
-        tile_rows<CB, K, M, 1, 1>(t, xr, k, ac + M * 8, rows);
+        tile_rows<CB, K, M, 1, 1>(t, xr, k, ac + (QB_MUTANT_ON(exl3_gemv2_batch_second_half) ? 4 : M) * 8, rows);
       }
     }
   }
@@ -67,7 +68,8 @@ QB_TARGET_AVX2 void gemv_rows(const Args& G, const float* xh, int64_t r0, int64_
       for (int q = 0; q < 16; ++q) v[q] = _mm256_load_ps(ab + (q * M + mm) * 8);
       fwht128_y(v);
       for (int q = 0; q < 16; ++q) {
-        const __m256 sv = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.svh + nb + 8 * q))),
+        const int64_t n0 = QB_MUTANT_ON(exl3_gemv2_svh_r0) ? nb - r0 : nb;
+        const __m256 sv = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.svh + n0 + 8 * q))),
                                         _mm256_set1_ps(1.0f / 128));
         _mm256_storeu_ps(y + mm * G.n + nb + 8 * q, _mm256_mul_ps(v[q], sv));
       }
@@ -85,6 +87,9 @@ struct Avx2 {
           v[q] = _mm256_mul_ps(_mm256_loadu_ps(x + mm * G.k + kb + 8 * q),
                                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.suh + kb + 8 * q))));
         fwht128_y(v);
+        if constexpr (QB_MUTANT_ON(exl3_gemv2_input_bf16))  // x' truncated to bf16
+          for (int q = 0; q < 16; ++q)
+            v[q] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(v[q]), _mm256_set1_epi32(int32_t(0xFFFF0000u))));
         for (int q = 0; q < 16; ++q) _mm256_storeu_ps(xh + mm * G.k + kb + 8 * q, v[q]);
       }
   }

@@ -19,6 +19,7 @@
 
 #include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 
 namespace qb::x86 {
@@ -164,7 +165,7 @@ QB_TARGET_AVX512 void gemv_rows(const Args& G, const float* xh, int64_t r0, int6
   std::fill(acc, acc + nj * M * 16, 0.0f);  // [tile pair][half][vector][16 lanes]
   constexpr auto rows = std::make_integer_sequence<int, 16>{};
   for (int64_t i = 0; i < tiles_k; ++i) {
-    const uint8_t* base = G.tile(i, j0);
+    const uint8_t* base = G.tile(i, QB_MUTANT_ON(exl3_gemv512_tile_j0_zero) ? 0 : j0);
     const float* xr = xh + 16 * i;
     for (int64_t jj = 0; jj < nj; jj += 2) {
       TileP<K> t;

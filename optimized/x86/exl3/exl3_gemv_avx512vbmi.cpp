@@ -27,6 +27,7 @@
 
 #include "optimized/x86/exl3/exl3_dispatch.h"
 #include "optimized/x86/exl3/exl3_x86_common.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 
 namespace qb::x86 {
@@ -178,7 +179,7 @@ QB_TARGET_AVX512VBMI void gemv_rows(const Args& G, const float* xh, int64_t r0, 
   }
   // Lane 2a + b holds column a + 8b.
   alignas(64) int32_t unperm[16];
-  for (int c = 0; c < 16; ++c) unperm[c] = 2 * (c & 7) + (c >> 3);
+  for (int c = 0; c < 16; ++c) unperm[c] = QB_MUTANT_ON(exl3_vbmi_lane_order) ? c : 2 * (c & 7) + (c >> 3);
   const __m512i up_idx = _mm512_load_si512(unperm);
   output_transform_z(G, acc, M, r0, r1, up_idx, y);
 }

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "optimized/mutation.h"
 #include "optimized/x86/target.h"
 #include "reference/exl3/exl3.h"
 
@@ -40,7 +41,7 @@ inline void build_tables(int K, Tables& T) {
   for (int g = 0; g < 16; ++g)
     for (int f = 0; f < 16; ++f) {
       const int t = tinv[f][g];  // lane f of group g: row f of tile column g
-      const int b0 = t * K + K - 16 + 256 * K, b1 = b0 + 16;
+      const int b0 = t * K + K - 16 + 256 * K + (QB_MUTANT_ON(exl3_inner512_window_plus1) ? 1 : 0), b1 = b0 + 16;
       const int e = g * 16 + f;
       T.hi[e] = (b0 / 32) % nw;
       T.lo[e] = ((b1 - 1) / 32) % nw;
@@ -88,7 +89,7 @@ QB_TARGET_AVX512 QB_EXL3_INLINE __m512 halves_sum_z(__m512i xh, __m512i xl) {
 // Upstream's single rounding to fp16, by Veltkamp's split (see above; vcvtps2ph + vcvtph2ps measured
 // slower).
 QB_TARGET_AVX512 QB_EXL3_INLINE __m512 round_fp16_z(__m512 v) {
-  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(kSplit));
+  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(QB_MUTANT_ON(exl3_vbmi_veltkamp_4097) ? 4097.0f : kSplit));
   return _mm512_sub_ps(c, _mm512_sub_ps(c, v));
 }
 
@@ -126,8 +127,11 @@ QB_TARGET_AVX512 QB_EXL3_INLINE __m512 decode_z(const TileZ& t, const Tables& T,
   const __m512i st = _mm512_ternarylogic_epi32(_mm512_srlv_epi32(lo, _mm512_load_si512(T.shr + 16 * g)),
                                                _mm512_sllv_epi32(hi, _mm512_load_si512(T.shl + 16 * g)),
                                                _mm512_set1_epi32(0xFFFF), 0xA8);  // (a | b) & c
-  if constexpr (CB == exl3::Codebook::mul1)
-    return round_fp16_z(mul1_value_z(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMul1))));
+  if constexpr (CB == exl3::Codebook::mul1) {
+    const __m512 v = mul1_value_z(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMul1)));
+    if constexpr (QB_MUTANT_ON(exl3_inner512_mul1_unrounded)) return v;
+    return round_fp16_z(v);
+  }
   __m512i x;
   if constexpr (CB == exl3::Codebook::mcg)
     x = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMcg));
@@ -146,7 +150,7 @@ QB_TARGET_AVX512 QB_EXL3_INLINE __m512 bfly_in_z(__m512 v, __m512 p, __mmask16 u
 QB_TARGET_AVX512 QB_EXL3_INLINE void fwht128_z(__m512* v) {
   for (int q = 0; q < 8; ++q) {
     v[q] = bfly_in_z(v[q], _mm512_permute_ps(v[q], 0xB1), 0xAAAA);
-    v[q] = bfly_in_z(v[q], _mm512_permute_ps(v[q], 0x4E), 0xCCCC);
+    v[q] = bfly_in_z(v[q], _mm512_permute_ps(v[q], 0x4E), QB_MUTANT_ON(exl3_gemv512_bfly_mask) ? 0x3333 : 0xCCCC);
     v[q] = bfly_in_z(v[q], _mm512_shuffle_f32x4(v[q], v[q], 0xB1), 0xF0F0);
     v[q] = bfly_in_z(v[q], _mm512_shuffle_f32x4(v[q], v[q], 0x4E), 0xFF00);
   }
@@ -180,9 +184,12 @@ QB_TARGET_AVX512 QB_EXL3_INLINE void output_transform_z(const Args& G, const flo
                                                         int64_t r1, __m512i lane_to_col, float* y) {
   for (int64_t nb = r0; nb < r1; nb += 128) {
     __m512 sv[8];
-    for (int q = 0; q < 8; ++q)
-      sv[q] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.svh + nb + 16 * q))),
-                            _mm512_set1_ps(1.0f / 128));
+    for (int q = 0; q < 8; ++q) {
+      __m256i h = _mm256_loadu_si256((const __m256i*)(G.svh + nb + 16 * q));
+      if constexpr (QB_MUTANT_ON(exl3_vbmi_svh_sign_dropped)) h = _mm256_and_si256(h, _mm256_set1_epi16(0x7FFF));
+      sv[q] = _mm512_mul_ps(_mm512_cvtph_ps(h),
+                            _mm512_set1_ps(QB_MUTANT_ON(exl3_gemv512_inv_sqrt128_digits) ? 0.0884f * 0.0884f : 1.0f / 128));
+    }
     const float* ab = acc + (nb - r0) / 16 * m * 16;
     for (int mm = 0; mm < m; ++mm) {
       __m512 v[8];
@@ -218,7 +225,7 @@ QB_TARGET_AVX2 QB_EXL3_INLINE __m256 decode_st_y(__m256i st) {
     const __m256i lo = _mm256_xor_si256(_mm256_and_si256(_mm256_srai_epi32(xl, 3), keep), set);
     v = _mm256_add_ps(_mm256_castsi256_ps(hi), _mm256_castsi256_ps(lo));
   }
-  const __m256 c = _mm256_mul_ps(v, _mm256_set1_ps(kSplit));
+  const __m256 c = _mm256_mul_ps(v, _mm256_set1_ps(QB_MUTANT_ON(exl3_inner2_veltkamp_4097) ? 4097.0f : kSplit));
   return _mm256_sub_ps(c, _mm256_sub_ps(c, v));
 }
 
@@ -317,7 +324,7 @@ QB_TARGET_AVX2 QB_EXL3_INLINE void load_tile_y(TileY<K>& t, const uint8_t* p) {
 // The 8 states of (row R, half B): columns 8B .. 8B+7.
 template <int K, int R, int B>
 QB_TARGET_AVX2 QB_EXL3_INLINE __m256i state_y(const TileY<K>& t) {
-  constexpr int w0 = (4 * B + rho_of_row(R) + 1) * K - 16;
+  constexpr int w0 = (4 * B + rho_of_row(R) + 1) * K - 16 - (QB_MUTANT_ON(exl3_inner2_window_minus1) ? 1 : 0);
   constexpr int d = w0 < 0 ? -1 : w0 / 32, o = w0 - 32 * d;
   constexpr int sh = o <= 16 ? 16 - o : 32 - o;
   __m256i x;

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "optimized/mutation.h"
 #include "optimized/x86/ggml/ggml_x86_common.h"
 #include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
@@ -62,10 +63,10 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void chunk_row
     }
     if (++ph == A.period) ph = 0;
   }
-  if (A.tail) {
+  if (A.tail && !QB_MUTANT_ON(q4_0_vnni_tail_skipped)) {
     // Masked loads: the bytes past the row (maybe past the buffer) read as zero and meet zero
     // activation, zero seeds and zero d_x.
-    const __mmask64 m = (~0ull) >> (64 - A.tail);
+    const __mmask64 m = (~0ull) >> (64 - A.tail + (QB_MUTANT_ON(q8_0_vnni_tail_mask_short) ? 1 : 0));
     const ChunkVecs a = load_act<kStreams>(A, A.nfull, ph);
     for (int r = 0; r < R; ++r) {
       const __m512i w = _mm512_maskz_loadu_epi8(m, w0 + r * A.row_bytes + A.nfull * kChunk);
@@ -82,6 +83,7 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void chunk_gem
   const ChunkAct A = prepare_chunks<kBlockBytes, kStreams, kWeightOffset>(act, w->cols, buf);
   const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
   int64_t r = r0;
+  if constexpr (QB_MUTANT_ON(q8_0_vnni_y_r0)) y -= r0;  // y taken as the call's own rows
   for (; r + 8 <= r1; r += 8) chunk_rows<Sums, kStreams, 8>(data + r * A.row_bytes, A, y + r);
   for (; r + 4 <= r1; r += 4) chunk_rows<Sums, kStreams, 4>(data + r * A.row_bytes, A, y + r);
   for (; r < r1; ++r) chunk_rows<Sums, kStreams, 1>(data + r * A.row_bytes, A, y + r);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "optimized/mutation.h"
 #include "reference/common/half.h"
 #include "reference/ggml/blocks.h"
 #include "reference/ggml/ggml_format.h"
@@ -72,7 +73,8 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
   }
   // Lanes of block k: from the one holding its first quant byte to the one holding its last.
   for (int64_t k = 0; k < nb; ++k) {
-    const float d = fp16_to_f32(ggml::load_u16(act + k * int64_t(sizeof(ggml::BlockQ8_0))));
+    float d = fp16_to_f32(ggml::load_u16(act + k * int64_t(sizeof(ggml::BlockQ8_0))));
+    if (QB_MUTANT_ON(q8_0_vnni_act_scale_nan_zero) && d != d) d = 0.0f;
     for (int64_t i = (k * kBlockBytes + 2) / 4; i <= (k * kBlockBytes + kBlockBytes - 1) / 4; ++i) dx[i] = d;
   }
   for (int64_t ph = 0; ph < A.period; ++ph)

@@ -5,6 +5,7 @@
 // Large outputs are written with non-temporal stores when aligned (optimized/x86/stream_store.h).
 #include "optimized/x86/intrinsics.h"
 
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/stream_store.h"
 #include "optimized/x86/target.h"
@@ -20,9 +21,11 @@ QB_TARGET_AVX512 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, f
   const __m128i m4 = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* blk = ggml::row_blocks(w, r, ggml::kQK4_0, sizeof(ggml::BlockQ4_0));
-    float* y = out + r * w->cols;
+    float* y = out + (QB_MUTANT_ON(q4_0_dq512_out_row_r0) ? r - r0 : r) * w->cols;
     for (int64_t b = 0; b < nb; ++b, blk += sizeof(ggml::BlockQ4_0), y += ggml::kQK4_0) {
-      const __m512 d = _mm512_set1_ps(_cvtsh_ss(ggml::load_u16(blk)));
+      const uint16_t dh = ggml::load_u16(blk);
+      const bool finite = (dh & 0x7C00) != 0x7C00;
+      const __m512 d = _mm512_set1_ps(QB_MUTANT_ON(q4_0_dq512_nonfinite_scale_zero) && !finite ? 0.0f : _cvtsh_ss(dh));
       const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
       const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, m4), eight);
       const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), eight);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "optimized/x86/ggml/ggml_x86_common.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
@@ -27,7 +28,9 @@ QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 block_term(
       _mm256_set1_epi8(0x0F));
   const __m256i s = _mm256_add_epi32(
       _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), _mm256_set1_epi16(1)), seed);
-  const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk))), dx);
+  __m256 scale = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk))), dx);
+  if constexpr (QB_MUTANT_ON(q4_0_gemv2_scale_bf16))  // d_w * d_x truncated to bf16
+    scale = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(scale), _mm256_set1_epi32(int32_t(0xFFFF0000u))));
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
 }
 
@@ -56,10 +59,11 @@ QB_TARGET_AVX2 static inline __attribute__((always_inline)) void rows(
 QB_TARGET_AVX2 void q4_0_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
                                    float* y) {
   thread_local std::vector<uint8_t> buf;
-  const ggml_x86::BlockAct a = ggml_x86::prepare_blocks(act, w->cols, 8, buf);
+  const ggml_x86::BlockAct a = ggml_x86::prepare_blocks(act, w->cols, QB_MUTANT_ON(q4_0_gemv2_seed_offset_7) ? 7 : 8, buf);
   const int64_t nb = w->cols / 32, row_bytes = nb * kBlock;
   const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
   int64_t r = r0;
+  if constexpr (QB_MUTANT_ON(q4_0_gemv2_y_r0)) y -= r0;  // y taken as the call's own rows
   for (; r + 4 <= r1; r += 4) rows<4>(data + r * row_bytes, row_bytes, a, nb, y + r);
   for (; r < r1; ++r) rows<1>(data + r * row_bytes, row_bytes, a, nb, y + r);
 }

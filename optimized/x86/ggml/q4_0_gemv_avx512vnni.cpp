@@ -2,6 +2,7 @@
 // vpdpbusd against the prepared activation, seeded with -8 * lane sums, so the int32 lanes hold
 // the exact sum (q-8)*x; the row driver is ggml_chunk_gemv_avx512vnni.h.
 #include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 #include "reference/ggml/blocks.h"
 
@@ -14,6 +15,8 @@ struct Q4_0Sums {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i lo = _mm512_and_si512(w, m4);
     const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    if constexpr (QB_MUTANT_ON(q4_0_vnni_planes_swapped))
+      return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.seed, lo, a.x[1]), hi, a.x[0]);
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.seed, lo, a.x[0]), hi, a.x[1]);
   }
 };

@@ -5,6 +5,7 @@
 // Large outputs are written with non-temporal stores when aligned (optimized/x86/stream_store.h).
 #include "optimized/x86/intrinsics.h"
 
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/stream_store.h"
 #include "optimized/x86/target.h"
@@ -23,7 +24,8 @@ QB_TARGET_AVX2 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, flo
     for (int64_t b = 0; b < nb; ++b, blk += sizeof(ggml::BlockQ8_0), y += ggml::kQK8_0) {
       const __m256 d = _mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk)));
       for (int j = 0; j < ggml::kQK8_0; j += 8) {
-        const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + j));
+        __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + j));
+        if constexpr (QB_MUTANT_ON(q8_0_dq2_m128_saturate)) q = _mm_max_epi8(q, _mm_set1_epi8(-127));
         const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d);
         store_ps<kStream>(y + j, v);
       }

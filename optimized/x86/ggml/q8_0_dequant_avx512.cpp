@@ -5,6 +5,7 @@
 // Large outputs are written with non-temporal stores when aligned (optimized/x86/stream_store.h).
 #include "optimized/x86/intrinsics.h"
 
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/stream_store.h"
 #include "optimized/x86/target.h"
@@ -18,7 +19,8 @@ template <bool kStream>
 QB_TARGET_AVX512 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
   const int64_t nb = w->cols / ggml::kQK8_0;
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = ggml::row_blocks(w, r, ggml::kQK8_0, sizeof(ggml::BlockQ8_0));
+    const uint8_t* blk =
+        ggml::row_blocks(w, QB_MUTANT_ON(q8_0_dq512_src_row_r0) ? r - r0 : r, ggml::kQK8_0, sizeof(ggml::BlockQ8_0));
     float* y = out + r * w->cols;
     for (int64_t b = 0; b < nb; ++b, blk += sizeof(ggml::BlockQ8_0), y += ggml::kQK8_0) {
       const __m512 d = _mm512_set1_ps(_cvtsh_ss(ggml::load_u16(blk)));

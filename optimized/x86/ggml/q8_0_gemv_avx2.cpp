@@ -4,6 +4,7 @@
 // activation load.
 #include "optimized/x86/intrinsics.h"
 
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
@@ -17,10 +18,14 @@ constexpr int64_t kBlock = sizeof(ggml::BlockQ8_0);
 
 QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 block_term(
     const uint8_t* blk, __m256i x, __m256 dx, __m256 acc) {
-  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+  __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+  if constexpr (QB_MUTANT_ON(q8_0_gemv2_w_m128_saturate)) q = _mm256_max_epi8(q, _mm256_set1_epi8(-127));
   const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(x, q));
   const __m256i s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-  const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk))), dx);
+  const uint16_t dh = ggml::load_u16(blk);
+  const bool finite = (dh & 0x7C00) != 0x7C00;
+  const float dw = QB_MUTANT_ON(q8_0_gemv2_nonfinite_scale_zero) && !finite ? 0.0f : _cvtsh_ss(dh);
+  const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(dw), dx);
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
 }
 
@@ -30,6 +35,7 @@ QB_TARGET_AVX2 static inline __attribute__((always_inline)) void rows(
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t k = 0; k < nb; ++k) {
+    if (QB_MUTANT_ON(q8_0_gemv2_last_block_dropped) && k == nb - 1) break;
     const uint8_t* xb = act + k * kBlock;
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
     const __m256 dx = _mm256_set1_ps(_cvtsh_ss(ggml::load_u16(xb)));

@@ -2,6 +2,7 @@
 // unsigned for vpdpbusd, and the prepared lane seeds (-128 * lane activation sums) cancel that
 // offset exactly; the row driver is ggml_chunk_gemv_avx512vnni.h.
 #include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
+#include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
 #include "reference/ggml/blocks.h"
 
@@ -19,7 +20,8 @@ struct Q8_0Sums {
 
 QB_TARGET_AVX512VNNI void q8_0_gemv_avx512vnni(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
                                                float* y) {
-  ggml_x86::chunk_gemv<Q8_0Sums, sizeof(ggml::BlockQ8_0), 1, 128>(w, act, r0, r1, y);
+  ggml_x86::chunk_gemv<Q8_0Sums, sizeof(ggml::BlockQ8_0), 1, QB_MUTANT_ON(q8_0_vnni_offset_127) ? 127 : 128>(w, act, r0,
+                                                                                                       r1, y);
 }
 
 }  // namespace qb::x86

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Mutation testing (tests/mutants/): runs verify on every mutant kernel plugin and expects each to
+# be caught. A build configured with -DQB_MUTANTS=ON holds lib/mutants/libqb_mutant_<id>.so, one
+# per line of tests/mutants/mutants.inc (one small bug in one of our kernels each).
+#
+#   ci/mutants.sh [BUILD_DIR]      (default: build; run from anywhere)
+#
+# Per mutant: `verify --plugin LIB --variant mutant_<id> fixtures`, exit 1 = caught, 0 = missed,
+# anything else (crash, timeout, load error) = error. Prints one line per mutant (id, kind,
+# kernel, caught/missed/error, the first FAIL line), then `caught N/total`. Exit 0 only when every
+# mutant is caught. Extra verify options (e.g. --threads 3) can be given in QB_MUTANT_VERIFY_ARGS.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+list=tests/mutants/mutants.inc
+verify=$build/bin/verify
+libdir=$build/lib/mutants
+per_run_timeout=${QB_MUTANT_TIMEOUT:-300}
+read -r -a extra <<<"${QB_MUTANT_VERIFY_ARGS:-}"
+
+if [[ ! -x $verify ]]; then
+  echo "ci/mutants.sh: no $verify (build the verify target)" >&2
+  exit 2
+fi
+
+total=0 caught=0 errors=0
+while IFS= read -r line; do
+  re='^QB_MUTANT\(([a-z0-9_]+), *([a-z0-9_]+), *([a-z_]+), *"(.*)"\)$'
+  [[ $line =~ ^QB_MUTANT\( ]] || continue
+  if [[ ! $line =~ $re ]]; then
+    echo "ci/mutants.sh: $list: malformed line: $line" >&2
+    exit 2
+  fi
+  id=${BASH_REMATCH[1]} kernel=${BASH_REMATCH[2]} kind=${BASH_REMATCH[3]}
+  total=$((total + 1))
+  lib=$libdir/libqb_mutant_$id.so
+  if [[ ! -f $lib ]]; then
+    printf '%-34s %-10s %-22s ERROR   no %s (configure with -DQB_MUTANTS=ON and build target mutants)\n' \
+      "$id" "$kind" "$kernel" "$lib"
+    errors=$((errors + 1))
+    continue
+  fi
+  out=$(timeout "$per_run_timeout" "$verify" --plugin "$lib" --variant "mutant_$id" "${extra[@]}" fixtures 2>&1)
+  rc=$?
+  first_fail=$(grep -m1 '^FAIL' <<<"$out")
+  case $rc in
+    1) status=caught caught=$((caught + 1)) ;;
+    0) status=missed first_fail="" ;;
+    124) status=ERROR first_fail="verify timed out after ${per_run_timeout}s" errors=$((errors + 1)) ;;
+    *) status=ERROR first_fail="verify exit $rc: $(grep -v '^\(PASS\|SKIP\)' <<<"$out" | tail -n 1)" errors=$((errors + 1)) ;;
+  esac
+  printf '%-34s %-10s %-22s %-7s %s\n' "$id" "$kind" "$kernel" "$status" "$first_fail"
+done <"$list"
+
+if ((errors)); then
+  echo "caught $caught/$total ($errors errors)"
+else
+  echo "caught $caught/$total"
+fi
+[[ $total -gt 0 && $caught -eq $total ]]
