@@ -6,9 +6,12 @@
 #   ci/mutants.sh [BUILD_DIR]      (default: build; run from anywhere)
 #
 # Per mutant: `verify --plugin LIB --variant mutant_<id> fixtures`, exit 1 = caught, 0 = missed,
-# anything else (crash, timeout, load error) = error. Prints one line per mutant (id, kind,
-# kernel, caught/missed/error, the first FAIL line), then `caught N/total`. Exit 0 only when every
-# mutant is caught. Extra verify options (e.g. --threads 3) can be given in QB_MUTANT_VERIFY_ARGS.
+# anything else (crash, timeout, load error) = error; then the randomized variant tests on the same
+# kernel (QB_PLUGIN=LIB quantbench_tests --gtest_filter=Registry/VariantTest.*/mutant_<id>),
+# reported beside it. Prints one line per mutant (id, kind, kernel, verify: caught/missed/error,
+# tests: caught/missed, the first FAIL line), then the totals. Exit 0 only when verify catches
+# every mutant (it is what kernel authors run). Extra verify options (e.g. --threads 3) can be
+# given in QB_MUTANT_VERIFY_ARGS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -23,7 +26,8 @@ if [[ ! -x $verify ]]; then
   exit 2
 fi
 
-total=0 caught=0 errors=0
+tests=$build/bin/quantbench_tests
+total=0 caught=0 errors=0 tests_caught=0
 while IFS= read -r line; do
   re='^QB_MUTANT\(([a-z0-9_]+), *([a-z0-9_]+), *([a-z_]+), *"(.*)"\)$'
   [[ $line =~ ^QB_MUTANT\( ]] || continue
@@ -49,12 +53,22 @@ while IFS= read -r line; do
     124) status=ERROR first_fail="verify timed out after ${per_run_timeout}s" errors=$((errors + 1)) ;;
     *) status=ERROR first_fail="verify exit $rc: $(grep -v '^\(PASS\|SKIP\)' <<<"$out" | tail -n 1)" errors=$((errors + 1)) ;;
   esac
-  printf '%-34s %-10s %-22s %-7s %s\n' "$id" "$kind" "$kernel" "$status" "$first_fail"
+  tests_status=-
+  if [[ -x $tests ]]; then
+    if QB_PLUGIN=$lib QB_SEED=${QB_SEED:-1} timeout "$per_run_timeout" "$tests" \
+      --gtest_filter="Registry/VariantTest.MatchesReferenceOnRandomInputs/mutant_$id" >/dev/null 2>&1; then
+      tests_status=missed
+    else
+      tests_status=caught tests_caught=$((tests_caught + 1))
+    fi
+  fi
+  printf '%-34s %-10s %-22s verify %-7s tests %-7s %s\n' "$id" "$kind" "$kernel" "$status" "$tests_status" "$first_fail"
 done <"$list"
 
+echo "variant tests caught $tests_caught/$total"
 if ((errors)); then
-  echo "caught $caught/$total ($errors errors)"
+  echo "verify caught $caught/$total ($errors errors)"
 else
-  echo "caught $caught/$total"
+  echo "verify caught $caught/$total"
 fi
 [[ $total -gt 0 && $caught -eq $total ]]

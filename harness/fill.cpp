@@ -1,5 +1,6 @@
 #include "harness/fill.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -52,20 +53,10 @@ OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t 
 
 namespace {
 
-// NaN (several payloads, both signs), +-Inf, subnormals and +-0.
-constexpr uint16_t kSpecial[] = {0x7C01, 0xFE55, 0x7D00, 0x7E00, 0x7C00, 0xFC00, 0x0001, 0x83FF, 0x0200, 0x0000, 0x8000};
-
-// One block in four gets a special value in each of its fp16 scale fields.
-void plant_in_blocks(uint8_t* data, int64_t blocks, int64_t block_bytes, const std::vector<int64_t>& offsets,
-                     std::mt19937_64& rng) {
-  for (int64_t b = 0; b < blocks; ++b) {
-    if (rng() % 4 != 0) continue;
-    for (int64_t off : offsets) {
-      const uint16_t h = kSpecial[rng() % (sizeof kSpecial / sizeof kSpecial[0])];
-      std::memcpy(data + b * block_bytes + off, &h, 2);
-    }
-  }
-}
+// Subnormals, +-0, NaN (several payloads, both signs) and +-Inf, interleaved so that the first
+// few already hold a finite and a non-finite class.
+constexpr uint16_t kSpecial[] = {0x0001, 0x7C01, 0x8000, 0x7C00, 0x83FF, 0xFE55, 0x0000, 0xFC00, 0x0200, 0x7D00, 0x7E00};
+constexpr std::size_t kClasses = sizeof kSpecial / sizeof kSpecial[0];
 
 }  // namespace
 
@@ -73,22 +64,53 @@ void plant_special_scales(OwnedWeight& w, uint64_t seed, const std::string& only
   const QWeight& v = w.view();
   const Format& f = *v.format;
   std::mt19937_64 rng(seed);
-  if (!f.fp16_scale_offsets.empty() && only_tensor.empty())
-    plant_in_blocks(w.tensor_data(0), v.rows * v.cols / f.block_elems, f.block_bytes, f.fp16_scale_offsets, rng);
+  // Block scales: rows/2 fields at random positions, so most GEMV rows meet none or a finite one
+  // and non-finite handling is checked without every output being NaN.
+  if (!f.fp16_scale_offsets.empty() && only_tensor.empty()) {
+    const int64_t blocks = v.rows * v.cols / f.block_elems;
+    for (int64_t i = 0; i < std::max<int64_t>(1, v.rows / 2); ++i) {
+      const int64_t b = static_cast<int64_t>(rng() % static_cast<uint64_t>(blocks));
+      const int64_t off = f.fp16_scale_offsets[rng() % f.fp16_scale_offsets.size()];
+      std::memcpy(w.tensor_data(0) + b * f.block_bytes + off, &kSpecial[rng() % kClasses], 2);
+    }
+  }
   for (std::size_t i = 0; i < v.tensors.size(); ++i)
     for (const std::string& name : f.fp16_scale_tensors)
       if (v.tensors[i].name == name && (only_tensor.empty() || name == only_tensor))  // each element a scale: a few special
         for (std::size_t e = 0; e < v.tensors[i].nbytes / 2; ++e)
-          if (rng() % 16 == 0) {
-            const uint16_t h = kSpecial[rng() % (sizeof kSpecial / sizeof kSpecial[0])];
-            std::memcpy(w.tensor_data(i) + 2 * e, &h, 2);
-          }
+          if (rng() % 16 == 0) std::memcpy(w.tensor_data(i) + 2 * e, &kSpecial[rng() % kClasses], 2);
+}
+
+void plant_extreme_codes(OwnedWeight& w, uint64_t seed) {
+  const QWeight& v = w.view();
+  const Format& f = *v.format;
+  if (f.block_bytes <= 0 || v.tensors.size() != 1) return;
+  // Whole code fields of one byte pattern: every nibble 0 or 15, int8 -128 or 127, mixed nibbles.
+  static constexpr uint8_t kCodeBytes[] = {0x00, 0xFF, 0x80, 0x7F, 0x0F, 0xF0, 0x88};
+  std::mt19937_64 rng(seed);
+  const int64_t blocks = v.rows * v.cols / f.block_elems;
+  for (int64_t b = 0; b < blocks; ++b) {
+    if (rng() % 5 != 0) continue;
+    uint8_t* blk = w.tensor_data(0) + b * f.block_bytes;
+    const uint8_t code = kCodeBytes[rng() % sizeof kCodeBytes];
+    for (int64_t i = 0; i < f.block_bytes; ++i) {
+      const bool scale = std::any_of(f.fp16_scale_offsets.begin(), f.fp16_scale_offsets.end(),
+                                     [&](int64_t off) { return i == off || i == off + 1; });
+      if (!scale) blk[i] = code;
+    }
+  }
 }
 
 void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed) {
   if (a.fp16_scale_offsets.empty()) return;
   std::mt19937_64 rng(seed);
-  plant_in_blocks(act, m * static_cast<int64_t>(a.bytes(cols)) / a.block_bytes, a.block_bytes, a.fp16_scale_offsets, rng);
+  const std::size_t stride = a.bytes(cols);
+  const int64_t blocks = static_cast<int64_t>(stride) / a.block_bytes;
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t b = static_cast<int64_t>(rng() % static_cast<uint64_t>(blocks));
+    const int64_t off = a.fp16_scale_offsets[rng() % a.fp16_scale_offsets.size()];
+    std::memcpy(act + i * stride + b * a.block_bytes + off, &kSpecial[i % kClasses], 2);
+  }
 }
 
 OwnedActivation quantize_activation(const Format& f, const std::vector<float>& x, int64_t cols, std::size_t misalign) {

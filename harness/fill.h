@@ -35,12 +35,18 @@ std::vector<std::vector<uint8_t>> random_tensors(const Format& f, int64_t rows, 
 OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t seed, std::size_t misalign = 0,
                           const nlohmann::json& params = nlohmann::json::object());
 
-// Overwrites fp16 scale fields (Format::fp16_scale_offsets of some blocks, some elements of
-// Format::fp16_scale_tensors) with NaN (several payloads, both signs), +-Inf, subnormals and +-0,
-// so decoders meet every special class. `only_tensor`: plant in that scale tensor alone (a NaN in
+// Overwrites fp16 scale fields (Format::fp16_scale_offsets of rows/2 random blocks, one in 16
+// elements of Format::fp16_scale_tensors) with NaN (several payloads, both signs), +-Inf,
+// subnormals and +-0, so decoders meet every special class. `only_tensor`: plant in that scale tensor alone (a NaN in
 // one EXL3 suh element reaches every output, so svh is also tried on its own).
 void plant_special_scales(OwnedWeight& w, uint64_t seed, const std::string& only_tensor = "");
-// The same in the fp16 scale fields of m activation vectors of `cols` (no-op for fp32 x).
+// Block formats: one block in five gets every byte outside its scale fields set to one extreme
+// pattern (0x00, 0xFF, 0x80, 0x7F, 0x0F, 0xF0, 0x88): codes an encoder never writes, such as
+// q8_0's -128, which any stored file may hold.
+void plant_extreme_codes(OwnedWeight& w, uint64_t seed);
+// One scale field of each of m activation vectors of `cols` gets a special value; vector i gets
+// class i, so vector 0 a subnormal, vector 1 a NaN, vector 2 -0, vector 3 +Inf, ... (a NaN
+// activation scale makes every output of its vector NaN). No-op for fp32 x.
 void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed);
 
 // The activation bytes for the x.size()/cols vectors in x (the format's GEMV input, back to

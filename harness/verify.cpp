@@ -530,7 +530,7 @@ std::vector<std::vector<uint8_t>> tensor_bytes(const QWeight& w) {
 //  - trimmed: rows and whole blocks cut off (one-block formats), so rows end in partial vector
 //    chunks and row counts split unevenly; the decode expectation is the fixture's own, cut;
 //  - special scales: NaN (several payloads), Inf, subnormal and zero fp16 scales in the weight
-//    and in the activations, against the reference; each scale tensor alone (EXL3's suh, svh);
+//    (each scale tensor alone: EXL3's suh, svh), and in the activations, against the reference;
 //  - exact: inputs for which every order gives the same bits (Format::exact_gemv_case), at the
 //    fixture's row count and up to 512 columns, and an odd block count.
 std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, const Expectations& base,
@@ -576,8 +576,14 @@ std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, cons
   for (const std::string& only : plants) {
     OwnedWeight ow(f, w.rows, w.cols, w.params, tensor_bytes(w));
     plant_special_scales(ow, seed, only);
-    Expectations e = reference_expectations(PreparedWeight(ow.view()), ms, seed + 1, only.empty(), "");
+    Expectations e = reference_expectations(PreparedWeight(ow.view()), ms, seed + 1, false, "");
     cases.push_back({only.empty() ? "special scales" : "special " + only, std::move(ow), std::move(e)});
+  }
+  if (f.gemv_ref && !f.activation->fp16_scale_offsets.empty()) {
+    Expectations e;
+    add_reference_gemv(e, PreparedWeight(w), ms, seed + 2, true, "");
+    note_trust(e, w);
+    cases.push_back({"special activation scales", OwnedWeight(f, w.rows, w.cols, w.params, tensor_bytes(w)), std::move(e)});
   }
   if (f.exact_gemv_case) {
     const int64_t be = f.block_elems > 0 ? f.block_elems : 1, cols = std::min<int64_t>(w.cols, 512) / be * be;

@@ -99,7 +99,10 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
                      std::to_string(cols) + " misalign " + std::to_string(misalign) + (specials ? " special scales" : "") +
                      " seed " + std::to_string(seed) + ")");
         OwnedWeight w = random_weight(f, rows, cols, seed, misalign, params);
-        if (specials) plant_special_scales(w, seed);
+        if (specials) {
+          plant_special_scales(w, seed);
+          plant_extreme_codes(w, seed);
+        }
         const PreparedWeight pw(w.view());
         if (v.op != Op::gemv) {  // dequant and inner decode
           std::vector<float> want(static_cast<std::size_t>(rows * cols)), first;
@@ -135,16 +138,23 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
           // Others run once per vector; three are enough.
           static constexpr int64_t kBatches[] = {3, 5, 9, 17, 1, 8};
           const int64_t m = v.batches ? kBatches[cases % 6] : 3;
-          const OwnedActivation act = quantize_activation(f, gaussian(static_cast<std::size_t>(m * cols), seed + 1), cols, misalign);
+          OwnedActivation act = quantize_activation(f, gaussian(static_cast<std::size_t>(m * cols), seed + 1), cols, misalign);
+          if (specials) plant_special_activation_scales(*f.activation, act.buffer.data() + act.offset, cols, m, seed);
           std::vector<float> want(static_cast<std::size_t>(m * rows)), got(want.size()), first(want.size());
           run_gemv(ref, pw, act.data(), m, want.data(), 1);
           const std::vector<double> bounds = gemv_bounds(w.view(), act.data(), m);
+          // x is this test's own Gaussian draw: the probabilistic model (harness/check.h) holds.
+          const std::vector<double> sigmas = gemv_sigmas(w.view(), act.data(), m);
           for (int threads : {1, 2, 3}) {
             SCOPED_TRACE("threads " + std::to_string(threads) + ", m " + std::to_string(m));
             run_gemv(v, pw, act.data(), m, got.data(), threads);
             const BoundCheck c = compare_within(want.data(), got.data(), bounds);
             ASSERT_TRUE(c.ok()) << c.failures << " rows outside the bound, first row " << c.first_bad << ": want "
                                 << want[c.first_bad] << " got " << got[c.first_bad] << " bound " << bounds[c.first_bad];
+            const ModelCheck mc = compare_model(want.data(), got.data(), sigmas);
+            ASSERT_TRUE(mc.ok()) << mc.failures << " outputs beyond " << kModelLambda << " sigma, worst " << mc.worst
+                                 << " (z " << mc.max_z << "): want " << want[mc.worst] << " got " << got[mc.worst]
+                                 << "; rho " << mc.rho << " (limit " << mc.rho_limit << ")";
             if (threads == 1) first = got;
             // Same bits for any thread count, except a NaN's payload: which NaN operand an FMA
             // or multiply returns depends on the instruction form the compiler picked for
