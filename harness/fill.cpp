@@ -101,15 +101,41 @@ void plant_extreme_codes(OwnedWeight& w, uint64_t seed) {
   }
 }
 
-void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed) {
+void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed,
+                                     bool extreme_codes) {
   if (a.fp16_scale_offsets.empty()) return;
   std::mt19937_64 rng(seed);
   const std::size_t stride = a.bytes(cols);
   const int64_t blocks = static_cast<int64_t>(stride) / a.block_bytes;
+  std::vector<int64_t> special_block(static_cast<std::size_t>(m));
   for (int64_t i = 0; i < m; ++i) {
     const int64_t b = static_cast<int64_t>(rng() % static_cast<uint64_t>(blocks));
     const int64_t off = a.fp16_scale_offsets[rng() % a.fp16_scale_offsets.size()];
     std::memcpy(act + i * stride + b * a.block_bytes + off, &kSpecial[i % kClasses], 2);
+    special_block[static_cast<std::size_t>(i)] = b;
+  }
+  if (!extreme_codes) return;
+  // A generator of its own, so the special scales land where they did before codes were planted.
+  // The first three hold -128; the forced block takes one of them.
+  static constexpr uint8_t kPatterns[][4] = {
+      {0x80, 0x80, 0x80, 0x80}, {0x80, 0x7F, 0x80, 0x7F}, {0x80, 0x80, 0x7F, 0x7F},
+      {0x7F, 0x7F, 0x7F, 0x7F}, {0xFF, 0xFF, 0xFF, 0xFF}};
+  std::mt19937_64 pick(seed ^ 0xc0de'5eedull);
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t skip = blocks > 1 ? special_block[static_cast<std::size_t>(i)] : -1;
+    // Block `forced` is planted whatever the draws, so each vector holds at least one.
+    int64_t forced = static_cast<int64_t>(pick() % static_cast<uint64_t>(blocks));
+    if (forced == skip) forced = (forced + 1) % blocks;
+    for (int64_t b = 0; b < blocks; ++b) {
+      if (b == skip || (b != forced && pick() % 4 != 0)) continue;
+      const uint8_t* pattern = kPatterns[pick() % (b == forced ? 3 : sizeof kPatterns / sizeof kPatterns[0])];
+      uint8_t* blk = act + i * stride + b * a.block_bytes;
+      for (int64_t k = 0, c = 0; k < a.block_bytes; ++k) {
+        const bool scale = std::any_of(a.fp16_scale_offsets.begin(), a.fp16_scale_offsets.end(),
+                                       [&](int64_t off) { return k == off || k == off + 1; });
+        if (!scale) blk[k] = pattern[c++ % 4];
+      }
+    }
   }
 }
 

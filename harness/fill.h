@@ -47,7 +47,14 @@ void plant_extreme_codes(OwnedWeight& w, uint64_t seed);
 // One scale field of each of m activation vectors of `cols` gets a special value; vector i gets
 // class i, so vector 0 a subnormal, vector 1 a NaN, vector 2 -0, vector 3 +Inf, ... (a NaN
 // activation scale makes every output of its vector NaN). No-op for fp32 x.
-void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed);
+// `extreme_codes`: besides, about one block in four of each vector (at least one holding -128,
+// other than the special-scale block where there are two) gets every byte outside its scale
+// fields set to one pattern: int8 -128 (which upstream's x86 quantizer emits for NaN and overflowing levels, and a
+// sign trick cannot negate), 127, -1, alternating -128/127, or -128/-128/127/127 (the pairs a
+// vpmaddubsw would sum). Kernels then meet the whole int8 range of the activation, under the
+// vector's own finite scales. Off only where bytes made before it must stay the same.
+void plant_special_activation_scales(const ActivationFormat& a, uint8_t* act, int64_t cols, int64_t m, uint64_t seed,
+                                     bool extreme_codes = true);
 
 // The activation bytes for the x.size()/cols vectors in x (the format's GEMV input, back to
 // back), `misalign` bytes off alignment.

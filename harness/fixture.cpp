@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "harness/shape.h"
+#include "harness/stored_check.h"
 
 namespace qb {
 namespace {
@@ -49,6 +50,8 @@ void check_expectation(const std::string& path, const Fixture& fx, const OwnedTe
   if (n == "expect.x") expect_tensor(path, t, {DType::F32}, batch_shape(t, fx.cols));
   if (n == "expect.y") expect_tensor(path, t, {DType::F32}, batch_shape(t, fx.rows));
   if (n == "expect.encode") expect_tensor(path, t, {DType::U8}, {static_cast<int64_t>(stored)});
+  if ((n == "expect.x" || n == "expect.x_q" || n == "expect.y") && t.shape.size() == 2 && t.shape[0] == 0)
+    throw FileError(path, "tensors." + n + ".shape", "is " + shape_str(t.shape) + ": a batch of 0 vectors checks nothing");
   if (n == "expect.x_q") {
     if (!fx.format->activation)
       throw FileError(path, "tensors.expect.x_q", "format " + fx.format_id + " takes no quantized activation");
@@ -64,16 +67,21 @@ const OwnedTensor* Fixture::find(const std::string& name) const {
   return nullptr;
 }
 
-QWeight Fixture::weight() const {
+QWeight Fixture::all_tensors() const {
   QWeight w;
   w.format = format;
   w.rows = rows;
   w.cols = cols;
   w.params = params;
-  for (const auto& spec : format->layout(rows, cols, params)) {
-    const OwnedTensor* t = find(spec.name);
-    w.tensors.push_back({t->name, t->dtype, t->shape, t->bytes.data(), t->bytes.size()});
-  }
+  for (const OwnedTensor& t : tensors) w.tensors.push_back({t.name, t.dtype, t.shape, t.bytes.data(), t.bytes.size()});
+  return w;
+}
+
+QWeight Fixture::weight() const {
+  const QWeight all = all_tensors();
+  QWeight w = all;
+  w.tensors.clear();
+  for (const auto& spec : format->layout(rows, cols, params)) w.tensors.push_back(all.tensor(spec.name));
   return w;
 }
 
@@ -101,20 +109,14 @@ Fixture load_fixture(const std::string& path) {
   fx.origin = required_meta(path, file, "origin");
   if (auto it = file.metadata.find("description"); it != file.metadata.end()) fx.description = it->second;
 
-  std::vector<StoredTensorSpec> layout;
-  try {
-    layout = fx.format->layout(fx.rows, fx.cols, fx.params);
-  } catch (const std::invalid_argument& e) {
-    throw FileError(path, "__metadata__.shape", e.what());
-  }
-  std::size_t stored = 0;
-  for (const auto& spec : layout) {
-    const OwnedTensor* t = file.find(spec.name);
-    if (!t) throw FileError(path, "tensors." + spec.name, "missing: format " + fx.format_id + " stores it");
-    expect_tensor(path, *t, {spec.dtype}, spec.shape);
-    stored += t->bytes.size();
-  }
   fx.tensors = std::move(file.tensors);
+  try {
+    check_stored(fx.all_tensors());
+  } catch (const StoredTensorError& e) {
+    throw FileError(path, e.tensor().empty() ? "__metadata__.shape" : e.field_path("tensors."), e.what());
+  }
+  const std::vector<StoredTensorSpec> layout = fx.format->layout(fx.rows, fx.cols, fx.params);
+  const std::size_t stored = fx.format->stored_bytes(fx.rows, fx.cols, fx.params);
   for (const auto& t : fx.tensors) {
     const bool is_stored = std::any_of(layout.begin(), layout.end(), [&](const auto& s) { return s.name == t.name; });
     const bool is_expectation = std::any_of(std::begin(kExpectationNames), std::end(kExpectationNames),
@@ -126,6 +128,13 @@ Fixture load_fixture(const std::string& path) {
   const OwnedTensor* y = fx.find("expect.y");
   if (y && !fx.find("expect.x") && !fx.find("expect.x_q"))
     throw FileError(path, "tensors.expect.y", "present without expect.x or expect.x_q");
+  for (const char* name : {"expect.x", "expect.x_q"})
+    if (fx.find(name) && !y) throw FileError(path, std::string("tensors.") + name, "present without expect.y: nothing to compare");
+  if (fx.find("expect.encode") && !fx.find("source"))
+    throw FileError(path, "tensors.expect.encode", "present without source: nothing to encode");
+  // A fixture is its expectations: stored tensors alone would make verify compare nothing.
+  if (!y && !fx.find("expect.dequant") && !fx.find("expect.inner") && !fx.find("expect.encode"))
+    throw FileError(path, "tensors", "no expectation (expect.dequant, expect.inner, expect.y or expect.encode): nothing to check");
   for (const char* name : {"expect.x", "expect.x_q"})
     if (const OwnedTensor* x = fx.find(name); x && y && x->numel() / x->shape.back() != y->numel() / y->shape.back())
       throw FileError(path, std::string("tensors.") + name + ".shape", "batch size differs from expect.y");

@@ -23,7 +23,8 @@ struct Fixture {
   std::vector<OwnedTensor> tensors;  // stored tensors, `source`, `expect.*`
 
   const OwnedTensor* find(const std::string& name) const;
-  QWeight weight() const;  // views of the stored tensors; requires format
+  QWeight weight() const;  // views of the stored tensors in layout order; requires format
+  QWeight all_tensors() const;  // views of every tensor the file holds, expectations included
 };
 
 // Tensor names the contract defines besides a format's stored tensors.

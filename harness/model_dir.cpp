@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "harness/family.h"
+#include "harness/json_field.h"
 #include "harness/mapped_file.h"
 #include "harness/registry.h"
 #include "harness/shape.h"
@@ -17,34 +17,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-ojson parse_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw FileError(path, "", "cannot open file");
-  try {
-    return ojson::parse(in);
-  } catch (const ojson::parse_error& e) {
-    throw FileError(path, "", std::string("not valid JSON: ") + e.what());
-  }
-}
-
 // quantization_config of one JSON file: embedded in a config.json, or the whole file.
 ojson quant_config_of_file(const std::string& file) {
-  const ojson j = parse_json_file(file);
-  if (!j.is_object()) throw FileError(file, "", "must be a JSON object");
-  const bool embedded = j.contains("quantization_config");
-  if (!embedded && !j.contains("quant_method"))
+  const ojson j = parse_json_file<ojson>(file);
+  require_object(j, file, "");
+  const ojson* embedded = find_field(j, file, "", "quantization_config");
+  if (!embedded && !find_field(j, file, "", "quant_method"))
     throw FileError(file, "quantization_config",
                     "missing: neither a config.json holding a quantization_config nor a bare quantization_config "
                     "(no quant_method)");
-  const ojson& qc = embedded ? j["quantization_config"] : j;
-  const std::string field = embedded ? "quantization_config." : "";
-  if (!qc.is_object()) throw FileError(file, "quantization_config", "must be an object");
-  const auto method = qc.find("quant_method");
-  if (method == qc.end()) throw FileError(file, field + "quant_method", "missing");
-  if (!method->is_string()) throw FileError(file, field + "quant_method", "is " + method->dump() + ", not a string");
-  if (!family_for_method(method->get<std::string>()))
-    throw FileError(file, field + "quant_method",
-                    "is '" + method->get<std::string>() + "'; known methods: " + known_quant_methods());
+  const std::string field = embedded ? "quantization_config" : "";
+  const ojson& qc = require_object(embedded ? *embedded : j, file, field);
+  const std::string method_field = field_path(field, "quant_method");
+  const std::string method = get_string(require_field(qc, file, field, "quant_method"), file, method_field);
+  if (!family_for_method(method))
+    throw FileError(file, method_field, "is '" + method + "'; known methods: " + known_quant_methods());
   return qc;
 }
 
@@ -58,9 +45,8 @@ ojson load_quant_config(const std::string& file_or_dir, std::string* config_file
     const std::string separate = (fs::path(file_or_dir) / "quantization_config.json").string();
     const bool have_config = fs::exists(config, ec);
     if (have_config) {
-      const ojson c = parse_json_file(config);
-      if (!c.is_object()) throw FileError(config, "", "must be a JSON object");
-      if (c.contains("quantization_config")) file = config;
+      const ojson c = parse_json_file<ojson>(config);
+      if (find_field(c, config, "", "quantization_config")) file = config;
     }
     if (file == file_or_dir) {
       if (!fs::exists(separate, ec))
@@ -105,21 +91,21 @@ ModelFiles open_model_files(const std::string& dir, ModelData data) {
   const fs::path root(dir);
   std::error_code ec;
   m.quant_config = load_quant_config(dir, &m.config_file);
-  m.quant_method = m.quant_config["quant_method"].get<std::string>();
+  m.quant_method = get_string(require_field(m.quant_config, m.config_file, "quantization_config", "quant_method"),
+                              m.config_file, "quantization_config.quant_method");
 
   // Shards: the index's weight_map when there is one, otherwise every *.safetensors here.
   const std::string index_file = (root / "model.safetensors.index.json").string();
   std::map<std::string, std::string> weight_map;  // tensor -> file name
   if (fs::exists(index_file, ec)) {
-    const ojson index = parse_json_file(index_file);
-    const auto wm = index.is_object() ? index.find("weight_map") : index.end();
-    if (wm == index.end() || !wm->is_object()) throw FileError(index_file, "weight_map", "missing or not an object");
+    const ojson index = parse_json_file<ojson>(index_file);
+    const ojson& wm = require_object(require_field(index, index_file, "", "weight_map"), index_file, "weight_map");
     std::set<std::string> names;
-    for (const auto& [tensor, file] : wm->items()) {
-      if (!file.is_string()) throw FileError(index_file, "weight_map." + tensor, "must be a file name");
-      const std::string name = file.get<std::string>();
+    for (const auto& [tensor, file] : wm.items()) {
+      const std::string field = "weight_map." + tensor;
+      const std::string name = get_string(file, index_file, field);
       if (!fs::is_regular_file(root / name, ec))
-        throw FileError(index_file, "weight_map." + tensor, "shard '" + name + "' does not exist");
+        throw FileError(index_file, field, "shard '" + name + "' does not exist");
       weight_map[tensor] = name;
       names.insert(name);
     }

@@ -3,7 +3,8 @@
 // file or in shards (listed by model.safetensors.index.json, or every *.safetensors present),
 // memory-mapped. The family whose quant_methods claims quantization_config.quant_method turns
 // the tensors into layers (Family::recognize). Every error is a FileError naming the file and
-// the field or tensor.
+// the field or tensor; the JSON files are parsed strictly (harness/json_field.h: duplicate keys
+// and invalid UTF-8 are refused).
 #pragma once
 #include <cstdint>
 #include <map>

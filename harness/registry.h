@@ -63,6 +63,10 @@ struct Format {
   // the offending dimension or parameter.
   std::function<std::vector<StoredTensorSpec>(int64_t rows, int64_t cols, const nlohmann::json& params)>
       layout;
+  // Constraints on stored values beyond names, dtypes and shapes (a marker holding its locked
+  // constant, say), applied by harness/stored_check.h to every container alike; throws
+  // StoredTensorError naming the tensor. Tensors without data are skipped. Null: any bytes are valid.
+  void (*validate_stored)(const QWeight& w) = nullptr;
   const ActivationFormat* activation = nullptr;  // null: the GEMV takes fp32 x
   DequantFn dequant_ref = nullptr;
   // Exact intermediate (a decode before the format's rotations, say), [rows, cols] like

@@ -2,6 +2,10 @@
 
 #include <omp.h>
 
+#include <cstring>
+#include <string>
+#include <vector>
+
 #include "harness/backend.h"
 
 namespace qb {
@@ -61,8 +65,59 @@ class CpuBackend : public Backend {
   void fetch(const Variant&, const BackendWeight&, float*) const override {}
 };
 
+// Guards: a vector store of 16 floats one element past the end reaches 64 bytes beyond it; four
+// times that catches a whole stray vector. The canary is a signalling NaN, which no arithmetic
+// result is (results are quieted), so a kernel cannot write it by computing.
+constexpr std::size_t kGuardBytes = 256;
+constexpr uint32_t kCanary = 0x7FA5A5A5u;
+
+class GuardedOutput {
+ public:
+  // A copy of out[0, n) (kernels may leave elements unwritten; the caller's fill stays) placed at
+  // out's address modulo 64, with kGuardBytes of canary on either side.
+  GuardedOutput(const float* out, std::size_t n) : n_(n), buf_(2 * kGuardBytes + 64 + n * sizeof(float)) {
+    uint8_t* p = buf_.data() + kGuardBytes;
+    p += (reinterpret_cast<uintptr_t>(out) - reinterpret_cast<uintptr_t>(p)) % 64;
+    data_ = reinterpret_cast<float*>(p);
+    for (std::size_t i = 0; i < kGuardBytes; i += 4) {
+      std::memcpy(p - kGuardBytes + i, &kCanary, 4);
+      std::memcpy(p + n * sizeof(float) + i, &kCanary, 4);
+    }
+    std::memcpy(data_, out, n * sizeof(float));
+  }
+  float* data() { return data_; }
+
+  // Throws OutputGuardError when a guard byte changed.
+  void check(const Variant& v) const {
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(data_);
+    std::size_t past = 0, before = 0;  // the farthest changed byte, counted from the edge
+    for (std::size_t i = 0; i < kGuardBytes; ++i) {
+      if (p[n_ * sizeof(float) + i] != canary_byte(i)) past = i + 1;
+      if (before == 0 && p[-static_cast<std::ptrdiff_t>(kGuardBytes - i)] != canary_byte(i)) before = kGuardBytes - i;
+    }
+    if (past == 0 && before == 0) return;
+    std::string what = "variant " + v.name + " (op " + std::string(op_name(v.op)) + ") wrote outside its " +
+                       std::to_string(n_) + "-float output:";
+    if (past) what += " " + std::to_string(past) + " bytes past the end";
+    if (past && before) what += " and";
+    if (before) what += " " + std::to_string(before) + " bytes before the start";
+    throw OutputGuardError(what);
+  }
+  void copy_to(float* out) const { std::memcpy(out, data_, n_ * sizeof(float)); }
+
+ private:
+  static uint8_t canary_byte(std::size_t i) { return static_cast<uint8_t>(kCanary >> (8 * (i % 4))); }
+  std::size_t n_;
+  std::vector<uint8_t> buf_;
+  float* data_;
+};
+
 void run_on_backend(const Variant& v, const PreparedWeight& w, const uint8_t* act, int64_t m, float* out, int threads) {
-  run_prepared(v, *backend_of(v).prepare(v, w), act, m, out, threads);
+  const QWeight& q = w.weight();
+  GuardedOutput g(out, static_cast<std::size_t>(v.op == Op::gemv ? m * q.rows : q.rows * q.cols));
+  run_prepared(v, *backend_of(v).prepare(v, w), act, m, g.data(), threads);
+  g.check(v);
+  g.copy_to(out);
 }
 
 }  // namespace

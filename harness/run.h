@@ -2,6 +2,7 @@
 // backend (harness/backend.h): prepare, run, fetch.
 #pragma once
 #include <cstdint>
+#include <stdexcept>
 
 #include "harness/backend.h"
 #include "harness/prepared.h"
@@ -9,6 +10,16 @@
 
 namespace qb {
 
+// A kernel wrote outside its output: the message names the variant, the op and how many bytes
+// past the end (or before the start) it wrote.
+struct OutputGuardError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The checked drivers (verify, tests): the kernel writes into a copy of the output at the same
+// address modulo 64 (so it takes the same aligned or streaming paths), between guard regions
+// filled with a canary; a changed guard byte throws OutputGuardError, else the result is copied
+// to the output.
 // Dequant and inner decode (same signature): out is [rows, cols].
 void run_dequant(const Variant& v, const PreparedWeight& w, float* out, int threads);
 // m activations back to back (the format's activation encoding), y [m][rows]; kernels that do

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/json_field.h"
+
 namespace qb {
 namespace {
 
@@ -20,48 +22,107 @@ std::vector<uint8_t> read_all(const std::string& path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
+std::string hex_byte(unsigned char b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
+}
+
 TensorEntry parse_tensor(const std::string& path, const std::string& name, const json& entry,
                          uint64_t data_size) {
   const std::string field = "tensors." + name;
-  if (!entry.is_object()) throw FileError(path, field, "expected an object with dtype, shape, data_offsets");
+  require_object(entry, path, field);
   TensorEntry t;
   t.name = name;
 
-  const auto dt = entry.find("dtype");
-  if (dt == entry.end() || !dt->is_string()) throw FileError(path, field + ".dtype", "missing or not a string");
-  const auto dtype = dtype_from_name(dt->get<std::string>());
-  if (!dtype) throw FileError(path, field + ".dtype", "unknown dtype '" + dt->get<std::string>() + "'");
+  const std::string dt = get_string(require_field(entry, path, field, "dtype"), path, field + ".dtype");
+  const auto dtype = dtype_from_name(dt);
+  if (!dtype) throw FileError(path, field + ".dtype", "unknown dtype '" + dt + "'");
   t.dtype = *dtype;
 
-  const auto sh = entry.find("shape");
-  if (sh == entry.end() || !sh->is_array()) throw FileError(path, field + ".shape", "missing or not an array");
+  const std::string shape_field = field + ".shape";
+  const json& shape = require_array(require_field(entry, path, field, "shape"), path, shape_field);
   uint64_t numel = 1;
-  for (const auto& d : *sh) {
-    if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > kMaxDim)
-      throw FileError(path, field + ".shape", "dimensions must be non-negative integers below 2^40");
-    t.shape.push_back(d.get<int64_t>());
-    const auto dim = static_cast<uint64_t>(t.shape.back());
-    if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / dim / 8)
-      throw FileError(path, field + ".shape", "element count overflows");
-    numel *= dim;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    t.shape.push_back(get_int(shape[i], path, field_path(shape_field, i), 0, kMaxDim));
+    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(t.shape.back()), &numel))
+      throw FileError(path, shape_field, "element count overflows 64 bits");
   }
+  uint64_t need = 0;
+  if (__builtin_mul_overflow(numel, static_cast<uint64_t>(dtype_size(t.dtype)), &need))
+    throw FileError(path, shape_field, "byte count (" + std::to_string(numel) + " elements of " + dt + ") overflows 64 bits");
 
-  const auto off = entry.find("data_offsets");
-  if (off == entry.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
-      !(*off)[1].is_number_unsigned())
-    throw FileError(path, field + ".data_offsets", "expected [begin, end] of non-negative integers");
-  const uint64_t begin = (*off)[0].get<uint64_t>(), end = (*off)[1].get<uint64_t>();
+  const std::string off_field = field + ".data_offsets";
+  const json& off = require_array(require_field(entry, path, field, "data_offsets"), path, off_field);
+  if (off.size() != 2) throw FileError(path, off_field, "has " + std::to_string(off.size()) + " elements, expected [begin, end]");
+  const uint64_t begin = get_uint(off[0], path, off_field + "[0]"), end = get_uint(off[1], path, off_field + "[1]");
   if (begin > end || end > data_size)
-    throw FileError(path, field + ".data_offsets",
+    throw FileError(path, off_field,
                     "[" + std::to_string(begin) + ", " + std::to_string(end) + ") lies outside the " +
                         std::to_string(data_size) + "-byte data section (file truncated?)");
-  if (end - begin != numel * dtype_size(t.dtype))
-    throw FileError(path, field + ".data_offsets",
-                    "holds " + std::to_string(end - begin) + " bytes but shape and dtype need " +
-                        std::to_string(numel * dtype_size(t.dtype)));
+  if (end - begin != need)
+    throw FileError(path, off_field,
+                    "holds " + std::to_string(end - begin) + " bytes but shape and dtype need " + std::to_string(need));
   t.offset = begin;
   t.nbytes = end - begin;
   return t;
+}
+
+// Offset just past the '}' that closes the object opening at text[0], or `size` when it never
+// closes (the parser then says what is wrong). Brackets inside strings do not count.
+std::size_t object_end(const char* text, std::size_t size) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < size; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // the escaped character cannot end the string
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return size;
+}
+
+// The header text exactly as the format defines it (huggingface/safetensors README): it MUST
+// begin with '{', MAY be padded at the end with 0x20 spaces, is one JSON object with unique keys,
+// and __metadata__ maps strings to strings. Anything else is refused, since parsers that are more
+// lenient (nlohmann keeps the last of two equal keys) would read a different file than the
+// reference loader does.
+json parse_header_json(const std::string& path, const char* text, std::size_t size) {
+  if (size == 0) throw FileError(path, "header", "is empty; it must begin with '{'");
+  if (text[0] != '{')
+    throw FileError(path, "header",
+                    "must begin with '{' but byte " + hex_byte(static_cast<unsigned char>(text[0])) +
+                        " is at header offset 0");
+  const std::size_t end = object_end(text, size);
+  for (std::size_t i = end; i < size; ++i)
+    if (text[i] != ' ')
+      throw FileError(path, "header",
+                      "byte " + hex_byte(static_cast<unsigned char>(text[i])) + " at header offset " + std::to_string(i) +
+                          " after the JSON object: only 0x20 padding is allowed");
+  JsonSource src;
+  src.file = path;
+  src.field = "header";
+  src.offset_name = "header offset";
+  // Field paths name tensors as the rest of the reader does ("tensors.<name>.shape").
+  src.field_of = [](const std::string& p) {
+    const std::string meta = "__metadata__";
+    const bool is_meta = p.compare(0, meta.size(), meta) == 0 && (p.size() == meta.size() || p[meta.size()] == '.');
+    return is_meta ? p : "tensors." + p;
+  };
+  try {
+    return parse_json_strict<json>(text, end, src);
+  } catch (const DuplicateKeyError& e) {
+    if (e.depth() != 0 || e.key() == "__metadata__") throw;
+    throw FileError(path, e.field(), "duplicate tensor name '" + e.key() + "' (the format forbids duplicate keys)");
+  }
 }
 
 // Header checks shared by the full reader and the header-only one: `file_size` is what the file
@@ -75,24 +136,15 @@ SafetensorsHeader parse_header(const std::string& path, const uint8_t* head, std
     throw FileError(path, "header length", "claims " + std::to_string(header_len) + " bytes but the file has " +
                                                std::to_string(file_size - 8) + " after it");
   if (head_size < 8 + header_len) throw FileError(path, "header", "could not read the whole header");
-  json header;
-  try {
-    header = json::parse(head + 8, head + 8 + header_len);
-  } catch (const json::parse_error& e) {
-    throw FileError(path, "header", std::string("not valid JSON: ") + e.what());
-  }
-  if (!header.is_object()) throw FileError(path, "header", "must be a JSON object");
+  const json header = parse_header_json(path, reinterpret_cast<const char*>(head + 8), header_len);
 
   SafetensorsHeader h;
   h.data_begin = 8 + header_len;
   const uint64_t data_size = file_size - h.data_begin;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
-      if (!it->is_object()) throw FileError(path, "__metadata__", "must be an object of strings");
-      for (auto m = it->begin(); m != it->end(); ++m) {
-        if (!m->is_string()) throw FileError(path, "__metadata__." + m.key(), "value must be a string");
-        h.metadata[m.key()] = m->get<std::string>();
-      }
+      for (auto m = require_object(*it, path, "__metadata__").begin(); m != it->end(); ++m)
+        h.metadata[m.key()] = get_string(*m, path, "__metadata__." + m.key());
       continue;
     }
     h.tensors.push_back(parse_tensor(path, it.key(), *it, data_size));
@@ -101,6 +153,7 @@ SafetensorsHeader parse_header(const std::string& path, const uint8_t* head, std
   std::stable_sort(h.tensors.begin(), h.tensors.end(),
                    [](const TensorEntry& a, const TensorEntry& b) { return a.offset < b.offset; });
   // The format requires the data section to be covered exactly, without holes or overlaps.
+  // Every end lies within data_size (parse_tensor), so the cursor cannot wrap.
   uint64_t cursor = 0;
   for (const auto& t : h.tensors) {
     if (t.offset != cursor) throw FileError(path, "data_offsets", "tensor data overlaps or leaves a hole at byte " + std::to_string(cursor));
@@ -114,8 +167,10 @@ SafetensorsHeader parse_header(const std::string& path, const uint8_t* head, std
 }  // namespace
 
 int64_t OwnedTensor::numel() const {
+  // Tensors read from files were checked by the reader; ones built in code are checked here.
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) throw std::overflow_error("tensor '" + name + "': element count overflows");
   return n;
 }
 
@@ -166,6 +221,8 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
   uint64_t offset = 0;
   for (const auto& t : file.tensors) {
+    // A second tensor of the same name would replace the first in the header but not in the data.
+    if (header.contains(t.name)) throw FileError(path, "tensors." + t.name, "duplicate tensor name '" + t.name + "'");
     header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes.size()}}};
     offset += t.bytes.size();
   }

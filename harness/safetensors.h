@@ -1,5 +1,8 @@
 // safetensors container: 8-byte LE header length, JSON header, raw LE tensor data.
-// The reader is strict: every error names the file and the header field it concerns.
+// The reader is strict: every error names the file and the header field it concerns. The header
+// is read exactly as the format defines it (begins with '{', only 0x20 padding after the object,
+// UTF-8, unique keys at every depth, __metadata__ strings only) so that no file means one thing
+// here and another to the reference loader.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -13,15 +16,23 @@ namespace qb {
 
 class FileError : public std::runtime_error {
  public:
-  FileError(std::string file, std::string field, const std::string& message)
-      : std::runtime_error(file + ": " + (field.empty() ? "" : "field '" + field + "': ") + message),
-        file_(std::move(file)),
-        field_(std::move(field)) {}
+  FileError(const std::string& file, const std::string& field, const std::string& message)
+      : FileError(Text{file + ": " + (field.empty() ? "" : "field '" + field + "': ") + message}, file, field, message) {}
   const std::string& file() const { return file_; }
   const std::string& field() const { return field_; }
+  const std::string& message() const { return message_; }  // the cause alone, without file and field
+
+ protected:
+  // For readers whose messages keep their own layout (the importer's "manifest: field: cause");
+  // file(), field() and message() are the same parts.
+  struct Text {
+    std::string what;
+  };
+  FileError(Text text, std::string file, std::string field, std::string message)
+      : std::runtime_error(text.what), file_(std::move(file)), field_(std::move(field)), message_(std::move(message)) {}
 
  private:
-  std::string file_, field_;
+  std::string file_, field_, message_;
 };
 
 struct OwnedTensor {
@@ -30,7 +41,7 @@ struct OwnedTensor {
   std::vector<int64_t> shape;
   std::vector<uint8_t> bytes;
 
-  int64_t numel() const;
+  int64_t numel() const;  // std::overflow_error naming the tensor if the shape's product overflows
   template <typename T>
   const T* as() const { return reinterpret_cast<const T*>(bytes.data()); }
 };

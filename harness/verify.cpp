@@ -89,6 +89,12 @@ struct Reporter {
   }
 };
 
+// A file that checked nothing did not pass: every check skipped (an unimplemented format, the
+// reference alone against its own output, an ISA ceiling below every kernel) is a failure.
+void require_checks(Reporter& rep, const std::string& why_none) {
+  if (rep.tally.passed == 0 && rep.tally.failed == 0) rep.fail("nothing checked", why_none, nullptr);
+}
+
 std::string variant_label(const Variant& v) { return std::string(op_name(v.op)) + "  " + v.name + " [" + target_label(v) + "]"; }
 
 std::string threads_str(const std::vector<int>& threads) {
@@ -630,6 +636,7 @@ Tally verify_model_layer(const std::string& dir, const ModelLayer& layer, uint64
   if (!checks_format(opt, pool, *layer.weight.format)) return rep.tally;
   const PreparedWeight pw(layer.weight);
   run_checks(rep, pw, reference_expectations(pw, batch_sizes(*layer.weight.format, pool), x_seed, false, ""), pool);
+  require_checks(rep, "every check of this layer was skipped (the SKIP lines say why)");
   return rep.tally;
 }
 
@@ -663,6 +670,12 @@ Tally verify_model_dir(const std::string& dir, const std::vector<Variant>& pool,
     ++x_seed;
     if (layer.weight.format->implemented()) total.add(verify_model_layer(dir, layer, x_seed, pool, opt, out));
   }
+  const bool asked = std::any_of(model.layers.begin(), model.layers.end(),
+                                 [&](const ModelLayer& l) { return checks_format(opt, pool, *l.weight.format); });
+  if (asked && total.passed == 0 && total.failed == 0) {
+    out << "FAIL  " << dir << "  nothing checked: every layer's checks were skipped (the SKIP lines say why)\n";
+    ++total.failed;
+  }
   return total;
 }
 
@@ -673,13 +686,13 @@ Tally verify_encoder(const Fixture& fx, EncodeFn encode, const std::string& enco
   return rep.tally;
 }
 
-Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt, std::ostream& out) {
-  Reporter rep{fx.path, opt, out, {}};
+namespace {
+
+void fixture_checks(Reporter& rep, const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt) {
   const Format& f = *fx.format;
-  if (!checks_format(opt, pool, f)) return rep.tally;
   if (!f.implemented()) {
     rep.skip(f.id, "format " + f.id + " is not implemented yet");
-    return rep.tally;
+    return;
   }
   const QWeight w = fx.weight();
   if (opt.only_variant.empty() && fx.find("expect.encode") && fx.find("source")) {
@@ -693,11 +706,21 @@ Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const 
   const std::vector<int64_t> ms = batch_sizes(f, pool);
   if (opt.derived) add_reference_gemv(e, pw, ms, 0x5eed'0000 + static_cast<uint64_t>(fx.rows * 7 + fx.cols), false, "");
   run_checks(rep, pw, e, pool);
-  if (!opt.derived) return rep.tally;
+  if (!opt.derived) return;
   for (DerivedCase& c : derived_cases(fx, w, e, ms)) {
     rep.where = fx.path + " [" + c.name + "]";
     run_checks(rep, PreparedWeight(c.weight.view()), c.expect, pool);
   }
+  rep.where = fx.path;
+}
+
+}  // namespace
+
+Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt, std::ostream& out) {
+  Reporter rep{fx.path, opt, out, {}};
+  if (!checks_format(opt, pool, *fx.format)) return rep.tally;
+  fixture_checks(rep, fx, pool, opt);
+  require_checks(rep, "every check of this file was skipped (the SKIP lines say why)");
   return rep.tally;
 }
 

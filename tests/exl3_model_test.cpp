@@ -18,6 +18,7 @@
 
 #include "fixtures/import/exl3/exl3_model_writer.h"
 #include "harness/family.h"
+#include "harness/fixture.h"
 #include "harness/model_dir.h"
 #include "harness/registry.h"
 #include "harness/verify.h"
@@ -215,6 +216,67 @@ TEST_F(Exl3Model, MultiplierMustBeTheLockedConstant) {
       if (t.name == "fc.mcg") t.bytes[0] ^= 1;
   });
   expect_error(dir, file, "tensors.fc.mcg");
+}
+
+// One tensor, one strictness: a fixture holding the same stored tensors as a model layer is
+// refused for the same reason (harness/stored_check.h), with the same message.
+TEST_F(Exl3Model, MarkerIsCheckedAlikeInModelsAndFixtures) {
+  const std::string dir = write("single", 1);
+  const std::string file = (fs::path(dir) / "model.safetensors").string();
+  Fixture fx;
+  fx.format_id = "exl3";
+  fx.rows = 256;
+  fx.cols = 1280;
+  fx.params = {{"bits", 4}, {"codebook", "mcg"}};
+  fx.origin = "test";
+  edit(file, [&](SafetensorsFile& s) {
+    for (auto& t : s.tensors) {
+      if (t.name == "fc.mcg") t.bytes[0] ^= 1;
+      if (t.name.rfind("fc.", 0) == 0) fx.tensors.push_back({t.name.substr(3), t.dtype, t.shape, t.bytes});
+    }
+  });
+  fx.tensors.push_back({"expect.dequant", DType::F32, {256, 1280}, std::vector<uint8_t>(256 * 1280 * 4)});
+  const std::string fixture = (root_ / "marker.safetensors").string();
+  save_fixture(fixture, fx);
+  std::string model_error, fixture_error;
+  try {
+    open_model_dir(dir, ModelData::mapped);
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.field(), "tensors.fc.mcg");
+    model_error = e.what();
+  }
+  try {
+    load_fixture(fixture);
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.field(), "tensors.mcg");
+    fixture_error = e.what();
+  }
+  const auto reason = [](const std::string& m) { return m.substr(m.rfind("': ") + 3); };
+  ASSERT_FALSE(model_error.empty());
+  ASSERT_FALSE(fixture_error.empty());
+  EXPECT_EQ(reason(model_error), reason(fixture_error));
+  EXPECT_NE(reason(model_error).find("not the locked multiplier 3417055213"), std::string::npos) << model_error;
+}
+
+// A layer with a zero dimension is refused naming the file, the layer and the tensor.
+TEST_F(Exl3Model, ZeroDimensionNamesTheLayerAndTensor) {
+  const std::string dir = write("single", 1);
+  const std::string file = (fs::path(dir) / "model.safetensors").string();
+  edit(file, [](SafetensorsFile& s) {
+    for (auto& t : s.tensors) {
+      if (t.name == "fc.suh") t.shape = {0};
+      if (t.name == "fc.trellis") t.shape = {0, 16, 64};
+      if (t.name == "fc.suh" || t.name == "fc.trellis") t.bytes.clear();
+    }
+  });
+  try {
+    open_model_dir(dir, ModelData::mapped);
+    FAIL() << "opened " << dir << " without error";
+  } catch (const FileError& e) {
+    EXPECT_EQ(fs::path(e.file()).filename(), "model.safetensors") << e.what();
+    EXPECT_EQ(e.field(), "tensors.fc.trellis.shape") << e.what();
+    EXPECT_NE(std::string(e.what()).find("cols (k, in_features) = 0"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Exl3Model, InputFeaturesMustBeMultiplesOf128) {

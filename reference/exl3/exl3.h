@@ -10,6 +10,7 @@
 // 2 = mul1 (the Codebook values); tensors in layout order: trellis, suh, svh[, marker].
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,19 @@ Params params_of(const QWeight& w);
 // qb_weight.params from the params JSON (throws std::invalid_argument naming the field).
 std::vector<int64_t> kernel_params(const nlohmann::json& params);
 
+// A stored fp16 vector (suh, svh) where the container put it: safetensors promises no
+// alignment (any header length is valid), so there is no uint16_t pointer to it. Elements are
+// read by memcpy; vector loads take the byte address at() and must be unaligned (loadu) loads.
+struct StoredF16 {
+  const uint8_t* bytes = nullptr;
+  uint16_t operator[](int64_t i) const {
+    uint16_t h;
+    std::memcpy(&h, bytes + 2 * i, 2);
+    return h;
+  }
+  const uint8_t* at(int64_t i) const { return bytes + 2 * i; }
+};
+
 // A weight as references and kernels read it, taken from fixed positions of the prepared
 // weight (or by name from a QWeight on the harness side, for bounds).
 struct Args {
@@ -45,8 +59,8 @@ struct Args {
   Codebook cb = Codebook::inst3;
   int64_t k = 0, n = 0;  // upstream orientation: k = cols (in), n = rows (out)
   const uint8_t* trellis = nullptr;
-  const uint16_t* suh = nullptr;  // fp16 [k]
-  const uint16_t* svh = nullptr;  // fp16 [n]
+  StoredF16 suh;  // fp16 [k]
+  StoredF16 svh;  // fp16 [n]
   int64_t tile_bytes() const { return 32 * K; }
   const uint8_t* tile(int64_t i, int64_t j) const { return trellis + (i * (n / 16) + j) * tile_bytes(); }
 };
@@ -57,8 +71,8 @@ inline Args args_of(const qb_weight* w) {
   a.k = w->cols;
   a.n = w->rows;
   a.trellis = static_cast<const uint8_t*>(w->tensors[0].data);
-  a.suh = static_cast<const uint16_t*>(w->tensors[1].data);
-  a.svh = static_cast<const uint16_t*>(w->tensors[2].data);
+  a.suh.bytes = static_cast<const uint8_t*>(w->tensors[1].data);
+  a.svh.bytes = static_cast<const uint8_t*>(w->tensors[2].data);
   return a;
 }
 Args args_of(const QWeight& w);

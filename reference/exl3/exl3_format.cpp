@@ -1,6 +1,9 @@
 // EXL3 registry entry: stored tensors and their validation (specs/exl3.md section 1).
+#include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "harness/stored_check.h"
 
 #include "reference/exl3/exl3.h"
 #include "reference/exl3/random.h"
@@ -39,9 +42,26 @@ std::vector<StoredTensorSpec> layout(int64_t rows, int64_t cols, const nlohmann:
   std::vector<StoredTensorSpec> specs{{"trellis", DType::I16, {cols / 16, rows / 16, 16 * p.bits}},
                                       {"suh", DType::F16, {cols}},
                                       {"svh", DType::F16, {rows}}};
-  // The marker's presence selects the codebook; its value is never read (spec 1).
+  // The marker's presence selects the codebook; validate_stored checks its value (spec 1).
   if (p.codebook != Codebook::inst3) specs.push_back({std::string(codebook_name(p.codebook)), DType::I32, {}});
   return specs;
+}
+
+// Upstream never reads the marker's value, but a value other than the locked multiplier marks a
+// model quantized before the lock (2025-10-12), which current upstream decodes wrongly too
+// (spec 1 and note 5): refused in every container.
+void validate_stored(const QWeight& w) {
+  const Params p = params_of(w);
+  if (p.codebook == Codebook::inst3) return;
+  const std::string name(codebook_name(p.codebook));
+  const TensorView& marker = w.tensor(name);
+  if (!marker.data) return;
+  uint32_t v;
+  std::memcpy(&v, marker.data, sizeof v);
+  const uint32_t want = p.codebook == Codebook::mcg ? kMcgMultiplier : kMul1Multiplier;
+  if (v != want)
+    throw StoredTensorError(name, "value", "holds " + std::to_string(v) + ", not the locked multiplier " + std::to_string(want) +
+                                               " (a pre-lock model: current upstream decodes it wrongly too)");
 }
 
 }  // namespace
@@ -64,8 +84,8 @@ Args args_of(const QWeight& w) {
   a.k = w.cols;
   a.n = w.rows;
   a.trellis = w.tensor("trellis").data;
-  a.suh = reinterpret_cast<const uint16_t*>(w.tensor("suh").data);
-  a.svh = reinterpret_cast<const uint16_t*>(w.tensor("svh").data);
+  a.suh.bytes = w.tensor("suh").data;
+  a.svh.bytes = w.tensor("svh").data;
   return a;
 }
 
@@ -75,6 +95,7 @@ Format exl3_format() {
   f.family = "exl3";
   f.row_granule = 128;  // the output Hadamard mixes 128 rows
   f.layout = layout;
+  f.validate_stored = validate_stored;
   f.activation = &f32_activation();
   f.dequant_ref = dequant_ref;
   f.inner_ref = inner_ref;

@@ -4,15 +4,16 @@
 // shape and torch dtype and must agree with the files. Every error is a FileError naming the file
 // and the field or tensor.
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "harness/json_field.h"
 #include "harness/model_dir.h"
 #include "harness/registry.h"
 #include "harness/safetensors.h"
 #include "harness/shape.h"
+#include "harness/stored_check.h"
 #include "reference/exl3/exl3.h"
 
 namespace qb::exl3 {
@@ -33,19 +34,20 @@ std::optional<DType> torch_dtype(const std::string& s) {
 }
 
 std::vector<int64_t> json_shape(const ojson& j, const std::string& file, const std::string& field) {
-  if (!j.is_array()) throw FileError(file, field, "must be an array of non-negative integers");
+  require_array(j, file, field);
   std::vector<int64_t> s;
-  for (const auto& d : j) {
-    if (!d.is_number_integer() || d.get<int64_t>() < 0) throw FileError(file, field, "must be an array of non-negative integers");
-    s.push_back(d.get<int64_t>());
-  }
+  for (std::size_t i = 0; i < j.size(); ++i) s.push_back(get_int(j[i], file, field_path(field, i), 0));
   return s;
 }
 
 const ojson& storage_of(const ojson& qc, const std::string& file) {
-  const auto ts = qc.find("tensor_storage");
-  if (ts == qc.end() || !ts->is_object()) throw FileError(file, "tensor_storage", "missing or not an object");
-  return *ts;
+  return require_object(require_field(qc, file, "", "tensor_storage"), file, "tensor_storage");
+}
+
+// stored_tensors of one tensor_storage entry, both checked to be objects.
+const ojson& stored_tensors_of(const ojson& entry, const std::string& file, const std::string& field) {
+  require_object(entry, file, field);
+  return require_object(require_field(entry, file, field, "stored_tensors"), file, field + ".stored_tensors");
 }
 
 LayerSpec make_spec(const std::string& name, int64_t k, int64_t n, int bits, Codebook cb) {
@@ -60,7 +62,8 @@ LayerSpec make_spec(const std::string& name, int64_t k, int64_t n, int bits, Cod
   return s;
 }
 
-std::string codebook_of(const LayerSpec& s) { return s.params["codebook"].get<std::string>(); }
+// make_spec wrote the params, so the lenient look-up cannot miss.
+std::string codebook_of(const LayerSpec& s) { return string_if(member_if(&s.params, "codebook")).value_or(""); }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -72,32 +75,39 @@ std::vector<LayerSpec> config_layers(const ojson& qc, const std::string& file) {
   std::vector<LayerSpec> layers;
   for (const auto& [module, entry] : storage_of(qc, file).items()) {
     const std::string field = "tensor_storage." + module;
-    if (!entry.is_object()) throw FileError(file, field, "must be an object");
-    const auto st = entry.find("stored_tensors");
-    if (st == entry.end() || !st->is_object()) throw FileError(file, field + ".stored_tensors", "missing or not an object");
-    const auto trellis = st->find(module + ".trellis");
-    if (trellis == st->end()) continue;
-    const std::string tfield = field + ".stored_tensors." + module + ".trellis.shape";
-    const auto shape = json_shape(trellis->is_object() ? trellis->value("shape", ojson()) : ojson(), file, tfield);
+    const ojson& st = stored_tensors_of(entry, file, field);
+    const std::string sfield = field + ".stored_tensors";
+    const ojson* trellis = find_field(st, file, sfield, module + ".trellis");
+    if (!trellis) continue;
+    const std::string trfield = field_path(sfield, module + ".trellis");
+    const std::string tfield = trfield + ".shape";
+    const auto shape = json_shape(require_field(require_object(*trellis, file, trfield), file, trfield, "shape"), file, tfield);
     if (shape.size() != 3 || shape[2] % 16 != 0 || shape[2] < 16 || shape[2] > 128)
       throw FileError(file, tfield, "is " + shape_str(shape) + ", expected [k/16, n/16, 16*bits] with bits 1..8");
     const int bits = static_cast<int>(shape[2] / 16);
-    const bool mcg = entry.contains("mcg_multiplier") || st->contains(module + ".mcg");
-    const bool mul1 = entry.contains("mul1_multiplier") || st->contains(module + ".mul1");
+    // A config alone (bench --model on a quantization_config) sizes buffers from these numbers:
+    // k*n fp64 values must stay countable in bytes.
+    int64_t k = 0, n = 0, weights = 0, bytes = 0;
+    if (__builtin_mul_overflow(shape[0], int64_t{16}, &k) || __builtin_mul_overflow(shape[1], int64_t{16}, &n) ||
+        __builtin_mul_overflow(k, n, &weights) || __builtin_mul_overflow(weights, int64_t{8}, &bytes))
+      throw FileError(file, tfield, "is " + shape_str(shape) + ": k*n = (16*" + std::to_string(shape[0]) + ")*(16*" +
+                                        std::to_string(shape[1]) + ") weights overflow 64-bit byte counts");
+    const bool mcg = find_field(entry, file, field, "mcg_multiplier") || find_field(st, file, sfield, module + ".mcg");
+    const bool mul1 = find_field(entry, file, field, "mul1_multiplier") || find_field(st, file, sfield, module + ".mul1");
     if (mcg && mul1) throw FileError(file, field, "names both the mcg and the mul1 codebook");
-    if (const auto bpw = entry.find("bits_per_weight"); bpw != entry.end() && (!bpw->is_number() || *bpw != bits))
+    if (const ojson* bpw = find_field(entry, file, field, "bits_per_weight");
+        bpw && get_number(*bpw, file, field + ".bits_per_weight") != bits)
       throw FileError(file, field + ".bits_per_weight",
-                      "is " + bpw->dump() + " but the trellis shape " + shape_str(shape) + " means " + std::to_string(bits));
+                      "is " + describe_json(*bpw) + " but the trellis shape " + shape_str(shape) + " means " + std::to_string(bits));
     for (const auto& [key, want] : {std::pair<const char*, uint32_t>{"mcg_multiplier", kMcgMultiplier},
                                     std::pair<const char*, uint32_t>{"mul1_multiplier", kMul1Multiplier}}) {
-      const auto m = entry.find(key);
-      if (m != entry.end() && (!m->is_number_integer() || m->get<int64_t>() != static_cast<int64_t>(want)))
+      const ojson* m = find_field(entry, file, field, key);
+      if (m && get_int(*m, file, field + "." + key) != static_cast<int64_t>(want))
         throw FileError(file, field + "." + key,
-                        "is " + m->dump() + ", not the locked constant " + std::to_string(want) +
+                        "is " + describe_json(*m) + ", not the locked constant " + std::to_string(want) +
                             " (pre-lock models decode wrongly on current upstream too)");
     }
-    layers.push_back(make_spec(module, shape[0] * 16, shape[1] * 16, bits,
-                               mcg ? Codebook::mcg : mul1 ? Codebook::mul1 : Codebook::inst3));
+    layers.push_back(make_spec(module, k, n, bits, mcg ? Codebook::mcg : mul1 ? Codebook::mul1 : Codebook::inst3));
   }
   return layers;
 }
@@ -132,6 +142,7 @@ std::vector<ModelLayer> recognize_model(const ModelFiles& files) {
       throw FileError(files.file_of(*suh), "tensors." + key + ".suh.shape", "k = " + std::to_string(k) + " is not a multiple of 128");
     if (n % 128 != 0)
       throw FileError(files.file_of(*svh), "tensors." + key + ".svh.shape", "n = " + std::to_string(n) + " is not a multiple of 128");
+    // Dims read from safetensors are at most 2^40 (the reader's bound), so ts[i] * 16 cannot wrap.
     if (ts[0] * 16 != k || ts[1] * 16 != n)
       throw FileError(files.file_of(tr), "tensors." + name + ".shape",
                       "is " + shape_str(ts) + " but suh/svh give k = " + std::to_string(k) + ", n = " + std::to_string(n));
@@ -151,17 +162,15 @@ std::vector<ModelLayer> recognize_model(const ModelFiles& files) {
     layer.weight.tensors.push_back(files.view(tr, "trellis"));
     layer.weight.tensors.push_back(files.view(*suh, "suh"));
     layer.weight.tensors.push_back(files.view(*svh, "svh"));
-    if (const ModelTensor* marker = mcg ? mcg : mul1) {
-      files.expect(*marker, DType::I32, 0);
+    if (const ModelTensor* marker = mcg ? mcg : mul1)
       layer.weight.tensors.push_back(files.view(*marker, std::string(codebook_name(cb))));
-      if (marker->data) {
-        uint32_t v;
-        std::memcpy(&v, marker->data, sizeof v);
-        const uint32_t want = mcg ? kMcgMultiplier : kMul1Multiplier;
-        if (v != want)
-          throw FileError(files.file_of(*marker), "tensors." + marker->entry->name,
-                          "holds " + std::to_string(v) + ", not the locked multiplier " + std::to_string(want));
-      }
+    // The same checks as a fixture's: the file named is the one holding the faulty tensor.
+    try {
+      check_stored(layer.weight);
+    } catch (const StoredTensorError& e) {
+      const ModelTensor* t = e.tensor().empty() ? &tr : files.find(key + "." + e.tensor());
+      throw FileError(files.file_of(*t), e.tensor().empty() ? "tensors." + name + ".shape" : e.field_path("tensors." + key + "."),
+                      e.what());
     }
     layers.push_back(std::move(layer));
   }
@@ -169,22 +178,21 @@ std::vector<ModelLayer> recognize_model(const ModelFiles& files) {
   // tensor_storage must describe exactly what the files hold.
   const std::string& config = files.config_file;
   for (const auto& [module, entry] : storage_of(files.quant_config, config).items()) {
-    for (const auto& [tensor, desc] : entry["stored_tensors"].items()) {
+    for (const auto& [tensor, desc] : stored_tensors_of(entry, config, "tensor_storage." + module).items()) {
       const std::string field = "tensor_storage." + module + ".stored_tensors." + tensor;
+      require_object(desc, config, field);
+      const auto shape = json_shape(require_field(desc, config, field, "shape"), config, field + ".shape");
+      const std::string dtype = get_string(require_field(desc, config, field, "dtype"), config, field + ".dtype");
+      const auto dt = torch_dtype(dtype);
+      if (!dt) throw FileError(config, field + ".dtype", "unknown dtype '" + dtype + "'");
       const ModelTensor* f = files.find(tensor);
       if (!f) throw FileError(config, field, "lists a tensor no safetensors file holds");
-      if (!desc.is_object()) throw FileError(config, field, "must be an object with shape and dtype");
-      const auto shape = json_shape(desc.value("shape", ojson()), config, field + ".shape");
       if (shape != f->entry->shape)
         throw FileError(files.file_of(*f), "tensors." + tensor + ".shape",
                         "is " + shape_str(f->entry->shape) + " but " + config + " " + field + " says " + shape_str(shape));
-      const ojson dtype = desc.value("dtype", ojson());
-      const auto dt = dtype.is_string() ? torch_dtype(dtype.get<std::string>()) : std::nullopt;
-      if (!dt) throw FileError(config, field + ".dtype", "unknown dtype " + dtype.dump());
       if (*dt != f->entry->dtype)
         throw FileError(files.file_of(*f), "tensors." + tensor + ".dtype",
-                        "is " + std::string(dtype_name(f->entry->dtype)) + " but " + config + " " + field + " says " +
-                            dtype.get<std::string>());
+                        "is " + std::string(dtype_name(f->entry->dtype)) + " but " + config + " " + field + " says " + dtype);
     }
   }
   for (const auto& layer : layers) {

@@ -13,13 +13,9 @@
 namespace qb::exl3 {
 namespace {
 
-std::vector<double> scales(const uint16_t* fp16, int64_t count) {
+std::vector<double> scales(StoredF16 fp16, int64_t count) {
   std::vector<double> v(static_cast<std::size_t>(count));
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    uint16_t h;
-    std::memcpy(&h, fp16 + i, 2);  // the container promises no alignment
-    v[i] = fp16_to_f32(h);
-  }
+  for (int64_t i = 0; i < count; ++i) v[static_cast<std::size_t>(i)] = fp16_to_f32(fp16[i]);
   return v;
 }
 

@@ -11,21 +11,66 @@
 namespace qb::ggml {
 namespace {
 
-float block_amax(const float* x) {
-  float amax = 0.0f;
-  for (int j = 0; j < kQK8_0; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-  return amax;
-}
-
 void check_cols(int64_t n) {
   if (n <= 0 || n % kQK8_0 != 0)
     throw std::invalid_argument("q8_0 activation: length " + std::to_string(n) +
                                 " is not a positive multiple of 32");
 }
 
-// Round half to even, as _mm256_round_ps(_MM_ROUND_NEAREST) does under the default MXCSR.
-int8_t round_half_even(float v) { return static_cast<int8_t>(std::nearbyint(v)); }
-int8_t round_half_away(float v) { return static_cast<int8_t>(std::round(v)); }
+// |v| by clearing the sign bit, as vandnps with -0.0f does: a NaN keeps its payload.
+float abs_bits(float v) { return bits_to_f32(f32_to_bits(v) & 0x7FFFFFFFu); }
+
+// (MAX)PS semantics, and C's MAX(a, b) macro: a if a > b, else b. So the second operand wins
+// whenever either is NaN (and on ties), which makes a NaN's survival depend on its position.
+float max_second_wins(float a, float b) { return a > b ? a : b; }
+
+// The native quantizer's amax: lane l of the four 8-wide vectors (elements l, 8 + l, 16 + l,
+// 24 + l) folded in that order by vmaxps(acc, next), then the lanes reduced as upstream does:
+// vmaxps(high half, low half) (t_j = max(m_{4+j}, m_j)), vmaxps(t, movehl(t)) (u_0 = max(t_0, t_2),
+// u_1 = max(t_1, t_3)), vmaxss(u, movehdup(u)) (max(u_0, u_1)).
+float native_amax(const float* x) {
+  float m[8];
+  for (int l = 0; l < 8; ++l) {
+    m[l] = abs_bits(x[l]);
+    for (int k = 1; k < 4; ++k) m[l] = max_second_wins(m[l], abs_bits(x[8 * k + l]));
+  }
+  float t[4];
+  for (int j = 0; j < 4; ++j) t[j] = max_second_wins(m[4 + j], m[j]);
+  return max_second_wins(max_second_wins(t[0], t[2]), max_second_wins(t[1], t[3]));
+}
+
+// The reference quantizer's amax: amax = MAX(amax, fabsf(x_j)) from 0 in element order.
+float ref_amax(const float* x) {
+  float amax = 0.0f;
+  for (int j = 0; j < kQK8_0; ++j) amax = max_second_wins(amax, abs_bits(x[j]));
+  return amax;
+}
+
+// fp32 -> fp16 as F16C's vcvtps2ph (imm 0: round to nearest even) does: like the software
+// conversion except a NaN keeps its sign and the top 10 bits of its payload, quiet bit forced.
+uint16_t f16c_fp16(float f) {
+  const uint32_t b = f32_to_bits(f);
+  if ((b & 0x7FFFFFFFu) > 0x7F800000u)
+    return static_cast<uint16_t>(((b >> 16) & 0x8000u) | 0x7E00u | ((b >> 13) & 0x3FFu));
+  return f32_to_fp16(f);
+}
+
+// x86 arithmetic returns a NaN operand quieted (first NaN operand for division): what amax / 127
+// gives for a NaN amax, written out so the fp16 payload does not rest on the compiler.
+float quiet_nan_div(float amax) {
+  return std::isnan(amax) ? bits_to_f32(f32_to_bits(amax) | 0x00400000u) : amax / 127.0f;
+}
+
+// A rounded level (an integer, +-Inf or NaN) to int8 as vcvtps2dq then vpackssdw and vpacksswb
+// do: NaN and values outside int32 become the integer indefinite 0x80000000, and the two packs
+// saturate to int16 and then int8, so the indefinite value ends as -128 while finite levels clamp
+// to [-128, 127]. Every test is made in float before any conversion, so nothing is UB.
+int8_t level_to_int8(float r) {
+  if (!(r < 2147483648.0f)) return -128;  // NaN, +Inf and >= 2^31: indefinite, packed to -128
+  if (r > 127.0f) return 127;
+  if (r < -128.0f) return -128;          // includes -Inf and < -2^31 (indefinite, also -128)
+  return static_cast<int8_t>(static_cast<int>(r));
+}
 
 template <bool kNative>
 void quantize_row(const float* x, int64_t n, uint8_t* out) {
@@ -33,14 +78,17 @@ void quantize_row(const float* x, int64_t n, uint8_t* out) {
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
     const float* xb = x + b * kQK8_0;
     uint8_t* ob = out + b * sizeof(BlockQ8_0);
-    const float amax = block_amax(xb);
-    const float d = amax / 127.0f;
+    const float amax = kNative ? native_amax(xb) : ref_amax(xb);
+    const float d = kNative ? quiet_nan_div(amax) : amax / 127.0f;
+    // `d != 0` and `amax != 0` are true for NaN: id is then NaN and every level NaN.
     const float id = kNative ? (amax != 0.0f ? 127.0f / amax : 0.0f) : (d != 0.0f ? 1.0f / d : 0.0f);
-    const uint16_t dh = f32_to_fp16(d);
+    const uint16_t dh = kNative ? f16c_fp16(d) : f32_to_fp16(d);
     std::memcpy(ob, &dh, 2);
     for (int j = 0; j < kQK8_0; ++j) {
       const float v = xb[j] * id;
-      const int8_t q = kNative ? round_half_even(v) : round_half_away(v);
+      // Native: _mm256_round_ps(_MM_ROUND_NEAREST), half to even (nearbyint under the default
+      // rounding mode); ref: roundf, half away from zero. Both pass NaN and Inf through.
+      const int8_t q = level_to_int8(kNative ? std::nearbyint(v) : std::round(v));
       std::memcpy(ob + 2 + j, &q, 1);
     }
   }

@@ -28,7 +28,7 @@ QB_TARGET_AVX2 void dequant_rows(const Args& G, int64_t r0, int64_t r1, float* o
       }
       alignas(32) float su[128];
       for (int q = 0; q < 16; ++q)
-        _mm256_store_ps(su + 8 * q, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.suh + kb + 8 * q))),
+        _mm256_store_ps(su + 8 * q, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)G.suh.at(kb + 8 * q))),
                                                   _mm256_set1_ps(1.0f / 128)));
       for (int h = 1; h < 128; h *= 2)
         for (int a = 0; a < 128; ++a) {

@@ -33,7 +33,7 @@ QB_TARGET_AVX512 void dequant_rows(const Args& G, const Tables& T, int64_t r0, i
       }
       __m512 su[8];
       for (int q = 0; q < 8; ++q)
-        su[q] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.suh + kb + 16 * q))),
+        su[q] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)G.suh.at(kb + 16 * q))),
                               _mm512_set1_ps(QB_MUTANT_ON(exl3_dq512_inv128_digits) ? 0.00781f : 1.0f / 128));
       for (int h = 1; h < 128; h *= 2)
         for (int a = 0; a < 128; ++a) {

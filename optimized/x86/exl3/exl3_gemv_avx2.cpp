@@ -69,7 +69,7 @@ QB_TARGET_AVX2 void gemv_rows(const Args& G, const float* xh, int64_t r0, int64_
       fwht128_y(v);
       for (int q = 0; q < 16; ++q) {
         const int64_t n0 = QB_MUTANT_ON(exl3_gemv2_svh_r0) ? nb - r0 : nb;
-        const __m256 sv = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.svh + n0 + 8 * q))),
+        const __m256 sv = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)G.svh.at(n0 + 8 * q))),
                                         _mm256_set1_ps(1.0f / 128));
         _mm256_storeu_ps(y + mm * G.n + nb + 8 * q, _mm256_mul_ps(v[q], sv));
       }
@@ -85,7 +85,7 @@ struct Avx2 {
         __m256 v[16];
         for (int q = 0; q < 16; ++q)
           v[q] = _mm256_mul_ps(_mm256_loadu_ps(x + mm * G.k + kb + 8 * q),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(G.suh + kb + 8 * q))));
+                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)G.suh.at(kb + 8 * q))));
         fwht128_y(v);
         if constexpr (QB_MUTANT_ON(exl3_gemv2_input_bf16))  // x' truncated to bf16
           for (int q = 0; q < 16; ++q)

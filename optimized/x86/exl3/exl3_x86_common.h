@@ -171,7 +171,7 @@ QB_TARGET_AVX512 static inline void input_transform_z(const Args& G, const float
       __m512 v[8];
       for (int q = 0; q < 8; ++q)
         v[q] = _mm512_mul_ps(_mm512_loadu_ps(x + mm * G.k + kb + 16 * q),
-                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(G.suh + kb + 16 * q))));
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)G.suh.at(kb + 16 * q))));
       fwht128_z(v);
       for (int q = 0; q < 8; ++q) _mm512_storeu_ps(xh + mm * G.k + kb + 16 * q, v[q]);
     }
@@ -185,7 +185,7 @@ QB_TARGET_AVX512 QB_EXL3_INLINE void output_transform_z(const Args& G, const flo
   for (int64_t nb = r0; nb < r1; nb += 128) {
     __m512 sv[8];
     for (int q = 0; q < 8; ++q) {
-      __m256i h = _mm256_loadu_si256((const __m256i*)(G.svh + nb + 16 * q));
+      __m256i h = _mm256_loadu_si256((const __m256i*)G.svh.at(nb + 16 * q));
       if constexpr (QB_MUTANT_ON(exl3_vbmi_svh_sign_dropped)) h = _mm256_and_si256(h, _mm256_set1_epi16(0x7FFF));
       sv[q] = _mm512_mul_ps(_mm512_cvtph_ps(h),
                             _mm512_set1_ps(QB_MUTANT_ON(exl3_gemv512_inv_sqrt128_digits) ? 0.0884f * 0.0884f : 1.0f / 128));

@@ -1,8 +1,8 @@
 // q4_0 x q8_0 GEMV, AVX2. Per block and row: the 16 quant bytes become 32 unsigned nibbles in
 // element order (low nibbles = elements 0..15, high = 16..31), vpmaddubsw against the activation
-// (|sum of 2| <= 2*15*127, no saturation), vpmaddwd to int32 lanes plus the prepared -8 * lane
-// activation sums (exact sum (q-8)*x), then one FMA of the lane sums with d_w * d_x. Four rows
-// share every activation load.
+// (|sum of 2| <= 2*15*128 = 3840 for any int8 activation, -128 included: no int16 saturation),
+// vpmaddwd to int32 lanes plus the prepared -8 * lane activation sums (exact sum (q-8)*x), then
+// one FMA of the lane sums with d_w * d_x. Four rows share every activation load.
 #include "optimized/x86/intrinsics.h"
 
 #include <vector>

@@ -1,6 +1,8 @@
 // q4_0 x q8_0 GEMV, AVX-512 VNNI: the two nibble planes of each raw 64-byte chunk go through
 // vpdpbusd against the prepared activation, seeded with -8 * lane sums, so the int32 lanes hold
-// the exact sum (q-8)*x; the row driver is ggml_chunk_gemv_avx512vnni.h.
+// the exact sum (q-8)*x for every int8 activation (vpdpbusd accumulates in int32 without
+// saturation; a lane is at most 8 * 15 * 128 + 8 * 8 * 128 in magnitude); the row driver is
+// ggml_chunk_gemv_avx512vnni.h.
 #include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"

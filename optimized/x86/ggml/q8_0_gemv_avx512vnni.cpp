@@ -1,6 +1,8 @@
 // q8_0 x q8_0 GEMV, AVX-512 VNNI: xor 0x80 makes the int8 weights of each raw 64-byte chunk
-// unsigned for vpdpbusd, and the prepared lane seeds (-128 * lane activation sums) cancel that
-// offset exactly; the row driver is ggml_chunk_gemv_avx512vnni.h.
+// unsigned for vpdpbusd (w + 128 in [0, 255]), and the prepared lane seeds (-128 * lane activation
+// sums) cancel that offset exactly; the row driver is ggml_chunk_gemv_avx512vnni.h. Exact for every
+// int8 pair: vpdpbusd adds its four u8 x s8 products (each within [-32640, 32385]) into int32
+// without saturation, so a lane stays within 4 * 255 * 128 + 4 * 128 * 128 < 2^18.
 #include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"

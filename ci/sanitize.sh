@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The sanitizer tier: everything built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (-DQB_SANITIZE=ON, CMakeLists.txt) into its own folder, then the whole ctest suite there: every
+# GoogleTest case and verify on the committed fixtures. The first report aborts its test with a
+# stack (-fno-sanitize-recover=all, halt_on_error), so any finding fails the tier.
+#
+#   ci/sanitize.sh [BUILD_DIR]      (default: build-asan; run from anywhere)
+#
+# RelWithDebInfo: optimized kernels as released, with line numbers in the reports. The mutant
+# plugins are left out (they are deliberately wrong kernels, checked by the normal tier).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-asan}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQB_SANITIZE=ON -DQB_MUTANTS=OFF
+cmake --build "$build"
+# Leaks count as findings too; a UBSan report carries its stack like an ASan one.
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0:print_summary=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:report_error_type=1
+ctest --test-dir "$build" --output-on-failure -j2

@@ -1,0 +1,101 @@
+// A check that checked nothing is not a pass: fixtures whose expectations cover no vector or
+// nothing at all are refused when loaded, and verify exits non-zero for a file of which every
+// check was skipped.
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "harness/fixture.h"
+#include "tests/run_command.h"
+
+namespace qb {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kVerify = QB_VERIFY_BIN;
+
+class EmptyCheck : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("qb_empty_check_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A 2x64 fixture of `format` (block_bytes per 32 elements) holding zero blocks, with `tensors`.
+  std::string write(const std::string& name, const std::string& format, int64_t block_bytes,
+                    std::vector<OwnedTensor> tensors) {
+    Fixture fx;
+    fx.format_id = format;
+    fx.rows = 2;
+    fx.cols = 64;
+    fx.origin = "test";
+    fx.tensors.push_back({"blocks", DType::U8, {2, 2 * block_bytes}, std::vector<uint8_t>(4 * block_bytes)});
+    for (auto& t : tensors) fx.tensors.push_back(std::move(t));
+    const std::string path = (dir_ / (name + ".safetensors")).string();
+    save_fixture(path, fx);
+    return path;
+  }
+
+  static OwnedTensor f32(const std::string& name, std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return {name, DType::F32, shape, std::vector<uint8_t>(static_cast<std::size_t>(n) * 4)};
+  }
+
+  // Loading must throw a FileError naming this field, with `reason` in the message.
+  static void expect_refused(const std::string& path, const std::string& field, const std::string& reason) {
+    try {
+      load_fixture(path);
+      FAIL() << path << " loaded";
+    } catch (const FileError& e) {
+      EXPECT_EQ(e.file(), path);
+      EXPECT_EQ(e.field(), field) << e.what();
+      EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+    }
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(EmptyCheck, BatchOfZeroVectorsIsRefused) {
+  const std::string p = write("zero_batch", "q4_0", 18, {f32("expect.x", {0, 64}), f32("expect.y", {0, 2})});
+  expect_refused(p, "tensors.expect.x.shape", "a batch of 0 vectors checks nothing");
+}
+
+TEST_F(EmptyCheck, StoredTensorsAloneAreRefused) {
+  expect_refused(write("blocks_only", "q4_0", 18, {}), "tensors", "no expectation");
+}
+
+TEST_F(EmptyCheck, ActivationWithoutResultIsRefused) {
+  expect_refused(write("x_only", "q8_0", 34, {f32("expect.x", {64})}), "tensors.expect.x", "present without expect.y");
+}
+
+TEST_F(EmptyCheck, EncodingWithoutSourceIsRefused) {
+  OwnedTensor enc{"expect.encode", DType::U8, {72}, std::vector<uint8_t>(72)};
+  expect_refused(write("encode_only", "q4_0", 18, {enc}), "tensors.expect.encode", "present without source");
+}
+
+// A format that is catalogued but not implemented loads, and verify says that it checked nothing.
+TEST_F(EmptyCheck, UnimplementedFormatFailsVerify) {
+  const std::string p = write("q4_1", "q4_1", 20, {f32("expect.dequant", {2, 64})});
+  const test::Command c = test::run_command(kVerify + " " + p);
+  EXPECT_EQ(c.status, 1) << c.output;
+  EXPECT_NE(c.output.find("FAIL  " + p + "  nothing checked"), std::string::npos) << c.output;
+}
+
+// expect.inner of a format without an inner decode is not compared with anything.
+TEST_F(EmptyCheck, ExpectationNoVariantComparesFailsVerify) {
+  const std::string p = write("inner_only", "q4_0", 18, {f32("expect.inner", {2, 64})});
+  const test::Command c = test::run_command(kVerify + " --fixture-only " + p);
+  EXPECT_EQ(c.status, 1) << c.output;
+  EXPECT_NE(c.output.find("nothing checked"), std::string::npos) << c.output;
+  EXPECT_NE(c.output.find("0 passed, 1 failed"), std::string::npos) << c.output;
+}
+
+}  // namespace
+}  // namespace qb
