@@ -11,8 +11,8 @@
 namespace qb::ggml {
 
 // Weight blocks hold random bytes (every code, q8_0's -128 included) under power-of-two fp16
-// scales 2^e_b; activation blocks hold random codes in the quantizer's range [-127, 127] under
-// scales 2^f_b. Every product w_i*x_i is then an integer times 2^(e_b+f_b). A kernel forms
+// scales 2^e_b; activation blocks hold random codes over the whole int8 range (-128 included:
+// upstream's x86 quantizer emits it for NaN and overflowing levels) under scales 2^f_b. Every product w_i*x_i is then an integer times 2^(e_b+f_b). A kernel forms
 // integer block sums (exact in int32; with an unsigned offset form at most
 // sum (|q_w|+16)(|q_x|+128), which also bounds the signed form), converts them to fp32, scales
 // them by powers of two and adds block terms in some order. Each such value is an integer
@@ -29,7 +29,7 @@ bool q8_0_paired_exact_case(const Format& f, int64_t rows, int64_t cols, uint64_
   for (auto& b : blocks) b = static_cast<uint8_t>(rng());
   act.assign(static_cast<std::size_t>(nb * 34), 0);
   for (int64_t b = 0; b < nb; ++b)
-    for (int j = 0; j < 32; ++j) act[static_cast<std::size_t>(b * 34 + 2 + j)] = static_cast<uint8_t>(int8_t(rng() % 255) - 127);
+    for (int j = 0; j < 32; ++j) act[static_cast<std::size_t>(b * 34 + 2 + j)] = static_cast<uint8_t>(rng());
   std::vector<float> codes(static_cast<std::size_t>(rows * cols));  // the weights under unit scales
   for (int64_t i = 0; i < rows * nb; ++i) {
     const uint16_t one = 0x3C00;
