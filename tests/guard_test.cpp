@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/wrong_variant.h"
+
 #include "harness/fill.h"
 #include "harness/prepared.h"
 #include "harness/registry.h"
@@ -35,14 +37,7 @@ void gemv_vector_tail(const qb_weight* w, const uint8_t* act, int64_t m, int64_t
 }
 
 Variant wrong(const char* name, Op op, DequantFn dequant, GemvFn gemv) {
-  Variant v;
-  v.name = name;
-  v.format = "q4_0";
-  v.op = op;
-  v.target.name = "scalar";
-  v.dequant = dequant;
-  v.gemv = gemv;
-  return v;
+  return test::wrong_q4_0_variant(name, op, dequant, gemv);
 }
 
 // The OutputGuardError message of one run, or "" when the guards held.

@@ -26,6 +26,7 @@
 #include "harness/prepared.h"
 #include "harness/registry.h"
 #include "harness/run.h"
+#include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_0_activation.h"
 
 namespace qb {
@@ -85,68 +86,17 @@ int act_code(int pattern, int j) {
 }
 constexpr int kActPatterns = 7;
 
-struct ExtremeCase {
-  std::vector<uint8_t> blocks;  // the weight, as stored
-  std::vector<uint8_t> act;     // m q8_0 vectors
-  std::vector<float> y;         // exact, [m][rows]
-};
-
-// d = 2^e as fp16: a normal with biased exponent e + 15 and zero mantissa.
-uint16_t fp16_pow2(int e) { return static_cast<uint16_t>((15 + e) << 10); }
-
-ExtremeCase make_case(const Format& f, int64_t rows, int64_t nb, int64_t m) {
+// Pattern and exponent choices cycle with row, block and vector, so the rows of one group of
+// four (or eight) meet different patterns in the same block; y is the exact result.
+ggml::IntegerCodeCase make_case(const Format& f, int64_t rows, int64_t nb, int64_t m) {
   const bool q4 = f.id == "q4_0";
-  ExtremeCase c;
-  c.blocks.assign(static_cast<std::size_t>(rows * nb * f.block_bytes), 0);
-  c.act.assign(static_cast<std::size_t>(m * nb * 34), 0);
-  // Pattern and exponent choices cycle with row, block and vector, so the rows of one group of
-  // four (or eight) meet different patterns in the same block.
-  const auto wpat = [](int64_t r, int64_t b) { return static_cast<int>((r + 3 * b) % kWeightPatterns); };
-  const auto apat = [](int64_t i, int64_t b) { return static_cast<int>((2 * i + b) % kActPatterns); };
-  const auto wexp = [](int64_t r, int64_t b) { return -static_cast<int>((r + b) % 2); };
-  const auto aexp = [](int64_t i, int64_t b) { return -static_cast<int>((i + 2 * b) % 3 == 1); };
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* blk = &c.blocks[static_cast<std::size_t>((r * nb + b) * f.block_bytes)];
-      const uint16_t d = fp16_pow2(wexp(r, b));
-      std::memcpy(blk, &d, 2);
-      for (int j = 0; j < 32; ++j) {
-        const int q = weight_code(q4, wpat(r, b), j);
-        if (q4)  // byte j % 16 holds element j (low nibble) and element j + 16 (high nibble), + 8
-          blk[2 + j % 16] |= static_cast<uint8_t>((q + 8) << (j < 16 ? 0 : 4));
-        else
-          blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(q));
-      }
-    }
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* blk = &c.act[static_cast<std::size_t>((i * nb + b) * 34)];
-      const uint16_t d = fp16_pow2(aexp(i, b));
-      std::memcpy(blk, &d, 2);
-      for (int j = 0; j < 32; ++j) blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(act_code(apat(i, b), j)));
-    }
-  c.y.resize(static_cast<std::size_t>(m * rows));
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t r = 0; r < rows; ++r) {
-      double sum = 0, magnitude = 0;
-      int s = 0;
-      for (int64_t b = 0; b < nb; ++b) {
-        int64_t dot = 0, absdot = 0;
-        for (int j = 0; j < 32; ++j) {
-          const int64_t p = int64_t(weight_code(q4, wpat(r, b), j)) * act_code(apat(i, b), j);
-          dot += p;
-          absdot += std::llabs(p);
-        }
-        const int e = wexp(r, b) + aexp(i, b);
-        s = std::min(s, e);
-        sum += std::ldexp(static_cast<double>(dot), e);
-        magnitude += std::ldexp(static_cast<double>(absdot), e);
-      }
-      // The premise of a unique answer: every partial sum (at most `magnitude`) is exact in fp32.
-      EXPECT_LT(magnitude, std::ldexp(1.0, 24 + s)) << "test case not exact: row " << r;
-      c.y[static_cast<std::size_t>(i * rows + r)] = static_cast<float>(sum);
-      EXPECT_EQ(static_cast<double>(c.y[static_cast<std::size_t>(i * rows + r)]), sum);
-    }
+  const ggml::IntegerCodeCase c = ggml::integer_code_case(
+      f, rows, nb, m, [q4](int64_t r, int64_t b, int j) { return weight_code(q4, static_cast<int>((r + 3 * b) % kWeightPatterns), j); },
+      [](int64_t r, int64_t b) { return -static_cast<int>((r + b) % 2); },
+      [](int64_t i, int64_t b, int j) { return act_code(static_cast<int>((2 * i + b) % kActPatterns), j); },
+      [](int64_t i, int64_t b) { return -static_cast<int>((i + 2 * b) % 3 == 1); });
+  // The premise of a unique answer: every partial sum is exact in fp32.
+  EXPECT_TRUE(c.exact) << "test case not exact: " << rows << "x" << nb << " blocks, m " << m;
   return c;
 }
 
@@ -175,7 +125,7 @@ TEST_P(IntegerRangeTest, ExactOnExtremeCodes) {
         const int64_t rows = shape[0], nb = shape[1], cols = nb * 32;
         SCOPED_TRACE(v->name + " " + std::to_string(rows) + "x" + std::to_string(cols) + " m " + std::to_string(m) +
                      " misalign " + std::to_string(misalign));
-        const ExtremeCase c = make_case(f, rows, nb, m);
+        const ggml::IntegerCodeCase c = make_case(f, rows, nb, m);
         const OwnedWeight w(f, rows, cols, nlohmann::json::object(), {c.blocks}, misalign);
         const PreparedWeight pw(w.view());
         std::vector<uint8_t> act_buf(c.act.size() + 64 + misalign);

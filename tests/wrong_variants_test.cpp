@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/wrong_variant.h"
+
 #include "harness/fill.h"
 #include "harness/verify.h"
 #include "reference/common/half.h"
@@ -70,14 +72,7 @@ void truncating_encoder(const float* src, int64_t rows, int64_t cols, const nloh
 }
 
 Variant wrong(const char* name, Op op, DequantFn dequant, GemvFn gemv) {
-  Variant v;
-  v.name = name;
-  v.format = "q4_0";
-  v.op = op;
-  v.target.name = "scalar";
-  v.dequant = dequant;
-  v.gemv = gemv;
-  return v;
+  return test::wrong_q4_0_variant(name, op, dequant, gemv);
 }
 
 std::string run_pool(const std::vector<Variant>& pool, Tally& t) {

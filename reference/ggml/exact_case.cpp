@@ -1,7 +1,9 @@
 // Exact-by-construction GEMV inputs for GGML's 32-element formats paired with q8_0 activations.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 
 #include "harness/prepared.h"
 #include "harness/qweight.h"
@@ -70,6 +72,61 @@ bool q8_0_paired_exact_case(const Format& f, int64_t rows, int64_t cols, uint64_
     return true;
   }
   return false;
+}
+
+IntegerCodeCase integer_code_case(const Format& f, int64_t rows, int64_t nb, int64_t m,
+                                  const std::function<int(int64_t, int64_t, int)>& wcode,
+                                  const std::function<int(int64_t, int64_t)>& wexp,
+                                  const std::function<int(int64_t, int64_t, int)>& acode,
+                                  const std::function<int(int64_t, int64_t)>& aexp) {
+  const bool q4 = f.id == "q4_0";
+  if (!q4 && f.id != "q8_0") throw std::invalid_argument("integer_code_case: " + f.id + " is not q4_0 or q8_0");
+  // d = 2^e as fp16: the normal with biased exponent e + 15 and a zero mantissa.
+  const auto pow2 = [](int e) { return static_cast<uint16_t>((15 + e) << 10); };
+  IntegerCodeCase c;
+  c.blocks.assign(static_cast<std::size_t>(rows * nb * f.block_bytes), 0);
+  c.act.assign(static_cast<std::size_t>(m * nb * 34), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* blk = &c.blocks[static_cast<std::size_t>((r * nb + b) * f.block_bytes)];
+      const uint16_t d = pow2(wexp(r, b));
+      std::memcpy(blk, &d, 2);
+      for (int j = 0; j < 32; ++j) {
+        const int q = wcode(r, b, j);
+        if (q4)  // byte j % 16 holds element j (low nibble) and element j + 16 (high nibble), + 8
+          blk[2 + j % 16] |= static_cast<uint8_t>((q + 8) << (j < 16 ? 0 : 4));
+        else
+          blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(q));
+      }
+    }
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* blk = &c.act[static_cast<std::size_t>((i * nb + b) * 34)];
+      const uint16_t d = pow2(aexp(i, b));
+      std::memcpy(blk, &d, 2);
+      for (int j = 0; j < 32; ++j) blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(acode(i, b, j)));
+    }
+  c.y.resize(static_cast<std::size_t>(m * rows));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = 0, magnitude = 0;
+      int s = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        int64_t dot = 0, absdot = 0;
+        for (int j = 0; j < 32; ++j) {
+          const int64_t p = int64_t{wcode(r, b, j)} * acode(i, b, j);
+          dot += p;
+          absdot += p < 0 ? -p : p;
+        }
+        const int e = wexp(r, b) + aexp(i, b);
+        s = std::min(s, e);
+        sum += std::ldexp(static_cast<double>(dot), e);
+        magnitude += std::ldexp(static_cast<double>(absdot), e);
+      }
+      c.exact = c.exact && magnitude < std::ldexp(1.0, 24 + s);
+      c.y[static_cast<std::size_t>(i * rows + r)] = static_cast<float>(sum);
+    }
+  return c;
 }
 
 }  // namespace qb::ggml

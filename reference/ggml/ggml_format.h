@@ -1,6 +1,7 @@
 // What every GGML block format shares: one U8 tensor `blocks` [rows, cols/QK * block_bytes].
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <cstring>
 #include <string>
 
@@ -39,6 +40,23 @@ inline int64_t q8_0_paired_rounding_depth(int64_t cols) { return cols / 32 + 2 +
 // power-of-two weight and activation scales small enough that every value a kernel forms is exact.
 bool q8_0_paired_exact_case(const Format& f, int64_t rows, int64_t cols, uint64_t seed,
                             std::vector<std::vector<uint8_t>>& tensors, std::vector<uint8_t>& act);
+
+// A q4_0 or q8_0 GEMV case written from integer codes and power-of-two scales (d = 2^e): weight
+// code (r, b, j) in the format's range with exponent wexp(r, b), activation code (i, b, j) in
+// [-128, 127] with exponent aexp(i, b), for rows x nb blocks and m vectors. y [m][rows] is the
+// exact result, int64 block sums times powers of two; `exact` says whether every partial sum a
+// kernel may form (at most sum |w*x| in magnitude, a multiple of the smallest 2^(e_w+e_x)) is
+// exact in fp32, so that every summation order gives y's bits (reference/ggml/exact_case.cpp).
+struct IntegerCodeCase {
+  std::vector<uint8_t> blocks, act;
+  std::vector<float> y;
+  bool exact = true;
+};
+IntegerCodeCase integer_code_case(const Format& f, int64_t rows, int64_t nb, int64_t m,
+                                  const std::function<int(int64_t r, int64_t b, int j)>& wcode,
+                                  const std::function<int(int64_t r, int64_t b)>& wexp,
+                                  const std::function<int(int64_t i, int64_t b, int j)>& acode,
+                                  const std::function<int(int64_t i, int64_t b)>& aexp);
 
 // Upstream's scalar vec_dot order for 32-element formats paired with q8_0 (specs/ggml.md 4.2):
 // sumf starts at 0 and adds each block's term in order; `term(weight_block, act_block)` gives the
