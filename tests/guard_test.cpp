@@ -1,6 +1,7 @@
 // The checked drivers (harness/run.h) surround every output with guard regions: a kernel that
 // writes outside its rows fails with the variant, the op and how far it wrote, instead of
 // silently corrupting whatever the allocator put next to the output.
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "harness/prepared.h"
 #include "harness/registry.h"
 #include "harness/run.h"
+#include "harness/verify.h"
 
 namespace qb {
 namespace {
@@ -65,6 +67,19 @@ TEST_F(Guard, WriteOnePastTheRowsNamesVariantOpAndBytes) {
   EXPECT_NE(msg.find("variant q4_0_dequant_one_past (op dequant)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("4 bytes past the end"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("before the start"), std::string::npos) << msg;
+}
+
+// verify reports the guard failure as that check's FAIL with its repro, and goes on: the same
+// kernel's checks on the derived cases still run.
+TEST(GuardInVerify, FailsTheCheckWithReproAndContinues) {
+  std::ostringstream out;
+  const Tally t = verify_fixture(load_fixture(std::string(QB_SOURCE_DIR) + "/fixtures/ggml/q4_0/gaussian.ref.safetensors"),
+                                 {wrong("q4_0_dequant_one_past", Op::dequant, dequant_one_past, nullptr)}, VerifyOptions{}, out);
+  const std::string text = out.str();
+  EXPECT_GE(t.failed, 2) << text;
+  EXPECT_NE(text.find("wrote outside its"), std::string::npos) << text;
+  EXPECT_NE(text.find("4 bytes past the end"), std::string::npos) << text;
+  EXPECT_NE(text.find("repro: build/bin/verify --variant q4_0_dequant_one_past"), std::string::npos) << text;
 }
 
 TEST_F(Guard, WriteBeforeTheStartIsCaught) {
