@@ -155,9 +155,18 @@ SafetensorsHeader parse_header(const std::string& path, const uint8_t* head, std
   // The format requires the data section to be covered exactly, without holes or overlaps.
   // Every end lies within data_size (parse_tensor), so the cursor cannot wrap.
   uint64_t cursor = 0;
+  const TensorEntry* previous = nullptr;
   for (const auto& t : h.tensors) {
-    if (t.offset != cursor) throw FileError(path, "data_offsets", "tensor data overlaps or leaves a hole at byte " + std::to_string(cursor));
+    const std::string field = "tensors." + t.name + ".data_offsets";
+    if (t.offset < cursor)
+      throw FileError(path, field, "begins at byte " + std::to_string(t.offset) + ", inside tensor '" + previous->name +
+                                       "' (bytes " + std::to_string(previous->offset) + ".." + std::to_string(cursor) + ")");
+    if (t.offset > cursor)
+      throw FileError(path, field, "begins at byte " + std::to_string(t.offset) + ", leaving a hole of " +
+                                       std::to_string(t.offset - cursor) + " bytes after " +
+                                       (previous ? "tensor '" + previous->name + "'" : std::string("the header")));
     cursor = t.offset + t.nbytes;
+    previous = &t;
   }
   if (cursor != data_size)
     throw FileError(path, "data_offsets", std::to_string(data_size - cursor) + " trailing bytes after the last tensor");

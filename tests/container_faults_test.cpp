@@ -106,6 +106,16 @@ TEST_F(Safetensors, DuplicateTensorNameIsRefused) {
                  "duplicate tensor name 'w'", 8);
 }
 
+// Overlaps and holes name the tensor that begins in the wrong place and its neighbour.
+TEST_F(Safetensors, OverlapsAndHolesNameTheTensors) {
+  expect_refused("{" + kTensor + R"(,"v":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", "tensors.v.data_offsets",
+                 "begins at byte 2, inside tensor 'w' (bytes 0..4)", 6);
+  expect_refused("{" + kTensor + R"(,"v":{"dtype":"U8","shape":[4],"data_offsets":[6,10]}})", "tensors.v.data_offsets",
+                 "begins at byte 6, leaving a hole of 2 bytes after tensor 'w'", 10);
+  expect_refused(R"({"w":{"dtype":"U8","shape":[4],"data_offsets":[1,5]}})", "tensors.w.data_offsets",
+                 "leaving a hole of 1 bytes after the header", 5);
+}
+
 TEST_F(Safetensors, NestedDuplicateKeysAreRefused) {
   expect_refused(R"({"w":{"dtype":"U8","dtype":"I8","shape":[4],"data_offsets":[0,4]}})", "tensors.w.dtype",
                  "duplicate key 'dtype'");
@@ -371,6 +381,12 @@ TEST_F(ManifestFaults, GgmlOverflowingSizesNameTheField) {
   // The product fits, its fp32 byte count does not.
   expect_failed(ggml({{"rows", int64_t{1} << 30}, {"row_length", int64_t{1} << 32}, {"row_bytes", int64_t{9} << 28}}),
                 "q4_0/manifest.json: rows: rows*row_length*4 = 4611686018427387904*4 overflows 64 bits");
+}
+
+// A non-positive row count is refused at rows, not at the row_length the layout then checks.
+TEST_F(ManifestFaults, GgmlRowsMustBePositive) {
+  expect_failed(ggml({{"rows", 0}}), "q4_0/manifest.json: rows: must be positive, got 0");
+  expect_failed(ggml({{"rows", -8}}), "q4_0/manifest.json: rows: must be positive, got -8");
 }
 
 TEST_F(ManifestFaults, GgmlWrongTypesNameTheField) {
