@@ -182,14 +182,7 @@ class ModelDirFaults : public TempDir {
   // One EXL3 linear layer (k = 256, n = 128, 2 bits, mcg) and a norm, written as upstream would.
   std::string write(int shards = 1) {
     ojson qc = {{"quant_method", "exl3"}, {"version", "0.0.32"}, {"bits", 2}};
-    qc["tensor_storage"]["fc"] = {
-        {"stored_tensors",
-         {{"fc.suh", {{"shape", {256}}, {"dtype", "torch.float16"}}},
-          {"fc.svh", {{"shape", {128}}, {"dtype", "torch.float16"}}},
-          {"fc.mcg", {{"shape", nlohmann::json::array()}, {"dtype", "torch.int32"}}},
-          {"fc.trellis", {{"shape", {16, 8, 32}}, {"dtype", "torch.int16"}}}}},
-        {"bits_per_weight", 2},
-        {"mcg_multiplier", exl3::kMcgMultiplier}};
+    qc["tensor_storage"]["fc"] = exl3::mcg_linear_storage("fc", 256, 128, 2);
     qc["tensor_storage"]["norm"] = {{"stored_tensors", {{"norm.weight", {{"shape", {128}}, {"dtype", "torch.bfloat16"}}}}}};
     exl3::ModelOptions opt;
     opt.shards = shards;

@@ -39,14 +39,7 @@ class Exl3Model : public ::testing::Test {
     config_ = {{"quant_method", "exl3"}, {"version", "0.0.32"}, {"bits", 3.5}, {"codebook", "mcg"}};
     auto& ts = config_["tensor_storage"];
     const auto linear = [&](const std::string& name, int64_t k, int64_t n, int bits) {
-      ts[name] = {{"stored_tensors",
-                   {{name + ".suh", {{"shape", {k}}, {"dtype", "torch.float16"}}},
-                    {name + ".svh", {{"shape", {n}}, {"dtype", "torch.float16"}}},
-                    {name + ".mcg", {{"shape", nlohmann::json::array()}, {"dtype", "torch.int32"}}},
-                    {name + ".trellis", {{"shape", {k / 16, n / 16, 16 * bits}}, {"dtype", "torch.int16"}}}}},
-                  {"quant_format", "exl3"},
-                  {"bits_per_weight", bits},
-                  {"mcg_multiplier", exl3::kMcgMultiplier}};
+      ts[name] = exl3::mcg_linear_storage(name, k, n, bits);
     };
     linear("fc", 1280, 256, 4);
     ts["layers.0.input_layernorm"] = {

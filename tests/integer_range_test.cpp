@@ -26,6 +26,7 @@
 #include "harness/prepared.h"
 #include "harness/registry.h"
 #include "harness/run.h"
+#include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_0_activation.h"
 
@@ -190,28 +191,16 @@ struct Block {
   int8_t q[32];
 };
 
-Block native_block(const std::vector<float>& x) {
+Block quantized_block(void (*quantize)(const float*, int64_t, uint8_t*), const std::vector<float>& x) {
   std::vector<uint8_t> out(34);
-  ggml::quantize_row_q8_0_native(x.data(), 32, out.data());
+  quantize(x.data(), 32, out.data());
   Block b;
   std::memcpy(&b.d, out.data(), 2);
   std::memcpy(b.q, out.data() + 2, 32);
   return b;
 }
-Block ref_block(const std::vector<float>& x) {
-  std::vector<uint8_t> out(34);
-  ggml::quantize_row_q8_0_ref(x.data(), 32, out.data());
-  Block b;
-  std::memcpy(&b.d, out.data(), 2);
-  std::memcpy(b.q, out.data() + 2, 32);
-  return b;
-}
-
-float from_bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+Block native_block(const std::vector<float>& x) { return quantized_block(ggml::quantize_row_q8_0_native, x); }
+Block ref_block(const std::vector<float>& x) { return quantized_block(ggml::quantize_row_q8_0_ref, x); }
 
 void expect_all(const Block& b, int8_t q, const char* what) {
   for (int j = 0; j < 32; ++j) EXPECT_EQ(b.q[j], q) << what << ", element " << j;
@@ -280,7 +269,7 @@ TEST(Q8_0QuantizerRange, NaNPayloadReachesTheScaleAsF16CNarrowsIt) {
   // passes it unchanged, amax / 127 quiets it (0x7FE00000), and vcvtps2ph keeps the top 10
   // mantissa bits: 0x7C00 | (0x600000 >> 13) = 0x7F00. Every level is NaN: -128.
   std::vector<float> x(32, 1.0f);
-  x[27] = from_bits(0xFFA00000u);
+  x[27] = bits_to_f32(0xFFA00000u);
   const Block b = native_block(x);
   EXPECT_EQ(b.d, 0x7F00);
   expect_all(b, -128, "NaN amax");

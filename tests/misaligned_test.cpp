@@ -98,15 +98,7 @@ void pad_header(const fs::path& path, int spaces) {
 TEST(Misaligned, Exl3ModelWithOddHeaderLengthVerifies) {
   const fs::path dir = fs::temp_directory_path() / ("qb_misaligned_model_" + std::to_string(::getpid()));
   nlohmann::ordered_json config = {{"quant_method", "exl3"}, {"version", "0.0.32"}, {"bits", 3}, {"codebook", "mcg"}};
-  config["tensor_storage"]["fc"] = {
-      {"stored_tensors",
-       {{"fc.suh", {{"shape", {256}}, {"dtype", "torch.float16"}}},
-        {"fc.svh", {{"shape", {256}}, {"dtype", "torch.float16"}}},
-        {"fc.mcg", {{"shape", nlohmann::json::array()}, {"dtype", "torch.int32"}}},
-        {"fc.trellis", {{"shape", {16, 16, 48}}, {"dtype", "torch.int16"}}}}},
-      {"quant_format", "exl3"},
-      {"bits_per_weight", 3},
-      {"mcg_multiplier", exl3::kMcgMultiplier}};
+  config["tensor_storage"]["fc"] = exl3::mcg_linear_storage("fc", 256, 256, 3);
   exl3::write_model(config, dir.string(), exl3::ModelOptions{});
   pad_header(dir / "model.safetensors", 3);
   {
