@@ -67,7 +67,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
   uint64_t ticks = 0;
   for (auto _ : state) {
     const std::size_t i = d->next++;
-    float* out = d->out(i);
+    void* out = d->out(i);
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t c0 = tsc();
     run_prepared(v, *copies[i % copies.size()], d->act.data(), m, out, config_.threads);
@@ -87,7 +87,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
   if (ticks)
     state.counters["tsc_cycles_per_weight"] = static_cast<double>(ticks) * config_.threads /
                                               static_cast<double>(state.iterations()) / weights;
-  if (config_.op == Op::dequant)
+  if (config_.op != Op::gemv)
     state.counters["out_GBps"] = static_cast<double>(d->plan.out_bytes) / per_iter / 1e9;
   // The runner calls a row several times while it sizes the iteration count; the last call is
   // the reported one and overwrites the earlier times.

@@ -65,7 +65,8 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohma
   p.weight_bytes = format.stored_bytes(shape.rows, shape.cols, params);
   for (const auto& t : specs) p.copy_bytes += align_up(spec_bytes(t));
   const auto elems = static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols);
-  p.out_bytes = (op == Op::dequant ? elems : static_cast<std::size_t>(shape.rows * opt.batch)) * sizeof(float);
+  const bool decode = op != Op::gemv;
+  p.out_bytes = (decode ? elems : static_cast<std::size_t>(shape.rows * opt.batch)) * output_elem_bytes(op);
   const std::size_t source_bytes = elems * sizeof(float);  // fp32 input of the encoder
   if (p.copy_bytes + p.out_bytes + source_bytes > kMemoryCap)
     throw std::invalid_argument("needs " + mib(p.copy_bytes + p.out_bytes + source_bytes) +
@@ -74,7 +75,7 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohma
   p.weight_copies = rotation_copies(p.copy_bytes);
   // A GEMV writes `rows` floats: they stay in cache like the activation, as in real inference.
   // A dequant writes 7-8x its input, so its outputs rotate too, or it would time cache writes.
-  if (op == Op::dequant) p.out_copies = rotation_copies(p.out_bytes);
+  if (decode) p.out_copies = rotation_copies(p.out_bytes);
   while (p.weight_copies * p.copy_bytes + p.out_copies * p.out_bytes > kMemoryCap) {
     if (p.weight_copies * p.copy_bytes >= p.out_copies * p.out_bytes && p.weight_copies > 1)
       --p.weight_copies;

@@ -47,9 +47,8 @@ struct BenchData {
   std::size_t out_stride = 0;    // bytes between output copies in out_pool
   std::size_t next = 0;          // rotation position, kept across the runner's repeated calls
 
-  float* out(std::size_t i) const {
-    return reinterpret_cast<float*>(out_pool.data() + (i % plan.out_copies) * out_stride);
-  }
+  // Output copy i: float, or uint16_t for the 16-bit decodes.
+  void* out(std::size_t i) const { return out_pool.data() + (i % plan.out_copies) * out_stride; }
 };
 
 // Weights: format.encode_ref of N(0,1) floats with a fixed seed (identical for every variant and

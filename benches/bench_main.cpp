@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> shape_args, plugin_paths;
   int threads = omp_get_num_procs();
   app.add_option("--format", format_id, "weight format id")->capture_default_str();
-  app.add_option("--op", op_str, "kernel: dequant or gemv")
-      ->check(CLI::IsMember({"dequant", "gemv"}))
+  app.add_option("--op", op_str, "kernel: dequant, dequant_f16, dequant_bf16 or gemv")
+      ->check(CLI::IsMember({"dequant", "dequant_f16", "dequant_bf16", "gemv"}))
       ->capture_default_str();
   app.add_option("--isa", isa_str, "ISA ceiling: native, scalar, avx2, avx512, avx512vnni, avx512vbmi")
       ->capture_default_str();
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
       format_id = model_format;
     }
     config.format = &check_format(format_id);
-    config.op = op_str == "gemv" ? Op::gemv : Op::dequant;
+    parse_op(op_str, config.op);  // the option's check admitted only op names
     if (batch > 1 && config.op != Op::gemv) throw CLI::ValidationError("--batch", "applies to --op gemv only");
     isa_cap = check_isa(isa_str);
     if (!model_path.empty()) {

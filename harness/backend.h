@@ -25,12 +25,13 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
   virtual std::unique_ptr<BackendWeight> prepare(const Variant& v, const PreparedWeight& w) const = 0;
-  // Op::dequant / Op::inner: out is [rows, cols]; Op::gemv: act holds m activations, out is
-  // [m][rows]. A device backend may leave its results in device memory until fetch; the CPU
-  // backend writes `out` directly and fetch does nothing.
-  virtual void run(const Variant& v, const BackendWeight& w, const uint8_t* act, int64_t m, float* out,
+  // Op::dequant / Op::inner: out is float [rows, cols]; Op::dequant_f16 / dequant_bf16: uint16_t
+  // [rows, cols]; Op::gemv: act holds m activations, out is float [m][rows]. A device backend may
+  // leave its results in device memory until fetch; the CPU backend writes `out` directly and
+  // fetch does nothing.
+  virtual void run(const Variant& v, const BackendWeight& w, const uint8_t* act, int64_t m, void* out,
                    int threads) const = 0;
-  virtual void fetch(const Variant& v, const BackendWeight& w, float* out) const = 0;
+  virtual void fetch(const Variant& v, const BackendWeight& w, void* out) const = 0;
 };
 
 // The host CPU: variants whose Target::backend is null run here.

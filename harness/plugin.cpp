@@ -30,11 +30,11 @@ class PluginBackend : public Backend {
   std::unique_ptr<BackendWeight> prepare(const Variant& v, const PreparedWeight& w) const override {
     return cpu_backend().prepare(v, w);
   }
-  void run(const Variant& v, const BackendWeight& w, const uint8_t* act, int64_t m, float* out,
+  void run(const Variant& v, const BackendWeight& w, const uint8_t* act, int64_t m, void* out,
            int threads) const override {
     cpu_backend().run(v, w, act, m, out, threads);
   }
-  void fetch(const Variant& v, const BackendWeight& w, float* out) const override { cpu_backend().fetch(v, w, out); }
+  void fetch(const Variant& v, const BackendWeight& w, void* out) const override { cpu_backend().fetch(v, w, out); }
 
  private:
   void* handle_;  // never dlclose()d
@@ -133,18 +133,15 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
 
     const std::string op_s = k.op ? k.op : "";
     Op op;
-    if (op_s == "dequant") {
-      op = Op::dequant;
-    } else if (op_s == "inner") {
-      op = Op::inner;
-      if (!f->inner_ref) throw fail("op", "format '" + f->id + "' has no inner decode; its ops are dequant and gemv");
-    } else if (op_s == "gemv") {
-      op = Op::gemv;
-      if (!f->gemv_ref) throw fail("op", "format '" + f->id + "' has no reference GEMV");
-    } else {
-      throw fail("op", "is " + quoted(k.op) + "; one of 'dequant', 'inner', 'gemv'");
-    }
-    if (op != Op::gemv && !k.dequant) throw fail("dequant", "is null for op '" + op_s + "'");
+    if (!parse_op(op_s, op))
+      throw fail("op", "is " + quoted(k.op) + "; one of 'dequant', 'inner', 'gemv', 'dequant_f16', 'dequant_bf16'");
+    if (op == Op::inner && !f->inner_ref)
+      throw fail("op", "format '" + f->id + "' has no inner decode; its ops are dequant and gemv");
+    if (op == Op::gemv && !f->gemv_ref) throw fail("op", "format '" + f->id + "' has no reference GEMV");
+    if (is_decode16(op) && (!f->dequant_ref || f->dequant_bounds))
+      throw fail("op", "format '" + f->id + "' has no exact fp32 decode to round to 16 bits");
+    if ((op == Op::dequant || op == Op::inner) && !k.dequant) throw fail("dequant", "is null for op '" + op_s + "'");
+    if (is_decode16(op) && !k.dequant16) throw fail("dequant16", "is null for op '" + op_s + "'");
     if (op == Op::gemv && !k.gemv) throw fail("gemv", "is null for op 'gemv'");
 
     const auto features = k.isa ? isa_level_features(k.isa) : std::nullopt;
@@ -167,6 +164,8 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
     v.target.name = k.isa;
     if (op == Op::gemv)
       v.gemv = k.gemv;
+    else if (is_decode16(op))
+      v.dequant16 = k.dequant16;
     else
       v.dequant = k.dequant;
     v.batches = (k.flags & QB_KERNEL_BATCH) != 0;

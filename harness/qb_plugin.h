@@ -19,7 +19,8 @@
 extern "C" {
 #endif
 
-#define QB_PLUGIN_ABI_VERSION 1
+/* 2: ops "dequant_f16" and "dequant_bf16" with qb_kernel.dequant16. */
+#define QB_PLUGIN_ABI_VERSION 2
 
 /* One stored tensor: its bytes as the container holds them (no alignment promised). */
 typedef struct qb_tensor {
@@ -41,6 +42,11 @@ typedef struct qb_weight {
  * writes out[r * cols + c] for those rows; `out` is the [rows, cols] fp32 base. */
 typedef void (*qb_dequant_fn)(const qb_weight* w, int64_t row_begin, int64_t row_end, float* out);
 
+/* Full decode into 16-bit floats (ops "dequant_f16", "dequant_bf16"): writes out[r * cols + c] as
+ * IEEE binary16 / bfloat16 bits, each one round-to-nearest-even of the exact fp32 decode (a NaN
+ * keeps sign and top payload bits, quiet bit set; subnormals are not flushed). */
+typedef void (*qb_dequant16_fn)(const qb_weight* w, int64_t row_begin, int64_t row_end, uint16_t* out);
+
 /* y = W x for m activation vectors: `act` holds m activations back to back in the format's
  * activation encoding (fp32, or the int8 blocks the format quantizes x to), `y` is [m][rows]; the kernel
  * writes y[i * rows + r] for r in [row_begin, row_end). A kernel without QB_KERNEL_BATCH is only
@@ -55,13 +61,14 @@ typedef void (*qb_gemv_fn)(const qb_weight* w, const uint8_t* act, int64_t m, in
 typedef struct qb_kernel {
   const char* name;    /* unique, e.g. "acme_<format>_gemv_avx2" */
   const char* format;  /* registry id of the weights it takes */
-  const char* op;      /* "dequant", "inner" or "gemv" */
+  const char* op;      /* "dequant", "inner", "gemv", "dequant_f16" or "dequant_bf16" */
   /* CPU features it needs, as an ISA level: "scalar", "avx2", "avx512", "avx512vnni",
    * "avx512vbmi"; the harness never runs it on a CPU without them. */
   const char* isa;
   qb_dequant_fn dequant; /* set for dequant and inner */
   qb_gemv_fn gemv;       /* set for gemv */
   uint32_t flags;
+  qb_dequant16_fn dequant16; /* set for dequant_f16 and dequant_bf16 */
 } qb_kernel;
 
 typedef struct qb_plugin {

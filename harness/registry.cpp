@@ -25,8 +25,19 @@ std::string_view op_name(Op op) {
     case Op::dequant: return "dequant";
     case Op::inner: return "inner";
     case Op::gemv: return "gemv";
+    case Op::dequant_f16: return "dequant_f16";
+    case Op::dequant_bf16: return "dequant_bf16";
   }
   return "?";
+}
+
+bool parse_op(std::string_view name, Op& op) {
+  for (const Op o : {Op::dequant, Op::inner, Op::gemv, Op::dequant_f16, Op::dequant_bf16})
+    if (op_name(o) == name) {
+      op = o;
+      return true;
+    }
+  return false;
 }
 
 std::string target_label(const Variant& v) {
@@ -80,6 +91,12 @@ const std::vector<Variant>& variants() {
     };
     for (const auto& f : formats()) {
       if (f.dequant_ref) reference(f, Op::dequant, f.dequant_ref, nullptr);
+      // The 16-bit decodes' reference is the fp32 decode rounded by the harness (harness/run.cpp),
+      // defined where that decode is exact.
+      if (f.dequant_ref && !f.dequant_bounds) {
+        reference(f, Op::dequant_f16, f.dequant_ref, nullptr);
+        reference(f, Op::dequant_bf16, f.dequant_ref, nullptr);
+      }
       if (f.inner_ref) reference(f, Op::inner, f.inner_ref, nullptr);
       if (f.gemv_ref) reference(f, Op::gemv, nullptr, f.gemv_ref);
     }

@@ -22,6 +22,7 @@ namespace qb {
 // threads, so a kernel's result never depends on the thread count.
 using DequantFn = qb_dequant_fn;
 using GemvFn = qb_gemv_fn;  // m vectors; called with m = 1 unless the variant batches
+using Dequant16Fn = qb_dequant16_fn;  // Op::dequant_f16 / Op::dequant_bf16
 
 struct StoredTensorSpec {
   std::string name;
@@ -111,8 +112,16 @@ struct Format {
   std::size_t stored_bytes(int64_t rows, int64_t cols, const nlohmann::json& params) const;
 };
 
-enum class Op { dequant, inner, gemv };
+// dequant_f16 / dequant_bf16: the full decode written as fp16 / bf16, the value being one
+// round-to-nearest-even of the fp32 decode (reference/common/half.h f32_to_fp16_rne,
+// f32_to_bf16_rne); defined for formats whose fp32 decode has one bit pattern.
+enum class Op { dequant, inner, gemv, dequant_f16, dequant_bf16 };
 std::string_view op_name(Op op);
+// The op named `name` ("dequant", "dequant_f16", ...); false when none is.
+bool parse_op(std::string_view name, Op& op);
+inline bool is_decode16(Op op) { return op == Op::dequant_f16 || op == Op::dequant_bf16; }
+// Bytes of one output element: 4 for fp32 outputs, 2 for the 16-bit decodes.
+inline std::size_t output_elem_bytes(Op op) { return is_decode16(op) ? 2 : 4; }
 
 // How a variant's NaN outputs are compared with the reference. CPU kernels keep payloads
 // (x86/ARM propagate the NaN operand, quieted), so exact bits are required; GPU kernels may
@@ -136,7 +145,9 @@ struct Variant {
   std::string format;
   Op op;
   Target target;
-  DequantFn dequant = nullptr;  // dequant and inner
+  // dequant and inner; for a reference 16-bit decode, the fp32 decode the harness rounds
+  DequantFn dequant = nullptr;
+  Dequant16Fn dequant16 = nullptr;  // dequant_f16 and dequant_bf16 kernels
   GemvFn gemv = nullptr;
   bool batches = false;  // the GEMV serves m > 1 vectors per call (one decode)
   NanPolicy nan = NanPolicy::exact_bits;

@@ -157,6 +157,14 @@ void quantize_all(const Format& f, const float* x, int64_t m, int64_t cols, uint
   for (int64_t i = 0; i < m; ++i) f.activation->quantize(x + i * cols, cols, out + i * stride);
 }
 
+// The 16-bit decodes' expectation: one round-to-nearest-even of each exact fp32 value, widened
+// as run_decode widens outputs.
+std::vector<float> rounded16(Op op, const std::vector<float>& exact) {
+  std::vector<float> out(exact.size());
+  for (std::size_t i = 0; i < exact.size(); ++i) out[i] = widen16(op, round16(op, exact[i]));
+  return out;
+}
+
 // Runs a decode at every thread count of the options: the first result, or the first count
 // whose result differs from it in any bit (rows are split over threads, so bits cannot depend on
 // the count; NaN payloads may, as the registry's any_nan says).
@@ -220,7 +228,7 @@ void check_decode_within(Reporter& rep, const Variant& v, const PreparedWeight& 
 void check_dequant(Reporter& rep, const Variant& v, const PreparedWeight& pw, const std::vector<float>& expected,
                    const std::string& trust) {
   const QWeight& w = pw.weight();
-  const SweepRun run = run_sweep(rep.opt.threads, expected.size(), [&](float* out, int t) { run_dequant(v, pw, out, t); });
+  const SweepRun run = run_sweep(rep.opt.threads, expected.size(), [&](float* out, int t) { run_decode(v, pw, out, t); });
   if (run.failing_threads) return rep.fail(variant_label(v), thread_difference(run, rep.opt.threads, w.cols), &v, run.failing_threads);
   const std::vector<float>& got = run.got;
   const BitsCheck c = compare_bits(expected.data(), got.data(), static_cast<int64_t>(expected.size()), v.nan);
@@ -425,6 +433,14 @@ void run_checks(Reporter& rep, const PreparedWeight& pw, const Expectations& e, 
         else
           check_dequant(rep, *v, pw, *e.dequant, e.dequant_trust);
       });
+  // The 16-bit decodes of formats whose fp32 decode is exact.
+  if (e.dequant && e.dequant_bounds.empty())
+    for (const Op op : {Op::dequant_f16, Op::dequant_bf16}) {
+      const std::vector<const Variant*> run = checked(op, e.by_reference);
+      if (run.empty()) continue;
+      const std::vector<float> expected = rounded16(op, *e.dequant);
+      for (const Variant* v : run) guarded(*v, [&] { check_dequant(rep, *v, pw, expected, e.dequant_trust); });
+    }
   for (const GemvExpectation& g : e.gemv) {
     rep.where = g.where.empty() ? where : where + " " + g.where;
     if (!g.source_x.empty() && rep.opt.only_variant.empty()) check_quantizer(rep, f, w.cols, g);

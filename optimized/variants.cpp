@@ -1,5 +1,7 @@
 // The optimized variants of the arch this binary is built for, from its kernel list
 // (optimized/<arch>/kernels.inc): name, format, op and ISA are derived from the one line.
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -18,12 +20,14 @@ Variant kernel_variant(const char* format, const char* op, const char* isa, uint
                        Fn fn, bool batches) {
   Variant v;
   v.format = format;
-  v.op = std::string_view(op) == "gemv" ? Op::gemv : std::string_view(op) == "inner" ? Op::inner : Op::dequant;
+  if (!parse_op(op, v.op)) throw std::logic_error(std::string("kernel list names an unknown op: ") + op);
   v.name = v.format + "_" + op + "_" + isa + (*tag ? std::string("_") + tag : "");
   v.target.features = features;
   v.target.name = isa;
   if constexpr (std::is_same_v<Fn, GemvFn>)
     v.gemv = fn;
+  else if constexpr (std::is_same_v<Fn, Dequant16Fn>)
+    v.dequant16 = fn;
   else
     v.dequant = fn;
   v.batches = batches;

@@ -36,7 +36,7 @@ std::vector<float> run(const Variant& v, const QWeight& w, const OwnedActivation
   if (v.op == Op::gemv)
     run_gemv(v, pw, act.data(), m, out.data(), 1);
   else
-    run_dequant(v, pw, out.data(), 1);
+    run_decode(v, pw, out.data(), 1);
   return out;
 }
 
@@ -55,7 +55,7 @@ TEST(Misaligned, EveryVariantGivesTheSameBitsAtAnOddAddress) {
       ASSERT_EQ(reinterpret_cast<uintptr_t>(odd.view().tensors[0].data) % 2, 1u);
       const std::vector<float> x = gaussian(static_cast<std::size_t>(m * cols), 22);
       const OwnedActivation act0 = quantize_activation(f, x, cols, 0), act1 = quantize_activation(f, x, cols, 1);
-      for (Op op : {Op::inner, Op::dequant, Op::gemv}) {
+      for (Op op : {Op::inner, Op::dequant, Op::dequant_f16, Op::dequant_bf16, Op::gemv}) {
         const Variant* ref = nullptr;
         std::vector<float> want;
         for (const Variant* v : select_variants(variants(), f.id, op, ~0ull).run) {

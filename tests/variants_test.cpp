@@ -111,7 +111,7 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
           std::vector<float> out_buf(want.size() + 32);
           const std::size_t lead = (64 - reinterpret_cast<uintptr_t>(out_buf.data()) % 64) % 64 / sizeof(float);
           float* got = out_buf.data() + lead + misalign;
-          run_dequant(ref, pw, want.data(), 1);
+          run_decode(ref, pw, want.data(), 1);
           // Full decodes without a unique bit pattern (EXL3's rotations) are held to the format's
           // bound, and then to identical bits across thread counts.
           const bool bounded = v.op == Op::dequant && f.dequant_bounds;
@@ -119,7 +119,7 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
           for (int threads : {1, 2, 3}) {
             SCOPED_TRACE("threads " + std::to_string(threads));
             std::fill(got, got + want.size(), -1.0f);
-            run_dequant(v, pw, got, threads);
+            run_decode(v, pw, got, threads);
             if (bounded) {
               const BoundCheck c = compare_within(want.data(), got, bounds);
               ASSERT_TRUE(c.ok()) << c.failures << " values outside the bound, first at " << c.first_bad;

@@ -5,6 +5,10 @@
 
 #define QB_KERNEL_SIG_dequant(fn) void fn(const qb_weight* w, int64_t r0, int64_t r1, float* out)
 #define QB_KERNEL_SIG_inner(fn) QB_KERNEL_SIG_dequant(fn)
+// The 16-bit decodes (harness/registry.h Op::dequant_f16, Op::dequant_bf16): out holds fp16 or
+// bf16 bits.
+#define QB_KERNEL_SIG_dequant_f16(fn) void fn(const qb_weight* w, int64_t r0, int64_t r1, uint16_t* out)
+#define QB_KERNEL_SIG_dequant_bf16(fn) QB_KERNEL_SIG_dequant_f16(fn)
 #define QB_KERNEL_SIG_gemv(fn) \
   void fn(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y)
 

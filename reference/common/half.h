@@ -48,4 +48,23 @@ inline uint16_t f32_to_fp16(float f) {
   return sign | static_cast<uint16_t>((rebased + 0xFFFu + lsb) >> 13);
 }
 
+// fp32 -> fp16 as F16C's vcvtps2ph (imm 0) rounds, and as a 16-bit decode (Op::dequant_f16)
+// must: like f32_to_fp16, except that a NaN keeps its sign and the top 10 bits of its payload,
+// quiet bit forced (IEEE 754's recommended payload preservation; ggml's software path does not).
+inline uint16_t f32_to_fp16_rne(float f) {
+  const uint32_t b = f32_to_bits(f);
+  if ((b & 0x7FFFFFFFu) > 0x7F800000u)
+    return static_cast<uint16_t>(((b >> 16) & 0x8000u) | 0x7E00u | ((b >> 13) & 0x3FFu));
+  return f32_to_fp16(f);
+}
+
+// fp32 -> bfloat16 (Op::dequant_bf16): the top 16 bits rounded to nearest even on the 16 dropped
+// ones; subnormals round like any value (no flush to zero, unlike AVX512-BF16's vcvtneps2bf16) and
+// a carry may reach Inf; a NaN keeps sign and top payload bits, quiet bit forced.
+inline uint16_t f32_to_bf16_rne(float f) {
+  const uint32_t b = f32_to_bits(f);
+  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((b >> 16) | 0x0040u);
+  return static_cast<uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+}
+
 }  // namespace qb

@@ -46,15 +46,6 @@ float ref_amax(const float* x) {
   return amax;
 }
 
-// fp32 -> fp16 as F16C's vcvtps2ph (imm 0: round to nearest even) does: like the software
-// conversion except a NaN keeps its sign and the top 10 bits of its payload, quiet bit forced.
-uint16_t f16c_fp16(float f) {
-  const uint32_t b = f32_to_bits(f);
-  if ((b & 0x7FFFFFFFu) > 0x7F800000u)
-    return static_cast<uint16_t>(((b >> 16) & 0x8000u) | 0x7E00u | ((b >> 13) & 0x3FFu));
-  return f32_to_fp16(f);
-}
-
 // x86 arithmetic returns a NaN operand quieted (first NaN operand for division): what amax / 127
 // gives for a NaN amax, written out so the fp16 payload does not rest on the compiler.
 float quiet_nan_div(float amax) {
@@ -82,7 +73,7 @@ void quantize_row(const float* x, int64_t n, uint8_t* out) {
     const float d = kNative ? quiet_nan_div(amax) : amax / 127.0f;
     // `d != 0` and `amax != 0` are true for NaN: id is then NaN and every level NaN.
     const float id = kNative ? (amax != 0.0f ? 127.0f / amax : 0.0f) : (d != 0.0f ? 1.0f / d : 0.0f);
-    const uint16_t dh = kNative ? f16c_fp16(d) : f32_to_fp16(d);
+    const uint16_t dh = kNative ? f32_to_fp16_rne(d) : f32_to_fp16(d);
     std::memcpy(ob, &dh, 2);
     for (int j = 0; j < kQK8_0; ++j) {
       const float v = xb[j] * id;

@@ -3,6 +3,7 @@
 // -DQB_MUTANT_KERNEL=<format>_<op>_<isa>[_<tag>] (the function that carries it). Its one kernel,
 // mutant_<id>, takes format, op, isa and flags from that kernel's line of kernels.inc.
 #include <cstdint>
+#include <type_traits>
 
 #include "harness/qb_plugin.h"
 #include "optimized/mutation.h"
@@ -41,14 +42,18 @@ constexpr Line kLine = line_of_kernel();
 static_assert(kLine.format != nullptr, "QB_MUTANT_KERNEL is not a kernel of optimized/x86/kernels.inc");
 
 // The kernel's function in the slot its signature (its op) selects.
-constexpr qb_dequant_fn as_dequant(qb_dequant_fn f) { return f; }
-constexpr qb_dequant_fn as_dequant(qb_gemv_fn) { return nullptr; }
-constexpr qb_gemv_fn as_gemv(qb_gemv_fn f) { return f; }
-constexpr qb_gemv_fn as_gemv(qb_dequant_fn) { return nullptr; }
+template <typename Slot, typename Fn>
+constexpr Slot as(Fn f) {
+  if constexpr (std::is_same_v<Slot, Fn>)
+    return f;
+  else
+    return nullptr;
+}
 
 const qb_kernel kKernels[] = {
-    {"mutant_" QB_MUTANT_STR(QB_MUTANT), kLine.format, kLine.op, kLine.isa, as_dequant(qb::x86::QB_MUTANT_KERNEL),
-     as_gemv(qb::x86::QB_MUTANT_KERNEL), kLine.flags},
+    {"mutant_" QB_MUTANT_STR(QB_MUTANT), kLine.format, kLine.op, kLine.isa,
+     as<qb_dequant_fn>(&qb::x86::QB_MUTANT_KERNEL), as<qb_gemv_fn>(&qb::x86::QB_MUTANT_KERNEL), kLine.flags,
+     as<qb_dequant16_fn>(&qb::x86::QB_MUTANT_KERNEL)},
 };
 
 const qb_plugin kPlugin = {QB_PLUGIN_ABI_VERSION, "quantbench mutant " QB_MUTANT_STR(QB_MUTANT), kKernels, 1};
