@@ -9,6 +9,8 @@
 #include "reference/ggml/q5_K.h"
 #include "reference/ggml/q6_K.h"
 #include "reference/ggml/q8_0.h"
+#include "reference/ggml/tq1_0.h"
+#include "reference/ggml/tq2_0.h"
 
 namespace qb::ggml {
 
@@ -24,6 +26,8 @@ Family ggml_family() {
     if (f.id == "q4_K") f = q4_K_format(f);
     if (f.id == "q5_K") f = q5_K_format(f);
     if (f.id == "q6_K") f = q6_K_format(f);
+    if (f.id == "tq1_0") f = tq1_0_format(f);
+    if (f.id == "tq2_0") f = tq2_0_format(f);
   }
   // The GEMVs of one LLaMA-7B decoder token, from shared/seeds/004_5923cb9ca39af5a0.txt (llama.cpp
   // Q4_0 quantize log). GGML prints [ne0, ne1] = [in, out], so attn_q/k/v/output [4096, 4096] ->
