@@ -34,16 +34,6 @@ void signed_extreme(int n, const float* x, float& max, float& amax) {
 
 }  // namespace
 
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = static_cast<uint8_t>((q[j + 4] & 15) | ((q[j - 4] >> 6) << 4));
-    m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
-
 void pack_scale_min_k4(const uint8_t ls[8], const uint8_t lm[8], uint8_t* q) {
   for (int j = 0; j < 4; ++j) {  // low six bits of sub-blocks 0-3; their top two bits carry 4-7's high bits
     q[j] = ls[j];

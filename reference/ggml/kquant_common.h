@@ -14,7 +14,16 @@ namespace qb::ggml {
 // ---- Scale packings (spec 3.11) ----
 
 // q4_K/q5_K: the 6-bit scale `sc` and min `m` of 32-element sub-block j (0..7) from scales[12].
-void get_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m);
+// Inline: the x86 kernels (and the mutant plugins built from their sources alone) use it too.
+inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {  // low four bits beside the other sub-block's, top two bits above sub-block j-4's
+    sc = static_cast<uint8_t>((q[j + 4] & 15) | ((q[j - 4] >> 6) << 4));
+    m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
 // The inverse for all eight sub-blocks at once (ls, lm < 64); writes every byte of q[12].
 void pack_scale_min_k4(const uint8_t ls[8], const uint8_t lm[8], uint8_t* q);
 // q3_K: the signed scale (-32..31) of 16-element sub-block i (0..15) from scales[12].
