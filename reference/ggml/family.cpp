@@ -2,8 +2,15 @@
 // ones with their references, the LLaMA-7B shape suite and the upstream vector importer.
 #include "fixtures/import/ggml/ggml_vectors.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/q2_K.h"
+#include "reference/ggml/q3_K.h"
 #include "reference/ggml/q4_0.h"
+#include "reference/ggml/q4_K.h"
+#include "reference/ggml/q5_K.h"
+#include "reference/ggml/q6_K.h"
 #include "reference/ggml/q8_0.h"
+#include "reference/ggml/tq1_0.h"
+#include "reference/ggml/tq2_0.h"
 
 namespace qb::ggml {
 
@@ -14,6 +21,13 @@ Family ggml_family() {
   for (Format& f : fam.formats) {
     if (f.id == "q4_0") f = q4_0_format(f);
     if (f.id == "q8_0") f = q8_0_format(f);
+    if (f.id == "q2_K") f = q2_K_format(f);
+    if (f.id == "q3_K") f = q3_K_format(f);
+    if (f.id == "q4_K") f = q4_K_format(f);
+    if (f.id == "q5_K") f = q5_K_format(f);
+    if (f.id == "q6_K") f = q6_K_format(f);
+    if (f.id == "tq1_0") f = tq1_0_format(f);
+    if (f.id == "tq2_0") f = tq2_0_format(f);
   }
   // The GEMVs of one LLaMA-7B decoder token, from shared/seeds/004_5923cb9ca39af5a0.txt (llama.cpp
   // Q4_0 quantize log). GGML prints [ne0, ne1] = [in, out], so attn_q/k/v/output [4096, 4096] ->

@@ -1,0 +1,98 @@
+// What the five k-quants (q2_K, q3_K, q4_K, q5_K, q6_K; specs/ggml.md 3.11-3.16) share: the
+// scale packings, upstream's iterative level searches (quantize_row_*_ref), and the decoder, the
+// strict-order q8_K GEMV and the GEMV bound, written once over a block unpacked to integers.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "harness/qweight.h"
+#include "harness/registry.h"
+#include "reference/ggml/q8_K_activation.h"
+
+namespace qb::ggml {
+
+// ---- Scale packings (spec 3.11) ----
+
+// q4_K/q5_K: the 6-bit scale `sc` and min `m` of 32-element sub-block j (0..7) from scales[12].
+// Inline: the x86 kernels (and the mutant plugins built from their sources alone) use it too.
+inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {  // low four bits beside the other sub-block's, top two bits above sub-block j-4's
+    sc = static_cast<uint8_t>((q[j + 4] & 15) | ((q[j - 4] >> 6) << 4));
+    m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+// The inverse for all eight sub-blocks at once (ls, lm < 64); writes every byte of q[12].
+void pack_scale_min_k4(const uint8_t ls[8], const uint8_t lm[8], uint8_t* q);
+// q3_K: the signed scale (-32..31) of 16-element sub-block i (0..15) from scales[12].
+int q3_K_scale(int i, const uint8_t* s);
+
+// ---- Level searches of the reference quantizers (spec 3.11), upstream's fp32 order ----
+
+// make_qx_quants with rmse_type 1 and no imatrix (weights x^2), as quantize_row_q6_K_ref calls
+// it: returns the sub-block's scale and writes L[i] = level + nmax (0..2*nmax-1). A group with
+// max |x| < 1e-15 gets L = 0 and scale 0.
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L);
+// make_q3_quants with do_rmse (quantize_row_q3_K_ref): levels from -nmax/max, then up to five
+// sweeps of coordinate descent; returns the scale, L[i] = level + nmax.
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
+// make_qkx2_quants (q2_K, q4_K, q5_K): scale and min (levels 0..nmax, L) minimising the weighted
+// error (|.| with use_mad, else squared) over nstep+1 trial inverse scales; n <= 32. Returns the
+// scale and stores -min (>= 0 unless the search went astray) in *the_min.
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, float rmin,
+                       float rdelta, int nstep, bool use_mad);
+
+// The part of quantize_row_q4_K_ref and quantize_row_q5_K_ref before the bit packing (spec
+// 3.14, 3.15): per 32-element sub-block make_qkx2_quants(32, nmax, weights sqrt(mean x^2) + |x|,
+// rmin, 0.1, nstep, squared error); 6-bit scales and mins over d = fp16(max_scale/63), dmin =
+// fp16(max_min/63) packed into scales[12]; then every level again under the fp16 super-scales
+// (pitfall 7.5), L[e] in 0..nmax (a sub-block whose scale rounds to 0 keeps the search's levels).
+void quantize_k4_sub_blocks(const float* x, int nmax, float rmin, int nstep, uint16_t& d, uint16_t& dmin,
+                            uint8_t* scales, uint8_t* L);
+
+// ---- One 256-element block as its decoder and its q8_K dot see it ----
+
+// Every k-quant decodes element e of a block as y = (d*scale)*q, minus dmin*min for the formats
+// with mins, where scale and min are small integers per 16-element group (a 32-element
+// sub-block's pair covers two groups).
+struct KBlock {
+  float d = 0;     // fp16 super-scale, widened
+  float dmin = 0;  // fp16 super-scale of the mins (formats with mins)
+  int q[kQK_K];    // level of each element, signed as the format decodes it
+  int scale[kQK_K / 16];
+  int min[kQK_K / 16];  // 0 for q3_K and q6_K
+};
+// Reads one stored block (unaligned bytes) into a KBlock.
+using KUnpack = void (*)(const uint8_t* block, KBlock& k);
+
+// dequantize_row_<type> over rows [r0, r1): y = d*(float)scale, then *(float)q, then (with mins)
+// minus dmin*(float)min: two or three fp32 roundings in that order (spec 3.12-3.16, pitfall 7.12).
+void kquant_dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out, KUnpack unpack, int64_t block_bytes,
+                    bool with_min);
+
+// Upstream's strict scalar vec_dot against q8_K (spec 4.2), one vector, rows [r0, r1):
+// q2_K: per block, isum = sum scale*q*x8 (exact), summs = sum bsums*min (exact);
+//       sumf += (yd*d)*(float)isum - (yd*dmin)*(float)summs.
+void q2_K_order_gemv(const qb_weight* w, const uint8_t* act, int64_t r0, int64_t r1, float* y, KUnpack unpack,
+                     int64_t block_bytes);
+// q3_K, q4_K, q5_K, q6_K: eight int32 lanes per block (lane = element index mod 8) take
+// scale*q*x8; eight fp32 lanes persist over the blocks, sums[l] += (d*yd)*(float)aux32[l]; with
+// mins, sumf -= (dmin*yd)*(float)summs per block; at the end sumf += sums[l] for l = 0..7.
+void lane_order_gemv(const qb_weight* w, const uint8_t* act, int64_t r0, int64_t r1, float* y, KUnpack unpack,
+                     int64_t block_bytes, bool with_min);
+
+// Longest chain of fp32 roundings on one product's path in any correct k-quant GEMV (why: in
+// kquant_common.cpp).
+int64_t kquant_rounding_depth(int64_t cols);
+
+// Format::gemv_bounds and gemv_rms_terms of the k-quants: the generic 2*gamma_n*sum|w*x| with
+// |w_i| replaced by |d*scale*q_i| + |dmin*min_i|, from the block fields in fp64 (why: in
+// kquant_common.cpp). [m][rows].
+std::vector<double> kquant_gemv_bounds(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
+                                       int64_t block_bytes);
+std::vector<double> kquant_gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
+                                          int64_t block_bytes);
+
+}  // namespace qb::ggml
