@@ -2,7 +2,14 @@
 // ones with their references, the LLaMA-7B shape suite and the upstream vector importer.
 #include "fixtures/import/ggml/ggml_vectors.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/mxfp4.h"
+#include "reference/ggml/nvfp4.h"
+#include "reference/ggml/q1_0.h"
+#include "reference/ggml/q2_0.h"
 #include "reference/ggml/q4_0.h"
+#include "reference/ggml/q4_1.h"
+#include "reference/ggml/q5_0.h"
+#include "reference/ggml/q5_1.h"
 #include "reference/ggml/q8_0.h"
 
 namespace qb::ggml {
@@ -14,6 +21,13 @@ Family ggml_family() {
   for (Format& f : fam.formats) {
     if (f.id == "q4_0") f = q4_0_format(f);
     if (f.id == "q8_0") f = q8_0_format(f);
+    if (f.id == "q4_1") f = q4_1_format(f);
+    if (f.id == "q5_0") f = q5_0_format(f);
+    if (f.id == "q5_1") f = q5_1_format(f);
+    if (f.id == "q1_0") f = q1_0_format(f);
+    if (f.id == "q2_0") f = q2_0_format(f);
+    if (f.id == "mxfp4") f = mxfp4_format(f);
+    if (f.id == "nvfp4") f = nvfp4_format(f);
   }
   // The GEMVs of one LLaMA-7B decoder token, from shared/seeds/004_5923cb9ca39af5a0.txt (llama.cpp
   // Q4_0 quantize log). GGML prints [ne0, ne1] = [in, out], so attn_q/k/v/output [4096, 4096] ->
