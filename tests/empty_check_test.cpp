@@ -82,7 +82,7 @@ TEST_F(EmptyCheck, EncodingWithoutSourceIsRefused) {
 
 // A format that is catalogued but not implemented loads, and verify says that it checked nothing.
 TEST_F(EmptyCheck, UnimplementedFormatFailsVerify) {
-  const std::string p = write("q4_1", "q4_1", 20, {f32("expect.dequant", {2, 64})});
+  const std::string p = write("iq4_nl", "iq4_nl", 18, {f32("expect.dequant", {2, 64})});
   const test::Command c = test::run_command(kVerify + " " + p);
   EXPECT_EQ(c.status, 1) << c.output;
   EXPECT_NE(c.output.find("FAIL  " + p + "  nothing checked"), std::string::npos) << c.output;

@@ -2,10 +2,17 @@
 // ones with their references, the LLaMA-7B shape suite and the upstream vector importer.
 #include "fixtures/import/ggml/ggml_vectors.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/mxfp4.h"
+#include "reference/ggml/nvfp4.h"
+#include "reference/ggml/q1_0.h"
+#include "reference/ggml/q2_0.h"
 #include "reference/ggml/q2_K.h"
 #include "reference/ggml/q3_K.h"
 #include "reference/ggml/q4_0.h"
+#include "reference/ggml/q4_1.h"
 #include "reference/ggml/q4_K.h"
+#include "reference/ggml/q5_0.h"
+#include "reference/ggml/q5_1.h"
 #include "reference/ggml/q5_K.h"
 #include "reference/ggml/q6_K.h"
 #include "reference/ggml/q8_0.h"
@@ -18,17 +25,31 @@ Family ggml_family() {
   Family fam;
   fam.id = "ggml";
   fam.formats = ggml_catalog();
-  for (Format& f : fam.formats) {
-    if (f.id == "q4_0") f = q4_0_format(f);
-    if (f.id == "q8_0") f = q8_0_format(f);
-    if (f.id == "q2_K") f = q2_K_format(f);
-    if (f.id == "q3_K") f = q3_K_format(f);
-    if (f.id == "q4_K") f = q4_K_format(f);
-    if (f.id == "q5_K") f = q5_K_format(f);
-    if (f.id == "q6_K") f = q6_K_format(f);
-    if (f.id == "tq1_0") f = tq1_0_format(f);
-    if (f.id == "tq2_0") f = tq2_0_format(f);
-  }
+  // Each implemented type fills its catalog entry in (reference/ggml/<type>.cpp).
+  static constexpr struct {
+    const char* id;
+    Format (*implement)(Format);
+  } kImplemented[] = {
+      {"q4_0", q4_0_format},
+      {"q8_0", q8_0_format},
+      {"q2_K", q2_K_format},
+      {"q3_K", q3_K_format},
+      {"q4_K", q4_K_format},
+      {"q5_K", q5_K_format},
+      {"q6_K", q6_K_format},
+      {"tq1_0", tq1_0_format},
+      {"tq2_0", tq2_0_format},
+      {"q4_1", q4_1_format},
+      {"q5_0", q5_0_format},
+      {"q5_1", q5_1_format},
+      {"q1_0", q1_0_format},
+      {"q2_0", q2_0_format},
+      {"mxfp4", mxfp4_format},
+      {"nvfp4", nvfp4_format},
+  };
+  for (Format& f : fam.formats)
+    for (const auto& t : kImplemented)
+      if (f.id == t.id) f = t.implement(f);
   // The GEMVs of one LLaMA-7B decoder token, from shared/seeds/004_5923cb9ca39af5a0.txt (llama.cpp
   // Q4_0 quantize log). GGML prints [ne0, ne1] = [in, out], so attn_q/k/v/output [4096, 4096] ->
   // 4096x4096, ffn_up/gate [4096, 11008] -> 11008x4096, ffn_down [11008, 4096] -> 4096x11008. The

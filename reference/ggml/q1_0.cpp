@@ -1,0 +1,84 @@
+// q1_0 golden reference (specs/ggml.md 3.7, 4.2); compiled with -ffp-contract=off.
+#include "reference/ggml/q1_0.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "reference/common/half.h"
+#include "reference/ggml/blocks.h"
+#include "reference/ggml/ggml_format.h"
+#include "reference/ggml/legacy_exact_case.h"
+#include "reference/ggml/legacy_common.h"
+#include "reference/ggml/q8_0_activation.h"
+
+namespace qb::ggml {
+namespace {
+
+bool bit(const uint8_t* blk, int j) { return (blk[2 + j / 8] >> (j % 8)) & 1; }
+
+// A select, no arithmetic: a NaN d comes out as its fp16 widening (and -d with the sign flipped).
+void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  const int64_t nb = w->cols / kQK1_0;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* blk = row_blocks(w, r, kQK1_0, sizeof(BlockQ1_0));
+    float* y = out + r * w->cols;
+    for (int64_t b = 0; b < nb; ++b, blk += sizeof(BlockQ1_0), y += kQK1_0) {
+      const float d = fp16_to_f32(load_u16(blk)), neg_d = -d;
+      for (int j = 0; j < kQK1_0; ++j) y[j] = bit(blk, j) ? d : neg_d;
+    }
+  }
+}
+
+// One block of quantize_row_q1_0_ref: d = (sum |x|) / 128, summed in element order in fp32 (the
+// mean magnitude); bit = x >= 0, so -0 gives 1 and NaN 0.
+void encode_block(const float* x, uint8_t* out) {
+  float sum = 0.0f;
+  for (int j = 0; j < kQK1_0; ++j) sum += std::fabs(x[j]);
+  BlockQ1_0 blk{};
+  blk.d = f32_to_fp16(sum / 128.0f);
+  for (int j = 0; j < kQK1_0; ++j)
+    if (x[j] >= 0.0f) blk.qs[j / 8] |= static_cast<uint8_t>(1u << (j % 8));
+  std::memcpy(out, &blk, sizeof blk);
+}
+
+void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
+            std::vector<std::vector<uint8_t>>& tensors) {
+  const int64_t nb = rows * cols / kQK1_0;
+  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockQ1_0)));
+  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK1_0, tensors[0].data() + b * sizeof(BlockQ1_0));
+}
+
+// Upstream ggml_vec_dot_q1_0_q8_0: per activation block k of the four a weight block covers,
+// sumi_k = sum(+-qy) exactly; t = 0.0f, t += dy_k*(float)sumi_k in order; sumf += dx*t.
+void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+  strict_gemv<kQK1_0, sizeof(BlockQ1_0), sizeof(BlockQ8_0)>(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
+    float t = 0.0f;
+    for (int k = 0; k < kQK1_0 / 32; ++k) {
+      const uint8_t* xk = xb + k * sizeof(BlockQ8_0);
+      const int8_t* xq = reinterpret_cast<const int8_t*>(xk + 2);
+      int32_t sumi = 0;
+      for (int j = 0; j < 32; ++j) sumi += bit(blk, 32 * k + j) ? xq[j] : -xq[j];
+      t += fp16_to_f32(load_u16(xk)) * static_cast<float>(sumi);
+    }
+    return fp16_to_f32(load_u16(blk)) * t;
+  });
+}
+
+}  // namespace
+
+Format q1_0_format(Format f) {
+  f.activation = &q8_0_activation();
+  f.fp16_scale_offsets = {0};
+  f.dequant_ref = dequant;
+  f.gemv_ref = gemv;
+  f.encode_ref = encode;
+  f.exact_gemv_case = legacy_exact_case<ExactScales::fp16_d>;
+  // Upstream's path for one product: dy_k*sumi_k, 4 additions into t, dx*t, one addition per
+  // weight block: cols/128 + 6 roundings. A kernel scaling each activation block by dx*dy_k (2
+  // roundings) and summing cols/32 such terms over up to 64 lanes (+6) is the longest correct
+  // path: the q8_0-paired depth cols/32 + 2 + 6 covers both.
+  f.gemv_rounding_depth = q8_0_paired_rounding_depth;
+  return f;
+}
+
+}  // namespace qb::ggml
