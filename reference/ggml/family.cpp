@@ -2,6 +2,15 @@
 // ones with their references, the LLaMA-7B shape suite and the upstream vector importer.
 #include "fixtures/import/ggml/ggml_vectors.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/iq4_nl.h"
+#include "reference/ggml/iq4_xs.h"
+#include "reference/ggml/iq2_xxs.h"
+#include "reference/ggml/iq2_xs.h"
+#include "reference/ggml/iq2_s.h"
+#include "reference/ggml/iq3_xxs.h"
+#include "reference/ggml/iq3_s.h"
+#include "reference/ggml/iq1_s.h"
+#include "reference/ggml/iq1_m.h"
 #include "reference/ggml/q4_0.h"
 #include "reference/ggml/q8_0.h"
 
@@ -14,6 +23,15 @@ Family ggml_family() {
   for (Format& f : fam.formats) {
     if (f.id == "q4_0") f = q4_0_format(f);
     if (f.id == "q8_0") f = q8_0_format(f);
+    if (f.id == "iq4_nl") f = iq4_nl_format(f);
+    if (f.id == "iq4_xs") f = iq4_xs_format(f);
+    if (f.id == "iq2_xxs") f = iq2_xxs_format(f);
+    if (f.id == "iq2_xs") f = iq2_xs_format(f);
+    if (f.id == "iq2_s") f = iq2_s_format(f);
+    if (f.id == "iq3_xxs") f = iq3_xxs_format(f);
+    if (f.id == "iq3_s") f = iq3_s_format(f);
+    if (f.id == "iq1_s") f = iq1_s_format(f);
+    if (f.id == "iq1_m") f = iq1_m_format(f);
   }
   // The GEMVs of one LLaMA-7B decoder token, from shared/seeds/004_5923cb9ca39af5a0.txt (llama.cpp
   // Q4_0 quantize log). GGML prints [ne0, ne1] = [in, out], so attn_q/k/v/output [4096, 4096] ->
