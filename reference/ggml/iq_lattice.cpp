@@ -74,7 +74,7 @@ const IqLattice& iq3xxs_lattice() {
   return t;
 }
 const IqLattice& iq3s_lattice() {
-  static const IqLattice t = build(512, 4, 3, 2, [](int j, int i) { return grid_u8(iq3s_grid[j], i); });
+  static const IqLattice t = build(512, 4, 3, 3, [](int j, int i) { return grid_u8(iq3s_grid[j], i); });
   return t;
 }
 const IqLattice& iq2s_lattice() {

@@ -23,8 +23,8 @@ struct IqLattice {
 };
 
 const IqLattice& iq3xxs_lattice();  // 256 points of 4, 3 bits, 2 shells
-const IqLattice& iq3s_lattice();    // 512 points of 4, 3 bits
-const IqLattice& iq2s_lattice();    // 1024 points of 8, 2 bits
+const IqLattice& iq3s_lattice();    // 512 points of 4, 3 bits, 3 shells
+const IqLattice& iq2s_lattice();    // 1024 points of 8, 2 bits, 1 shell
 
 }  // namespace qb::ggml
 
