@@ -46,7 +46,7 @@ void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
 // quantize_row_iq3_s_ref (no importance weights: w = x^2), specs/ggml.md 3.27. Signs are stored
 // whole (one byte per 8 elements), the magnitudes fitted on the 512-point lattice with the scale
 // search is = -9..9 and every point re-chosen at the fitted scale when any was off the grid
-// (iq3_fit_group). A group whose magnitudes are all zero gets scale 0 and writes nothing; upstream
+// (iq_fit_group). A group whose magnitudes are all zero gets scale 0 and writes nothing; upstream
 // advances its qs and sign cursors only past written groups, so the next group's grid bytes and
 // signs land in the zero group's slots (the qh bits are placed by group number). d = max_scale/31
 // stored as fp16(d*1.033); scale codes clamp(nearest_int((scale/d - 1)/2), 0, 15).
@@ -74,7 +74,7 @@ void encode_block(const float* x, uint8_t* out) {
     int L[32] = {};
     // Magnitudes, weights and levels 2l+1 are all >= 0: the scale is never negative (upstream's
     // sign flip for a negative scale cannot trigger here).
-    const float scale = iq3_fit_group(lattice, xval, weight, 9, false, true, L);
+    const float scale = iq_fit_group(lattice, 32, xval, weight, {9, 0.2f, false, true}, L);
     for (int k = 0; k < 8; ++k) {
       const int index = lattice.index_of(L + 4 * k);
       blk.qs[8 * written + k] = static_cast<uint8_t>(index & 255);

@@ -49,7 +49,7 @@ void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
 // quantize_row_iq3_xxs_ref (no importance weights: w = x^2), specs/ggml.md 3.26. Per 8 elements
 // the signs are taken out with even parity: when an odd number is negative, the element of
 // smallest w*x^2 keeps its sign (its magnitude enters the fit negative) so that the 7 stored
-// bits imply the 8th. The magnitudes are fitted on the 256-point lattice (iq3_fit_group); a
+// bits imply the 8th. The magnitudes are fitted on the 256-point lattice (iq_fit_group); a
 // group with max magnitude < 1e-8 stays all zero (scale 0). d = max_scale/31 stored as
 // fp16(d*1.0125); group scale codes clamp(nearest_int((scale/d - 1)/2), 0, 15) through id = 1/d.
 // A block whose groups all have scale 0 is all zero.
@@ -96,7 +96,7 @@ void encode_block(const float* x, uint8_t* out) {
       continue;
     }
     int L[32] = {};
-    float scale = iq3_fit_group(lattice, xval, weight, 15, true, false, L);
+    float scale = iq_fit_group(lattice, 32, xval, weight, {15, 0.2f, true, false}, L);
     // Only a parity-kept negative magnitude can make the scale negative; upstream then stores
     // its magnitude and flips every stored sign instead.
     if (scale < 0) {

@@ -29,6 +29,7 @@ IqLattice build(int n, int coords, int bits, int shells, Byte grid) {
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < coords; ++i) bytes.insert(grid(j, i));
   const std::vector<int> ranks(bytes.begin(), bytes.end());
+  t.levels = static_cast<int>(ranks.size());
   t.map.assign(std::size_t{1} << (bits * coords), -1);
   t.neighbours.resize(t.map.size());
   for (int j = 0; j < n; ++j) {
@@ -87,7 +88,7 @@ const IqLattice& iq2s_lattice() {
 namespace qb::ggml {
 namespace {
 
-// Upstream's iq3_find_best_neighbour: the neighbour of the off-grid levels l (4 of them) closest
+// Upstream's iq2/iq3_find_best_neighbour: the neighbour of the off-grid point with levels l closest
 // to xval at `scale`, distances weighted by waux; the first of equal distances wins. Writes its
 // levels to l and returns its grid index.
 int best_neighbour(const IqLattice& t, const int* l, const float* xval, const float* waux, float scale, int* out) {
@@ -111,19 +112,19 @@ int best_neighbour(const IqLattice& t, const int* l, const float* xval, const fl
   return best;
 }
 
-// Levels of one 4-element point at id: clamp(nearest_int(0.5*(id*x - 1)), 0, 7).
-void point_levels(const float* xval, float id, int* l) {
-  for (int i = 0; i < 4; ++i) {
+// Levels of one point at id: clamp(nearest_int(0.5*(id*x - 1)), 0, levels - 1).
+void point_levels(const IqLattice& t, const float* xval, float id, int* l) {
+  for (int i = 0; i < t.coords; ++i) {
     const int v = nearest_int(0.5f * (id * xval[i] - 1));
-    l[i] = v < 0 ? 0 : (v > 7 ? 7 : v);
+    l[i] = v < 0 ? 0 : (v > t.levels - 1 ? t.levels - 1 : v);
   }
 }
 
 // sum w*x*q and sum w*q*q with q = 2l+1, in element order as upstream accumulates them.
-void sums(const float* xval, const float* weight, const int* L, float& sumqx, float& sumq2) {
+void sums(int n, const float* xval, const float* weight, const int* L, float& sumqx, float& sumq2) {
   sumqx = 0.0f;
   sumq2 = 0.0f;
-  for (int i = 0; i < 32; ++i) {
+  for (int i = 0; i < n; ++i) {
     const float q = static_cast<float>(2 * L[i] + 1);
     sumqx += weight[i] * xval[i] * q;
     sumq2 += weight[i] * q * q;
@@ -132,45 +133,48 @@ void sums(const float* xval, const float* weight, const int* L, float& sumqx, fl
 
 }  // namespace
 
-float iq3_fit_group(const IqLattice& t, const float* xval, const float* weight, int search, bool on_grid_start,
-                    bool refit_all, int* L) {
-  float waux[32];
-  for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
+float iq_fit_group(const IqLattice& t, int n, const float* xval, const float* weight, const IqFitOptions& opt,
+                   int* L) {
+  constexpr int kMaxN = 32;
+  const int points = n / t.coords;
+  float waux[kMaxN];
+  for (int i = 0; i < n; ++i) waux[i] = std::sqrt(weight[i]);
   float max = xval[0];
-  for (int i = 1; i < 32; ++i) max = max > xval[i] ? max : xval[i];
-  float best = 0.0f, scale = max / 15;
-  bool on_grid[8];
-  std::fill(on_grid, on_grid + 8, on_grid_start);
-  for (int is = -search; is <= search; ++is) {
-    const float id = (15 + static_cast<float>(is) * 0.2f) / max;
+  for (int i = 1; i < n; ++i) max = max > xval[i] ? max : xval[i];
+  const int top = 2 * t.levels - 1;  // the largest lattice value 2l+1
+  float best = 0.0f, scale = max / static_cast<float>(top);
+  bool on_grid[kMaxN];
+  std::fill(on_grid, on_grid + points, opt.on_grid_start);
+  for (int is = -opt.search; is <= opt.search; ++is) {
+    const float id = (static_cast<float>(top) + static_cast<float>(is) * opt.step) / max;
     const float this_scale = 1 / id;
-    int Laux[32];
-    bool on_aux[8];
-    for (int k = 0; k < 8; ++k) {
-      point_levels(xval + 4 * k, id, Laux + 4 * k);
-      on_aux[k] = t.index_of(Laux + 4 * k) >= 0;
-      if (!on_aux[k]) best_neighbour(t, Laux + 4 * k, xval + 4 * k, waux + 4 * k, this_scale, Laux + 4 * k);
+    int Laux[kMaxN];
+    bool on_aux[kMaxN];
+    for (int k = 0; k < points; ++k) {
+      int* l = Laux + t.coords * k;
+      point_levels(t, xval + t.coords * k, id, l);
+      on_aux[k] = t.index_of(l) >= 0;
+      if (!on_aux[k]) best_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, this_scale, l);
     }
     float sumqx, sumq2;
-    sums(xval, weight, Laux, sumqx, sumq2);
+    sums(n, xval, weight, Laux, sumqx, sumq2);
     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
       scale = sumqx / sumq2;
       best = scale * sumqx;
-      std::copy(Laux, Laux + 32, L);
-      std::copy(on_aux, on_aux + 8, on_grid);
+      std::copy(Laux, Laux + n, L);
+      std::copy(on_aux, on_aux + points, on_grid);
     }
   }
-  if (std::count(on_grid, on_grid + 8, false) > 0 && scale > 0) {
+  if (std::count(on_grid, on_grid + points, false) > 0 && scale > 0) {
     const float id = 1 / scale;
-    for (int k = 0; k < 8; ++k) {
-      if (on_grid[k] && !refit_all) continue;
-      int l[4];
-      point_levels(xval + 4 * k, id, l);
-      if (t.index_of(l) < 0) best_neighbour(t, l, xval + 4 * k, waux + 4 * k, scale, l);
-      std::copy(l, l + 4, L + 4 * k);
+    for (int k = 0; k < points; ++k) {
+      if (on_grid[k] && !opt.refit_all) continue;
+      int* l = L + t.coords * k;
+      point_levels(t, xval + t.coords * k, id, l);
+      if (t.index_of(l) < 0) best_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, scale, l);
     }
     float sumqx, sumq2;
-    sums(xval, weight, L, sumqx, sumq2);
+    sums(n, xval, weight, L, sumqx, sumq2);
     if (sumq2 > 0) scale = sumqx / sumq2;
   }
   return scale;

@@ -16,6 +16,7 @@ namespace qb::ggml {
 
 struct IqLattice {
   int coords = 0, bits = 0;
+  int levels = 0;                                  // distinct levels (8 for iq3, 3 for iq2)
   std::vector<std::vector<int>> points;           // points[j][i]: level of element i of grid point j
   std::vector<int> map;                            // code -> grid index, -1 off the grid
   std::vector<std::vector<uint16_t>> neighbours;  // code -> nearest grid points (off-grid codes only)
@@ -30,14 +31,23 @@ const IqLattice& iq2s_lattice();    // 1024 points of 8, 2 bits, 1 shell
 
 namespace qb::ggml {
 
-// Upstream's lattice fit of one 32-element group of magnitudes xval (iq3 quantizers,
-// specs/ggml.md 3.26-3.27): for is = -search..search, id = (15 + 0.2is)/max(xval), levels
-// l = clamp(nearest_int((id*x - 1)/2), 0, 7) per 4-element point, an off-grid point replaced by
-// its best neighbour (smallest sum sqrt(w)*(s*(2l+1) - x)^2 at s = 1/id), keeping the candidate
-// with the largest sumqx^2/sumq2 (w = weights, q = 2l+1) and its scale sumqx/sumq2. Points left
-// off the grid are then re-chosen at the fitted scale (all points where `refit_all`) and the
-// scale refitted. Writes the 32 levels (every point on the grid) and returns the scale.
-float iq3_fit_group(const IqLattice& lattice, const float* xval, const float* weight, int search, bool on_grid_start,
-                    bool refit_all, int* L);
+// How a quantizer runs the lattice fit (upstream's per-type constants).
+struct IqFitOptions {
+  int search;          // is = -search..search
+  float step;          // id = (2*levels - 1 + is*step)/max
+  bool on_grid_start;  // points counted on the grid before any candidate is kept
+  bool refit_all;      // re-choose every point at the fitted scale, not only those off the grid
+};
+
+// Upstream's lattice fit of a group of n magnitudes xval (iq3 and iq2_s quantizers,
+// specs/ggml.md 3.25-3.27), n a multiple of the lattice's point size: for each is, id as in
+// IqFitOptions, levels l = clamp(nearest_int((id*x - 1)/2), 0, levels-1) per point, an off-grid
+// point replaced by its best neighbour (smallest sum sqrt(w)*(s*(2l+1) - x)^2 at s = 1/id, the
+// first of equal distances), keeping the candidate with the largest sumqx^2/sumq2 (w = weights,
+// q = 2l+1) and its scale sumqx/sumq2. Points left off the grid are then re-chosen at the fitted
+// scale (all points where refit_all) and the scale refitted. Writes the n levels (every point on
+// the grid) and returns the scale.
+float iq_fit_group(const IqLattice& lattice, int n, const float* xval, const float* weight, const IqFitOptions& opt,
+                   int* L);
 
 }  // namespace qb::ggml
