@@ -2,6 +2,15 @@
 // ones with their references, the LLaMA-7B shape suite and the upstream vector importer.
 #include "fixtures/import/ggml/ggml_vectors.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/iq1_m.h"
+#include "reference/ggml/iq1_s.h"
+#include "reference/ggml/iq2_s.h"
+#include "reference/ggml/iq2_xs.h"
+#include "reference/ggml/iq2_xxs.h"
+#include "reference/ggml/iq3_s.h"
+#include "reference/ggml/iq3_xxs.h"
+#include "reference/ggml/iq4_nl.h"
+#include "reference/ggml/iq4_xs.h"
 #include "reference/ggml/mxfp4.h"
 #include "reference/ggml/nvfp4.h"
 #include "reference/ggml/q1_0.h"
@@ -46,6 +55,15 @@ Family ggml_family() {
       {"q2_0", q2_0_format},
       {"mxfp4", mxfp4_format},
       {"nvfp4", nvfp4_format},
+      {"iq4_nl", iq4_nl_format},
+      {"iq4_xs", iq4_xs_format},
+      {"iq2_xxs", iq2_xxs_format},
+      {"iq2_xs", iq2_xs_format},
+      {"iq2_s", iq2_s_format},
+      {"iq3_xxs", iq3_xxs_format},
+      {"iq3_s", iq3_s_format},
+      {"iq1_s", iq1_s_format},
+      {"iq1_m", iq1_m_format},
   };
   for (Format& f : fam.formats)
     for (const auto& t : kImplemented)

@@ -1,0 +1,169 @@
+// iq3_xxs golden reference (specs/ggml.md 3.26, 4.2); compiled with -ffp-contract=off.
+#include "reference/ggml/iq3_xxs.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "reference/common/half.h"
+#include "reference/ggml/ggml_format.h"
+#include "reference/ggml/iq_common.h"
+#include "reference/ggml/iq_lattice.h"
+#include "reference/ggml/nearest_int.h"
+#include "reference/ggml/iq_tables.h"
+
+namespace qb::ggml {
+namespace {
+
+// 32-group ib's uint32: sign index of 8-group l in bits 7l..7l+6, scale s in bits 28-31.
+uint32_t group_word(const uint8_t* blk, int ib) {
+  uint32_t a;
+  std::memcpy(&a, blk + 2 + 64 + 4 * ib, 4);
+  return a;
+}
+// Element j (0..7) of 8-group l of 32-group ib, before scale and sign: elements 0-3 from the
+// first grid index, 4-7 from the second.
+int magnitude(const uint8_t* blk, int ib, int l, int j) {
+  return grid_u8(iq3xxs_grid[blk[2 + 8 * ib + 2 * l + j / 4]], j % 4);
+}
+
+void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  const int64_t nb = w->cols / kQK_K;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* blk = row_blocks(w, r, kQK_K, sizeof(BlockIQ3_XXS));
+    float* y = out + r * w->cols;
+    for (int64_t b = 0; b < nb; ++b, blk += sizeof(BlockIQ3_XXS)) {
+      const float d = fp16_to_f32(load_u16(blk));
+      for (int ib = 0; ib < kQK_K / 32; ++ib) {
+        const uint32_t a = group_word(blk, ib);
+        const float db = (d * (0.5f + static_cast<float>(a >> 28))) * 0.5f;
+        for (int l = 0; l < 4; ++l, y += 8) {
+          const uint8_t signs = ksigns_iq2xs[(a >> (7 * l)) & 127];
+          for (int j = 0; j < 8; ++j)
+            y[j] = (db * static_cast<float>(magnitude(blk, ib, l, j))) * (signs >> j & 1 ? -1.0f : 1.0f);
+        }
+      }
+    }
+  }
+}
+
+// quantize_row_iq3_xxs_ref (no importance weights: w = x^2), specs/ggml.md 3.26. Per 8 elements
+// the signs are taken out with even parity: when an odd number is negative, the element of
+// smallest w*x^2 keeps its sign (its magnitude enters the fit negative) so that the 7 stored
+// bits imply the 8th. The magnitudes are fitted on the 256-point lattice (iq_fit_group); a
+// group with max magnitude < 1e-8 stays all zero (scale 0). d = max_scale/31 stored as
+// fp16(d*1.0125); group scale codes clamp(nearest_int((scale/d - 1)/2), 0, 15) through id = 1/d.
+// A block whose groups all have scale 0 is all zero.
+void encode_block(const float* x, uint8_t* out) {
+  const IqLattice& lattice = iq3xxs_lattice();
+  uint8_t qs[96] = {};
+  float scales[kQK_K / 32];
+  float max_scale = 0.0f;
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    const float* xb = x + 32 * ib;
+    float weight[32], xval[32];
+    for (int i = 0; i < 32; ++i) weight[i] = xb[i] * xb[i];
+    uint32_t signs[4];
+    for (int k = 0; k < 4; ++k) {
+      int negative = 0;
+      uint32_t s = 0;
+      for (int i = 0; i < 8; ++i) {
+        const int e = 8 * k + i;
+        xval[e] = xb[e] >= 0 ? xb[e] : -xb[e];
+        if (!(xb[e] >= 0)) {
+          ++negative;
+          s |= 1u << i;
+        }
+      }
+      if (negative % 2) {
+        int imin = 0;
+        float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
+        for (int i = 1; i < 8; ++i) {
+          const float v = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
+          if (v < min) {
+            min = v;
+            imin = i;
+          }
+        }
+        xval[8 * k + imin] = -xval[8 * k + imin];
+        s ^= 1u << imin;
+      }
+      signs[k] = s & 127;
+    }
+    float max = xval[0];
+    for (int i = 1; i < 32; ++i) max = max > xval[i] ? max : xval[i];
+    if (max < 1e-8f) {
+      scales[ib] = 0.0f;
+      continue;
+    }
+    int L[32] = {};
+    float scale = iq_fit_group(lattice, 32, xval, weight, {15, 0.2f, true, false}, L);
+    // Only a parity-kept negative magnitude can make the scale negative; upstream then stores
+    // its magnitude and flips every stored sign instead.
+    if (scale < 0) {
+      scale = -scale;
+      for (auto& s : signs) s = ~s & 127;
+    }
+    const uint32_t word = signs[0] | signs[1] << 7 | signs[2] << 14 | signs[3] << 21;
+    for (int k = 0; k < 8; ++k) qs[8 * ib + k] = static_cast<uint8_t>(lattice.index_of(L + 4 * k));
+    std::memcpy(qs + 64 + 4 * ib, &word, 4);
+    scales[ib] = scale;
+    max_scale = max_scale > scale ? max_scale : scale;
+  }
+  BlockIQ3_XXS blk{};
+  if (max_scale != 0.0f) {
+    const float d = max_scale / 31;
+    blk.d = f32_to_fp16(d * 1.0125f);
+    const float id = 1 / d;
+    std::memcpy(blk.qs, qs, sizeof qs);
+    for (int ib = 0; ib < kQK_K / 32; ++ib) {
+      int l = nearest_int(0.5f * (id * scales[ib] - 1));
+      l = l < 0 ? 0 : (l > 15 ? 15 : l);
+      uint32_t word;
+      std::memcpy(&word, blk.qs + 64 + 4 * ib, 4);
+      word |= static_cast<uint32_t>(l) << 28;
+      std::memcpy(blk.qs + 64 + 4 * ib, &word, 4);
+    }
+  }
+  std::memcpy(out, &blk, sizeof blk);
+}
+
+void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
+            std::vector<std::vector<uint8_t>>& tensors) {
+  const int64_t nb = rows * cols / kQK_K;
+  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockIQ3_XXS)));
+  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK_K, tensors[0].data() + b * sizeof(BlockIQ3_XXS));
+}
+
+// Upstream ggml_vec_dot_iq3_xxs_q8_K: bsum = sum over 32-groups of (2s+1) * (exact signed
+// grid*code sum), sumf += (d_w*d_x)*(float)bsum per block, result 0.25f*sumf (the decode's
+// (s + 0.5)/2 is (2s+1)/4).
+void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+  q8_K_paired_gemv<sizeof(BlockIQ3_XXS)>(w, act, r0, r1, y, 0.25f, [](const uint8_t* blk, const uint8_t* ab, float& sumf) {
+    const int8_t* q8 = q8_K_qs(ab);
+    int32_t bsum = 0;
+    for (int ib = 0; ib < kQK_K / 32; ++ib) {
+      const uint32_t a = group_word(blk, ib);
+      int32_t sumi = 0;
+      for (int l = 0; l < 4; ++l, q8 += 8) {
+        const uint8_t signs = ksigns_iq2xs[(a >> (7 * l)) & 127];
+        for (int j = 0; j < 8; ++j) sumi += magnitude(blk, ib, l, j) * q8[j] * (signs >> j & 1 ? -1 : 1);
+      }
+      bsum += static_cast<int32_t>(2 * (a >> 28) + 1) * sumi;
+    }
+    sumf += (fp16_to_f32(load_u16(blk)) * q8_K_d(ab)) * static_cast<float>(bsum);
+  });
+}
+
+}  // namespace
+
+Format iq3_xxs_format(Format f) {
+  f.activation = &q8_K_activation();
+  f.fp16_scale_offsets = {0};
+  f.dequant_ref = dequant;
+  f.gemv_ref = gemv;
+  f.encode_ref = encode;
+  f.gemv_rounding_depth = iq_q8_K_rounding_depth;
+  return f;
+}
+
+}  // namespace qb::ggml

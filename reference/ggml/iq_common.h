@@ -1,0 +1,58 @@
+// What the 256-element iq types paired with q8_K share (specs/ggml.md 3.22-3.29, 4.2): the
+// scalar vec_dot loop, the GEMV rounding depth and the random filler of the types without an
+// encoder.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/registry.h"
+#include "reference/ggml/ggml_format.h"
+#include "reference/ggml/q8_K_activation.h"
+
+namespace qb::ggml {
+
+// Upstream's scalar vec_dot for a 256-element type paired with q8_K (specs/ggml.md 4.2): sumf
+// starts at 0, `block(weight_block, act_block, sumf)` adds the block's fp32 term(s) to it exactly
+// as upstream rounds them, and the result is final_factor * sumf (0.125f for iq2_*, 0.25f for
+// iq3_xxs, 1.0f where upstream applies none: multiplying by 1 changes no bits).
+template <int64_t kBlockBytes, typename Block>
+void q8_K_paired_gemv(const qb_weight* w, const uint8_t* act, int64_t r0, int64_t r1, float* y,
+                      float final_factor, Block block) {
+  const int64_t nb = w->cols / kQK_K;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* blk = row_blocks(w, r, kQK_K, kBlockBytes);
+    float sumf = 0.0f;
+    for (int64_t b = 0; b < nb; ++b) block(blk + b * kBlockBytes, act + b * sizeof(BlockQ8_K), sumf);
+    y[r] = final_factor * sumf;
+  }
+}
+
+// Roundings on one product's path in a q8_K-paired iq GEMV, for any correct evaluation order.
+// A term is the exact integer sum of a scale group (16 elements at the finest, iq2_xs/iq2_s)
+// times d_w, d_x and the group's integer scale: at most 4 roundings (d_w*d_x, the scale multiply,
+// the conversion of an integer sum that may pass 2^24 (iq2: 256*43*127*31), the product with it).
+// Terms are added one per scale group at most, cols/16 additions in a sequential sum, and SIMD
+// kernels reduce up to 64 lanes by a tree (<= 6 more). The final 0.125f/0.25f factors are powers
+// of two: exact, except in the subnormal range, which the bound's absolute term covers.
+inline int64_t iq_q8_K_rounding_depth(int64_t cols) { return cols / 16 + 4 + 6; }
+
+// iq1_s and iq1_m: each element is dl*(g + delta) with g in {-1, 0, 1}, delta = +-0.125, but the
+// dot keeps the grid part (sum ls*g*q8) and the delta part (0.125 * sum ls*delta*q8, from bsums
+// or from the codes) as two integer sums, rounds each, and adds them. Every rounding there is
+// relative to |g| + 0.125 instead of |g + delta|, at most 1.125/0.875 = 9/7 times larger (g = 1,
+// delta = -0.125); an evaluation that carries the two parts in separate fp32 accumulators to
+// the end (as upstream's AVX2 kernel does) has the same 9/7 factor on every rounding.
+// gamma_(2n) >= 2 gamma_n > (9/7) gamma_n, so counting each rounding twice covers it; for the
+// probabilistic model (sigma ~ sqrt(n)), the parts' squares g^2 + delta^2 are at most
+// 1.33 (g + delta)^2, under the factor 2 as well.
+inline int64_t iq1_rounding_depth(int64_t cols) { return 2 * iq_q8_K_rounding_depth(cols); }
+
+// Format::random_stored for iq types without an encoder: random block bytes (every grid index,
+// sign and scale code), each fp16 field of Format::fp16_scale_offsets with bit 14 cleared so
+// that |d| < 2 and finite (the golden `random_bytes` case does the same).
+std::vector<std::vector<uint8_t>> iq_random_blocks(const Format& f, int64_t rows, int64_t cols,
+                                                   const nlohmann::json& params, uint64_t seed);
+
+}  // namespace qb::ggml

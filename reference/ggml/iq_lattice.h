@@ -1,0 +1,53 @@
+// The search structures upstream's iq quantizers build at init (ggml_quantize_init: iq2xs_init_impl,
+// iq3xs_init_impl), derived here from the decode grids (specs/ggml.md 3.22).
+//
+// A grid point is a group of `coords` elements, each an integer level l in [0, levels), the
+// quantizer's lattice value 2l+1; the decode grid stores a magnitude per level (iq3_xxs:
+// 4, 12, ..., 52, 62; iq3_s: 2l+1; iq2: 8, 25, 43), so a level is the rank of its byte among the
+// grid's distinct bytes. A code packs a group's levels, `bits` per element, element i at bit
+// bits*i. map[code] is the grid index of the point with those levels, or -1 off the grid; for an
+// off-grid code, neighbours[code] lists the grid points in the `shells` nearest distinct squared
+// distances sum (2l_i+1 - (2m_i+1))^2, ordered by (distance, grid index) as upstream sorts them.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace qb::ggml {
+
+struct IqLattice {
+  int coords = 0, bits = 0;
+  int levels = 0;                                  // distinct levels (8 for iq3, 3 for iq2)
+  std::vector<std::vector<int>> points;           // points[j][i]: level of element i of grid point j
+  std::vector<int> map;                            // code -> grid index, -1 off the grid
+  std::vector<std::vector<uint16_t>> neighbours;  // code -> nearest grid points (off-grid codes only)
+  int index_of(const int* l) const;               // map[] of the levels l[0..coords)
+};
+
+const IqLattice& iq3xxs_lattice();  // 256 points of 4, 3 bits, 2 shells
+const IqLattice& iq3s_lattice();    // 512 points of 4, 3 bits, 3 shells
+const IqLattice& iq2s_lattice();    // 1024 points of 8, 2 bits, 1 shell
+
+}  // namespace qb::ggml
+
+namespace qb::ggml {
+
+// How a quantizer runs the lattice fit (upstream's per-type constants).
+struct IqFitOptions {
+  int search;          // is = -search..search
+  float step;          // id = (2*levels - 1 + is*step)/max
+  bool on_grid_start;  // points counted on the grid before any candidate is kept
+  bool refit_all;      // re-choose every point at the fitted scale, not only those off the grid
+};
+
+// Upstream's lattice fit of a group of n magnitudes xval (iq3 and iq2_s quantizers,
+// specs/ggml.md 3.25-3.27), n a multiple of the lattice's point size: for each is, id as in
+// IqFitOptions, levels l = clamp(nearest_int((id*x - 1)/2), 0, levels-1) per point, an off-grid
+// point replaced by its best neighbour (smallest sum sqrt(w)*(s*(2l+1) - x)^2 at s = 1/id, the
+// first of equal distances), keeping the candidate with the largest sumqx^2/sumq2 (w = weights,
+// q = 2l+1) and its scale sumqx/sumq2. Points left off the grid are then re-chosen at the fitted
+// scale (all points where refit_all) and the scale refitted. Writes the n levels (every point on
+// the grid) and returns the scale.
+float iq_fit_group(const IqLattice& lattice, int n, const float* xval, const float* weight, const IqFitOptions& opt,
+                   int* L);
+
+}  // namespace qb::ggml
