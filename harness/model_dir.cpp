@@ -183,8 +183,8 @@ ModelDir open_gguf_model(const std::string& path) {
     try {
       check_stored(l.weight);
     } catch (const StoredTensorError& e) {
-      throw FileError(path, field + ".ne", "[" + std::to_string(l.spec.cols) + ", " + std::to_string(l.spec.rows) +
-                                               " rows] does not make a " + f->id + " weight: " + e.what());
+      throw FileError(path, field + ".ne", "gives rows x cols " + std::to_string(l.spec.rows) + "x" + std::to_string(l.spec.cols) +
+                                               ", not a " + f->id + " weight: " + e.what());
     }
     m.layers.push_back(std::move(l));
   }
