@@ -32,10 +32,17 @@ const std::string kVerify = QB_VERIFY_BIN;
 
 const std::vector<GgufTypeId>& types() { return gguf_family()->gguf_types; }
 
+// A file in this process's own temporary folder, removed when the tests end.
 std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("qb_gguf_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
+  static const struct Folder {
+    fs::path path = fs::temp_directory_path() / ("qb_gguf_test_" + std::to_string(::getpid()));
+    Folder() { fs::create_directories(path); }
+    ~Folder() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } folder;
+  return (folder.path / name).string();
 }
 
 GgufFile write_and_read(const File& f, const std::string& name) {
