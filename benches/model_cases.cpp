@@ -108,7 +108,7 @@ std::vector<Projection> project(const ModelCases& model,
       best.seconds_per_token += s * static_cast<double>(c.multiplicity);
       best.layers_measured += c.multiplicity;
     }
-    out.push_back(best);
+    if (best.layers_measured > 0) out.push_back(best);
   }
   for (const auto& [variant, by_case] : seconds) {
     Projection p;
