@@ -1,8 +1,11 @@
-// bench: throughput of every variant of one format and op on LLaMA-sized weights, against the
-// scalar reference and against this machine's memory read bandwidth (see reports/README.md).
+// bench: throughput of every variant of one format and op (or of each format of a --model) on
+// LLaMA-sized weights, against the scalar reference and against this machine's memory read
+// bandwidth (see reports/README.md).
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <fstream>
 #include <map>
 #include <string>
@@ -158,8 +161,9 @@ int main(int argc, char** argv) {
                "measuring the kernel's ceiling rather than DRAM streaming");
   auto* model_opt = app.add_option("--model", model_path,
                                    "model directory or its quantization config (any family that recognizes its "
-                                   "quant_method): GEMV (m=1) of every linear layer at its real shape and "
-                                   "params, and the projected time per token");
+                                   "quant_method), or a GGUF file: GEMV (m=1) of every linear layer at its real "
+                                   "shape and params (each implemented format of the model, or --format's), and "
+                                   "the projected time per token");
   model_opt->excludes(shape_opt);
   ParamOptions params;
   params.add(app);
@@ -167,6 +171,7 @@ int main(int argc, char** argv) {
   RunConfig config;
   std::vector<BenchCase> cases;
   ModelCases model;
+  std::vector<std::string> model_formats;  // --model: the formats run, in first-seen order
   uint64_t isa_cap = 0;
   std::vector<Variant> pool = variants();
   try {
@@ -179,15 +184,35 @@ int main(int argc, char** argv) {
         return 2;
       }
       if (model.cases.empty()) throw CLI::ValidationError("--model", model_path + " declares no layers");
-      const std::string model_format = model.cases.front().format;
+      // A model of several formats (a GGUF file mixing types) benches each implemented one, or
+      // only --format's; the projection says how many layers went unmeasured.
+      std::string listed;
       for (const BenchCase& c : model.cases)
-        if (c.format != model_format)
-          throw CLI::ValidationError("--model", "layers of several formats (" + model_format + ", " + c.format +
-                                                    "): one run benches one format");
-      if (app.count("--format") && format_id != model_format)
-        throw CLI::ValidationError("--model", "benches format " + model_format + ", not '" + format_id + "'");
+        if (std::find(model_formats.begin(), model_formats.end(), c.format) == model_formats.end()) {
+          model_formats.push_back(c.format);
+          listed += (listed.empty() ? "" : ", ") + c.format;
+        }
+      if (app.count("--format")) {
+        if (std::find(model_formats.begin(), model_formats.end(), format_id) == model_formats.end())
+          throw CLI::ValidationError("--model", "has no " + format_id + " layers; its formats: " + listed);
+        model_formats = {format_id};
+      }
+      std::vector<std::string> runnable;
+      for (const std::string& id : model_formats) {
+        if (find_format(id)->implemented()) {
+          runnable.push_back(id);
+          continue;
+        }
+        int64_t layers = 0;
+        for (const BenchCase& c : model.cases)
+          if (c.format == id) layers += c.multiplicity;
+        std::fprintf(stderr, "note: --model: %lld %s layers not measured: format %s is not implemented yet\n",
+                     static_cast<long long>(layers), id.c_str(), id.c_str());
+      }
+      if (runnable.empty()) throw CLI::ValidationError("--model", "no layer is of an implemented format (" + listed + ")");
+      model_formats = runnable;
       if (op_str != "gemv") throw CLI::ValidationError("--model", "projects GEMV time; --op must be gemv");
-      format_id = model_format;
+      format_id = model_formats.front();
     }
     config.format = &check_format(format_id);
     parse_op(op_str, config.op);  // the option's check admitted only op names
@@ -196,10 +221,11 @@ int main(int argc, char** argv) {
     if (!model_path.empty()) {
       for (const auto& [name, family] : params.owner)
         if (app.count("--" + name)) throw CLI::ValidationError("--" + name, "the model fixes every layer's params");
-      cases = model.cases;
+      for (const BenchCase& c : model.cases)
+        if (std::find(model_formats.begin(), model_formats.end(), c.format) != model_formats.end()) cases.push_back(c);
       for (const BenchCase& c : cases) {
         try {
-          plan_data(*config.format, config.op, c.shape, c.params);
+          plan_data(*find_format(c.format), config.op, c.shape, c.params);
         } catch (const std::invalid_argument& e) {
           throw CLI::ValidationError("--model", c.key() + ": " + e.what());
         }
@@ -244,12 +270,25 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&bm_argc, bm_argv.data());
   if (benchmark::ReportUnrecognizedArguments(bm_argc, bm_argv.data())) return 1;
 
-  const Selection sel = select_variants(pool, config.format->id, config.op, isa_cap);
-  for (const auto& [v, why] : sel.skipped) std::fprintf(stderr, "skipped %s: %s\n", v->name.c_str(), why.c_str());
-  if (sel.run.empty()) {
-    std::fprintf(stderr, "bench: no %s %s variant runs on this CPU under --isa %s\n", config.format->id.c_str(),
-                 std::string(op_name(config.op)).c_str(), isa_str.c_str());
-    return 1;
+  // One run config per format (a model's layers may hold several), each with its variants.
+  if (model_formats.empty()) model_formats = {config.format->id};
+  std::vector<RunConfig> configs;
+  std::vector<Selection> selections;
+  Selection sel;  // all of them, for the run's context
+  for (const std::string& id : model_formats) {
+    RunConfig c = config;
+    c.format = find_format(id);
+    Selection s = select_variants(pool, id, config.op, isa_cap);
+    for (const auto& [v, why] : s.skipped) std::fprintf(stderr, "skipped %s: %s\n", v->name.c_str(), why.c_str());
+    if (s.run.empty()) {
+      std::fprintf(stderr, "bench: no %s %s variant runs on this CPU under --isa %s\n", id.c_str(),
+                   std::string(op_name(config.op)).c_str(), isa_str.c_str());
+      return 1;
+    }
+    sel.run.insert(sel.run.end(), s.run.begin(), s.run.end());
+    sel.skipped.insert(sel.skipped.end(), s.skipped.begin(), s.skipped.end());
+    configs.push_back(c);
+    selections.push_back(std::move(s));
   }
 
   // Listing runs nothing, so it needs no roofline.
@@ -260,13 +299,20 @@ int main(int argc, char** argv) {
                  probe.best_GBps, threads, probe.passes, probe.bytes >> 20, probe.kernel.c_str());
   }
   config.probe_GBps = probe.best_GBps;
+  for (RunConfig& c : configs) c.probe_GBps = probe.best_GBps;
 
   add_run_context(config, isa_str, sel, probe, cases);
   if (!model_path.empty()) benchmark::AddCustomContext("model", model_path);
   for (const std::string& lib : plugin_paths) benchmark::AddCustomContext("plugin", lib);
 
-  BenchContext context(config);
-  context.register_rows(cases, sel.run);
+  std::vector<std::unique_ptr<BenchContext>> contexts;  // rows point into them until the run ends
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    std::vector<BenchCase> own;
+    for (const BenchCase& c : cases)
+      if (c.format.empty() || c.format == configs[i].format->id) own.push_back(c);
+    contexts.push_back(std::make_unique<BenchContext>(configs[i]));
+    contexts.back()->register_rows(own, selections[i].run);
+  }
 
   // A --benchmark_format other than console asks for the library's own console output.
   const bool own_format = has_arg(bm_args, "--benchmark_format=json", "--benchmark_format=csv");
@@ -274,7 +320,11 @@ int main(int argc, char** argv) {
   const std::size_t ran = own_format ? benchmark::RunSpecifiedBenchmarks() : benchmark::RunSpecifiedBenchmarks(&table);
   benchmark::Shutdown();
   if (!model_path.empty() && ran > 0) {
-    const auto projection = project(model, context.seconds());
+    std::map<std::string, std::map<std::string, double>> seconds;
+    for (const auto& c : contexts) seconds.insert(c->seconds().begin(), c->seconds().end());
+    std::map<std::string, std::string> variant_format;
+    for (const Variant* v : sel.run) variant_format[v->name] = v->format;
+    const auto projection = project(model, seconds, variant_format);
     print_projection(model, projection, threads);
     if (!json_path.empty()) add_projection_to_json(json_path, model, projection);
   }

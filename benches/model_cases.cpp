@@ -10,24 +10,27 @@
 namespace qb::bench {
 namespace {
 
-// "model.layers.3.mlp.up_proj" -> "mlp.up_proj": the kind of module a decoder stack repeats.
+// "model.layers.3.mlp.up_proj" -> "mlp.up_proj", and GGUF's "blk.3.ffn_up.weight" ->
+// "ffn_up.weight": the kind of module a decoder stack repeats.
 std::string layer_kind(const std::string& name) {
-  for (std::size_t at = name.find("layers."); at != std::string::npos; at = name.find("layers.", at + 1)) {
-    if (at > 0 && name[at - 1] != '.') continue;
-    std::size_t i = at + 7;
-    const std::size_t digits = i;
-    while (i < name.size() && name[i] >= '0' && name[i] <= '9') ++i;
-    if (i > digits && i + 1 < name.size() && name[i] == '.') return name.substr(i + 1);
+  for (const std::string stack : {"layers.", "blk."}) {
+    for (std::size_t at = name.find(stack); at != std::string::npos; at = name.find(stack, at + 1)) {
+      if (at > 0 && name[at - 1] != '.') continue;
+      std::size_t i = at + stack.size();
+      const std::size_t digits = i;
+      while (i < name.size() && name[i] >= '0' && name[i] <= '9') ++i;
+      if (i > digits && i + 1 < name.size() && name[i] == '.') return name.substr(i + 1);
+    }
   }
   return name;
 }
 
-// The layers of a directory (recognized in its weight files' headers) or of a config file.
+// The layers of a directory (recognized in its weight files' headers), a GGUF file, or a config file.
 std::vector<LayerSpec> layers_of(const std::string& dir_or_config) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<LayerSpec> specs;
-  if (fs::is_directory(dir_or_config, ec)) {
+  if (fs::is_directory(dir_or_config, ec) || is_gguf_model(dir_or_config)) {
     for (const ModelLayer& l : open_model_dir(dir_or_config, ModelData::headers_only).layers) specs.push_back(l.spec);
     return specs;
   }
@@ -84,8 +87,29 @@ ModelCases model_cases(const std::string& dir_or_config) {
 }
 
 std::vector<Projection> project(const ModelCases& model,
-                                const std::map<std::string, std::map<std::string, double>>& seconds) {
+                                const std::map<std::string, std::map<std::string, double>>& seconds,
+                                const std::map<std::string, std::string>& variant_format) {
   std::vector<Projection> out;
+  // Layers of several formats: no one variant runs them all, so first the sum of each layer's
+  // fastest variant of its own format.
+  bool several = false;
+  for (const BenchCase& c : model.cases) several |= c.format != model.cases.front().format;
+  if (several) {
+    Projection best;
+    best.variant = "fastest per layer";
+    for (const BenchCase& c : model.cases) {
+      double s = -1;
+      for (const auto& [variant, by_case] : seconds) {
+        const auto f = variant_format.find(variant);
+        const auto t = by_case.find(c.key());
+        if (f != variant_format.end() && f->second == c.format && t != by_case.end() && (s < 0 || t->second < s)) s = t->second;
+      }
+      if (s < 0) continue;
+      best.seconds_per_token += s * static_cast<double>(c.multiplicity);
+      best.layers_measured += c.multiplicity;
+    }
+    if (best.layers_measured > 0) out.push_back(best);
+  }
   for (const auto& [variant, by_case] : seconds) {
     Projection p;
     p.variant = variant;

@@ -28,8 +28,11 @@ struct Projection {
   double seconds_per_token = 0;  // sum over cases of seconds per call x multiplicity
   int64_t layers_measured = 0;   // < ModelCases::layers when a filter dropped some rows
 };
+// One row per variant (a variant runs its own format's layers only); for a model of several
+// formats first a "fastest per layer" row, which needs each variant's format (variant_format).
 std::vector<Projection> project(const ModelCases& model,
-                                const std::map<std::string, std::map<std::string, double>>& seconds);
+                                const std::map<std::string, std::map<std::string, double>>& seconds,
+                                const std::map<std::string, std::string>& variant_format);
 void print_projection(const ModelCases& model, const std::vector<Projection>& p, int threads);
 // Adds "model" (cases and projection) to a Google Benchmark JSON file written by this run.
 void add_projection_to_json(const std::string& json_path, const ModelCases& model, const std::vector<Projection>& p);

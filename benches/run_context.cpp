@@ -49,7 +49,10 @@ void add_run_context(const RunConfig& config, const std::string& isa_ceiling, co
                                              " MiB (the probe's 1 GiB, or 4x the LLC of " +
                                              std::to_string(last_level_cache_bytes() >> 20) + " MiB if larger)"
                                        : std::string("no rotation (--warm): one copy, cache-resident where it fits");
-  for (const BenchCase& c : cases) rotation += "; " + plan_data(*config.format, config.op, c.shape, c.params, config.data).describe();
+  for (const BenchCase& c : cases) {
+    const Format& f = c.format.empty() ? *config.format : *find_format(c.format);  // a model's layers name theirs
+    rotation += "; " + plan_data(f, config.op, c.shape, c.params, config.data).describe();
+  }
   benchmark::AddCustomContext("rotation", rotation);
 }
 

@@ -27,6 +27,12 @@ const Family* family_for_method(const std::string& method) {
   return nullptr;
 }
 
+const Family* gguf_family() {
+  for (const Family& f : families())
+    if (!f.gguf_types.empty()) return &f;
+  return nullptr;
+}
+
 std::string known_quant_methods() {
   std::string s;
   for (const Family& f : families())

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/gguf.h"
 #include "harness/model_dir.h"
 #include "harness/registry.h"
 #include "harness/shape.h"
@@ -61,6 +62,10 @@ struct Family {
   // `bench --model CONFIG.json` needs no weight files. Null: bench opens the model's headers.
   std::vector<LayerSpec> (*config_layers)(const nlohmann::ordered_json& quant_config,
                                           const std::string& file) = nullptr;
+  // GGUF files (harness/gguf.h): every tensor type id the family's GGUF files may hold, quantized
+  // ones naming their registry format and unquantized ones (norms, embeddings) their element size.
+  // The family that lists any reads .gguf models: each tensor of a quantized type is a layer.
+  std::vector<GgufTypeId> gguf_types;
 };
 
 const std::vector<Family>& families();
@@ -68,6 +73,8 @@ const Family* find_family(const std::string& id);
 const Family& family_of(const Format& f);
 // The family whose quant_methods holds `method`, or null.
 const Family* family_for_method(const std::string& method);
+// The family whose gguf_types is not empty, or null.
+const Family* gguf_family();
 // "a, b, c": every method some family claims (for error messages).
 std::string known_quant_methods();
 

@@ -9,6 +9,7 @@
 #include "harness/mapped_file.h"
 #include "harness/registry.h"
 #include "harness/shape.h"
+#include "harness/stored_check.h"
 
 namespace qb {
 
@@ -64,6 +65,11 @@ ojson load_quant_config(const std::string& file_or_dir, std::string* config_file
 bool is_model_dir(const std::string& dir) {
   std::error_code ec;
   return fs::is_regular_file(fs::path(dir) / "config.json", ec);
+}
+
+bool is_gguf_model(const std::string& path) {
+  std::error_code ec;
+  return fs::is_regular_file(path, ec) && (fs::path(path).extension() == ".gguf" || has_gguf_magic(path));
 }
 
 const ModelTensor* ModelFiles::find(const std::string& name) const {
@@ -143,7 +149,52 @@ ModelFiles open_model_files(const std::string& dir, ModelData data) {
   return m;
 }
 
+namespace {
+
+ModelDir open_gguf_model(const std::string& path) {
+  ModelDir m;
+  m.family = gguf_family();
+  if (!m.family) throw FileError(path, "", "a GGUF file, but no registered family lists GGUF tensor types");
+  m.gguf = std::make_shared<const GgufFile>(read_gguf(path, m.family->gguf_types));
+  m.files.dir = path;
+  m.files.config_file = path;
+  m.files.files = {path};
+  for (const GgufTensor& t : m.gguf->tensors) {
+    if (t.type->format.empty()) {
+      auto it = std::find_if(m.unquantized.begin(), m.unquantized.end(), [&](const auto& u) { return u.first == t.type->name; });
+      if (it == m.unquantized.end()) it = m.unquantized.insert(m.unquantized.end(), {t.type->name, 0});
+      ++it->second;
+      continue;
+    }
+    const std::string field = "tensors." + t.name;
+    const Format* f = find_format(t.type->format);
+    if (!f) throw FileError(path, field + ".type", "is " + t.type->name + ", whose format is not registered");
+    ModelLayer l;
+    l.spec.name = t.name;
+    l.spec.format = f->id;
+    l.spec.cols = t.ne.empty() ? 1 : t.ne[0];
+    l.spec.rows = l.spec.cols == 0 ? 0 : t.numel() / l.spec.cols;
+    l.file = path;
+    l.weight.format = f;
+    l.weight.rows = l.spec.rows;
+    l.weight.cols = l.spec.cols;
+    const int64_t row_bytes = l.spec.cols / f->block_elems * f->block_bytes;
+    l.weight.tensors.push_back({"blocks", DType::U8, {l.spec.rows, row_bytes}, t.data, static_cast<std::size_t>(t.nbytes)});
+    try {
+      check_stored(l.weight);
+    } catch (const StoredTensorError& e) {
+      throw FileError(path, field + ".ne", "gives rows x cols " + std::to_string(l.spec.rows) + "x" + std::to_string(l.spec.cols) +
+                                               ", not a " + f->id + " weight: " + e.what());
+    }
+    m.layers.push_back(std::move(l));
+  }
+  return m;
+}
+
+}  // namespace
+
 ModelDir open_model_dir(const std::string& dir, ModelData data) {
+  if (is_gguf_model(dir)) return open_gguf_model(dir);
   ModelDir m;
   m.files = open_model_files(dir, data);
   m.family = family_for_method(m.files.quant_method);  // load_quant_config refused unclaimed methods

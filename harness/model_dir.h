@@ -1,8 +1,9 @@
-// Hugging Face style model directories, for every family: config.json with a
+// Models, for every family: a GGUF file (harness/gguf.h), or a Hugging Face style directory: config.json with a
 // quantization_config (or a separate quantization_config.json), weights in one *.safetensors
 // file or in shards (listed by model.safetensors.index.json, or every *.safetensors present),
 // memory-mapped. The family whose quant_methods claims quantization_config.quant_method turns
-// the tensors into layers (Family::recognize). Every error is a FileError naming the file and
+// the tensors into layers (Family::recognize); in a GGUF file every tensor of a quantized type is a
+// layer of the family listing GGUF type ids. Every error is a FileError naming the file and
 // the field or tensor; the JSON files are parsed strictly (harness/json_field.h: duplicate keys
 // and invalid UTF-8 are refused).
 #pragma once
@@ -14,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/gguf.h"
 #include "harness/qweight.h"
 #include "harness/safetensors.h"
 
@@ -82,14 +84,23 @@ nlohmann::ordered_json load_quant_config(const std::string& file_or_dir, std::st
 
 // A folder holding config.json: verify treats it as one model, not as a folder of fixtures.
 bool is_model_dir(const std::string& dir);
+// A regular file named *.gguf or beginning with the GGUF magic: one model, too.
+bool is_gguf_model(const std::string& path);
 
 ModelFiles open_model_files(const std::string& dir, ModelData data);
 
 struct ModelDir {
-  ModelFiles files;
+  ModelFiles files;  // a GGUF model: dir and files name the .gguf file, no safetensors tensors
   const Family* family = nullptr;
   std::vector<ModelLayer> layers;  // in file order
+  // GGUF: the file (its map owns the layers' bytes), and its unquantized tensors (norms,
+  // embeddings kept in f32/f16), counted per type name in first-seen order: no format checks them.
+  std::shared_ptr<const GgufFile> gguf;
+  std::vector<std::pair<std::string, int64_t>> unquantized;
 };
+// A model directory, or a GGUF file (is_gguf_model). GGUF tensor ne = [in, out, ...] becomes a
+// layer of rows = out x (any further dims), cols = in; GGUF data is always mapped (pages are read
+// only when touched, so a headers-only listing costs no more).
 ModelDir open_model_dir(const std::string& dir, ModelData data);
 
 }  // namespace qb

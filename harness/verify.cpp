@@ -690,6 +690,10 @@ Tally verify_model_dir(const std::string& dir, const std::vector<Variant>& pool,
     out << "SKIP  " << dir << "  " << f->id << "  format " << f->id << " is not implemented yet (" << n << " layers)\n";
     ++total.skipped;
   }
+  for (const auto& [type, n] : model.unquantized) {
+    out << "SKIP  " << dir << "  " << type << "  unquantized, no weight format checks it (" << n << " tensors)\n";
+    ++total.skipped;
+  }
   // Fixed seeds, one per layer in file order: a failure reproduces with the same x.
   uint64_t x_seed = 0x0e813'0000;
   for (const auto& layer : model.layers) {
@@ -768,17 +772,21 @@ Tally verify_paths(const std::vector<std::string>& paths, const std::vector<Vari
           it.disable_recursion_pending();
         } else if (it->is_regular_file() && it->path().extension() == ".safetensors") {
           found.emplace_back(it->path().string(), false);
+        } else if (it->is_regular_file() && it->path().extension() == ".gguf") {
+          found.emplace_back(it->path().string(), true);
         }
       }
       std::sort(found.begin(), found.end());
       if (found.empty()) {
-        out << "FAIL  " << p << "  no .safetensors fixtures or model directories in this folder\n";
+        out << "FAIL  " << p << "  no .safetensors fixtures, .gguf files or model directories in this folder\n";
         ++total.failed;
       }
       items.insert(items.end(), found.begin(), found.end());
     } else if (const fs::path dir = fs::path(p).has_parent_path() ? fs::path(p).parent_path() : fs::path(".");
                fs::path(p).extension() == ".json" && is_model_dir(dir.string())) {
       items.emplace_back(dir.string(), true);  // a model's config stands for its directory
+    } else if (is_gguf_model(p)) {
+      items.emplace_back(p, true);
     } else if (fs::exists(p, ec)) {
       items.emplace_back(p, false);
     } else {

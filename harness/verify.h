@@ -38,14 +38,15 @@ using EncodeFn = decltype(Format::encode_ref);
 Tally verify_fixture(const Fixture& fx, const std::vector<Variant>& pool, const VerifyOptions& opt, std::ostream& out);
 // The encoder check on its own, for any encoder (the format's reference one by default).
 Tally verify_encoder(const Fixture& fx, EncodeFn encode, const std::string& encoder_name, std::ostream& out);
-// Every layer of a model directory (harness/model_dir.h; the family claiming its quant_method
+// Every layer of a model directory or GGUF file (harness/model_dir.h; the family claiming its quant_method
 // recognizes the layers) against its format's reference: inner and full decode, and GEMV for
 // m = 1 and m = 4 on a seeded random x, through the same checks as a fixture. Throws FileError
 // when the directory does not load.
 Tally verify_model_dir(const std::string& dir, const std::vector<Variant>& pool, const VerifyOptions& opt,
                        std::ostream& out);
-// Files and folders (searched recursively for *.safetensors, in sorted order; a folder holding
-// config.json is one model directory); a file that fails to load counts as failed with its error.
+// Files and folders (searched recursively for *.safetensors and *.gguf, in sorted order; a folder
+// holding config.json is one model directory, a GGUF file one model); a file that fails to load
+// counts as failed with its error.
 Tally verify_paths(const std::vector<std::string>& paths, const std::vector<Variant>& pool,
                    const VerifyOptions& opt, std::ostream& out);
 

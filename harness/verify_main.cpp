@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> paths, plugins;
   std::string isa = "native";
   qb::VerifyOptions opt;
-  app.add_option("paths", paths, "fixture files, folders, or model directories (a folder with config.json)")->required();
+  app.add_option("paths", paths, "fixture files, folders, model directories (a folder with config.json) or GGUF files")->required();
   app.add_option("--isa", isa, "highest ISA level to run: scalar, avx2, avx512, avx512vnni, avx512vbmi, native");
   int threads = 0;
   app.add_option("--threads", threads, "run each kernel at this thread count only (default: 1, 2 and 3)")

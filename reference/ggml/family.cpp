@@ -2,6 +2,7 @@
 // ones with their references, the LLaMA-7B shape suite and the upstream vector importer.
 #include "fixtures/import/ggml/ggml_vectors.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/gguf_types.h"
 #include "reference/ggml/iq1_m.h"
 #include "reference/ggml/iq1_s.h"
 #include "reference/ggml/iq2_s.h"
@@ -73,6 +74,7 @@ Family ggml_family() {
   // 4096x4096, ffn_up/gate [4096, 11008] -> 11008x4096, ffn_down [11008, 4096] -> 4096x11008. The
   // log's vocabulary (151851, and a q6_K output.weight) is not LLaMA-7B's; the LM head uses 32000.
   fam.default_shapes = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {32000, 4096}};
+  fam.gguf_types = gguf_type_ids(fam.formats);
   fam.importers.push_back({"index.json with weight_types, one folder per type with manifest.json",
                            import::is_ggml_vectors, import::import_ggml_vectors});
   return fam;
