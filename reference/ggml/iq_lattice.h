@@ -23,6 +23,8 @@ struct IqLattice {
   int index_of(const int* l) const;               // map[] of the levels l[0..coords)
 };
 
+const IqLattice& iq2xxs_lattice();  // 256 points of 8, 2 bits, 2 shells
+const IqLattice& iq2xs_lattice();   // 512 points of 8, 2 bits, 2 shells
 const IqLattice& iq3xxs_lattice();  // 256 points of 4, 3 bits, 2 shells
 const IqLattice& iq3s_lattice();    // 512 points of 4, 3 bits, 3 shells
 const IqLattice& iq2s_lattice();    // 1024 points of 8, 2 bits, 1 shell
@@ -49,5 +51,19 @@ struct IqFitOptions {
 // the grid) and returns the scale.
 float iq_fit_group(const IqLattice& lattice, int n, const float* xval, const float* weight, const IqFitOptions& opt,
                    int* L);
+
+// The iq2_xxs/iq2_xs fit under an importance matrix (quantize_row_iq2_xxs_impl,
+// quantize_row_iq2_xs_impl; specs/ggml.md 3.23): the scale s0 of make_qp_quants(n, 4, xval,
+// weight) sets eff_max = 3*s0; for is = -6..6, id = (5 + 0.1is)/eff_max, levels and best
+// neighbours as in iq_fit_group (no on-grid bookkeeping), keeping the largest sumqx^2/sumq2;
+// then, when the scale is positive, every point is re-chosen at it and the scale refitted.
+// Writes the n levels and returns the scale.
+float iq2_imatrix_fit(const IqLattice& lattice, int n, const float* xval, const float* weight, int* L);
+
+// Signs taken out with even parity (iq2_xxs, iq2_xs, iq3_xxs; specs/ggml.md 3.22): for each
+// of `groups` 8-element groups of xb, xval = |x| and sign bit i set for a negative element; when
+// an odd number is negative, the element of smallest w*x^2 (the first of equals) keeps its sign
+// (its xval becomes -|x|) and its bit flips, so the 7 stored bits (signs[k]) imply the 8th.
+void even_parity_signs(const float* xb, const float* weight, int groups, float* xval, uint32_t* signs);
 
 }  // namespace qb::ggml
