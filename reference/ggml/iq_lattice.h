@@ -41,8 +41,8 @@ struct IqFitOptions {
   bool refit_all;      // re-choose every point at the fitted scale, not only those off the grid
 };
 
-// Upstream's lattice fit of a group of n magnitudes xval (iq3 and iq2_s quantizers,
-// specs/ggml.md 3.25-3.27), n a multiple of the lattice's point size: for each is, id as in
+// Upstream's lattice fit of a group of n magnitudes xval (iq3, iq2_s and iq2_xs quantizers,
+// specs/ggml.md 3.24-3.27), n a multiple of the lattice's point size: for each is, id as in
 // IqFitOptions, levels l = clamp(nearest_int((id*x - 1)/2), 0, levels-1) per point, an off-grid
 // point replaced by its best neighbour (smallest sum sqrt(w)*(s*(2l+1) - x)^2 at s = 1/id, the
 // first of equal distances), keeping the candidate with the largest sumqx^2/sumq2 (w = weights,
