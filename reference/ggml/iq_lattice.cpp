@@ -78,6 +78,10 @@ const IqLattice& iq2xs_lattice() {
   static const IqLattice t = build(512, 8, 2, 2, [](int j, int i) { return grid_u8(iq2xs_grid[j], i); });
   return t;
 }
+const IqLattice& iq1s_lattice() {
+  static const IqLattice t = build(2048, 8, 2, 3, [](int j, int i) { return grid_i8(iq1s_grid[j], i); });
+  return t;
+}
 const IqLattice& iq3xxs_lattice() {
   static const IqLattice t = build(256, 4, 3, 2, [](int j, int i) { return grid_u8(iq3xxs_grid[j], i); });
   return t;

@@ -3,11 +3,12 @@
 //
 // A grid point is a group of `coords` elements, each an integer level l in [0, levels), the
 // quantizer's lattice value 2l+1; the decode grid stores a magnitude per level (iq3_xxs:
-// 4, 12, ..., 52, 62; iq3_s: 2l+1; iq2: 8, 25, 43), so a level is the rank of its byte among the
-// grid's distinct bytes. A code packs a group's levels, `bits` per element, element i at bit
-// bits*i. map[code] is the grid index of the point with those levels, or -1 off the grid; for an
-// off-grid code, neighbours[code] lists the grid points in the `shells` nearest distinct squared
-// distances sum (2l_i+1 - (2m_i+1))^2, ordered by (distance, grid index) as upstream sorts them.
+// 4, 12, ..., 52, 62; iq3_s: 2l+1; iq2: 8, 25, 43; iq1_s: -1, 0, 1 as int8), so a level is the
+// rank of its value among the grid's distinct values. A code packs a group's levels, `bits` per
+// element, element i at bit bits*i. map[code] is the grid index of the point with those levels,
+// or -1 off the grid; for an off-grid code, neighbours[code] lists the grid points in the
+// `shells` nearest distinct squared distances sum (2l_i+1 - (2m_i+1))^2, ordered by (distance,
+// grid index) as upstream sorts them.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -25,6 +26,7 @@ struct IqLattice {
 
 const IqLattice& iq2xxs_lattice();  // 256 points of 8, 2 bits, 2 shells
 const IqLattice& iq2xs_lattice();   // 512 points of 8, 2 bits, 2 shells
+const IqLattice& iq1s_lattice();    // 2048 points of 8 (levels -1, 0, 1 in that order), 2 bits, 3 shells
 const IqLattice& iq3xxs_lattice();  // 256 points of 4, 3 bits, 2 shells
 const IqLattice& iq3s_lattice();    // 512 points of 4, 3 bits, 3 shells
 const IqLattice& iq2s_lattice();    // 1024 points of 8, 2 bits, 1 shell
