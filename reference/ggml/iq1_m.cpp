@@ -88,31 +88,6 @@ void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r
   });
 }
 
-// The iq1 neighbour search (iq1_find_best_neighbour2): the neighbour of an off-grid point
-// closest to xb (signed values) at `scale`, level l valued shifted[l], distances weighted by w,
-// the first of equals. Writes its levels and returns its grid index, -1 when no distance is
-// below FLT_MAX (only non-finite inputs).
-int best_neighbour(const IqLattice& t, int* l, const float* xb, const float* w, float scale, const float* shifted) {
-  int code = 0;
-  for (int i = 0; i < 8; ++i) code |= l[i] << (2 * i);
-  float best_d2 = std::numeric_limits<float>::max();
-  int best = -1;
-  for (const uint16_t j : t.neighbours[static_cast<std::size_t>(code)]) {
-    float d2 = 0.0f;
-    for (int i = 0; i < 8; ++i) {
-      const float diff = scale * shifted[t.points[j][static_cast<std::size_t>(i)]] - xb[i];
-      d2 += w[i] * diff * diff;
-    }
-    if (d2 < best_d2) {
-      best_d2 = d2;
-      best = j;
-    }
-  }
-  if (best >= 0)
-    for (int i = 0; i < 8; ++i) l[i] = t.points[static_cast<std::size_t>(best)][static_cast<std::size_t>(i)];
-  return best;
-}
-
 constexpr float kPlus[3] = {-1 + kDelta, kDelta, 1 + kDelta};
 constexpr float kMinus[3] = {-1 - kDelta, -kDelta, 1 - kDelta};
 // Shift pattern k of a 16-half: bit 1 = first 8-group shifted -0.125, bit 0 = second.
@@ -184,8 +159,7 @@ void encode_block(const float* x, uint8_t* out) {
       index[k] = lattice.index_of(L + 8 * k);
       if (index[k] < 0) {
         all_on_grid = false;
-        index[k] = best_neighbour(lattice, L + 8 * k, xb + 8 * k, weight + 8 * k, scale, shifted(best_k, k));
-        if (index[k] < 0) throw std::invalid_argument("iq1_m encoder: input is not finite");
+        index[k] = nearest_neighbour(lattice, L + 8 * k, xb + 8 * k, weight + 8 * k, scale, shifted(best_k, k));
       }
     }
     if (!all_on_grid) {

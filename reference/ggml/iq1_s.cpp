@@ -48,31 +48,6 @@ void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
   }
 }
 
-// iq1_find_best_neighbour2: the neighbour of an off-grid point closest to xb (signed values) at
-// `scale`, each level l valued shifted[l], distances weighted by w (the first of equals).
-// Writes its levels and returns its grid index; -1 when no distance is below FLT_MAX, which only
-// non-finite inputs cause (upstream then scans the whole grid; the encoder refuses them).
-int best_neighbour(const IqLattice& t, int* l, const float* xb, const float* w, float scale, const float* shifted) {
-  int code = 0;
-  for (int i = 0; i < 8; ++i) code |= l[i] << (2 * i);
-  float best_d2 = std::numeric_limits<float>::max();
-  int best = -1;
-  for (const uint16_t j : t.neighbours[static_cast<std::size_t>(code)]) {
-    float d2 = 0.0f;
-    for (int i = 0; i < 8; ++i) {
-      const float diff = scale * shifted[t.points[j][static_cast<std::size_t>(i)]] - xb[i];
-      d2 += w[i] * diff * diff;
-    }
-    if (d2 < best_d2) {
-      best_d2 = d2;
-      best = j;
-    }
-  }
-  if (best >= 0)
-    for (int i = 0; i < 8; ++i) l[i] = t.points[static_cast<std::size_t>(best)][static_cast<std::size_t>(i)];
-  return best;
-}
-
 // Upstream's iq1_s quantizer (quantize_row_iq1_s_impl, specs/ggml.md 3.28), which requires an
 // importance matrix, with every importance 1 (ggml_quantize_chunk with an all-ones imatrix).
 // Per 32-group, weights w = sqrt(sigma2 + x^2), sigma2 = 2*sum(x^2)/256 over the block. Levels
@@ -132,6 +107,7 @@ void encode_block(const float* x, uint8_t* out) {
         }
       }
     }
+    if (shift == 0) throw std::invalid_argument("iq1_s encoder: input is not finite");
     int L[32];
     for (int j = 0; j < 32; ++j) L[order[j]] = j < best1 ? 0 : (j < best2 ? 1 : 2);
     if (scale < 0) {
@@ -146,8 +122,7 @@ void encode_block(const float* x, uint8_t* out) {
       index[k] = lattice.index_of(L + 8 * k);
       if (index[k] < 0) {
         all_on_grid = false;
-        index[k] = best_neighbour(lattice, L + 8 * k, xb + 8 * k, weight + 8 * k, scale, q);
-        if (index[k] < 0) throw std::invalid_argument("iq1_s encoder: input is not finite");
+        index[k] = nearest_neighbour(lattice, L + 8 * k, xb + 8 * k, weight + 8 * k, scale, q);
       }
     }
     if (!all_on_grid) {

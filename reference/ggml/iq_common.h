@@ -39,7 +39,7 @@ inline int64_t iq_q8_K_rounding_depth(int64_t cols) { return cols / 16 + 4 + 6; 
 // or from the codes) as two integer sums, rounds each, and adds them. Every rounding there is
 // relative to |g| + 0.125 instead of |g + delta|, at most 1.125/0.875 = 9/7 times larger (g = 1,
 // delta = -0.125); an evaluation that carries the two parts in separate fp32 accumulators to
-// the end (as upstream's AVX2 kernel does) has the same 9/7 factor on every rounding.
+// the end (a natural SIMD layout) has the same 9/7 factor on every rounding.
 // gamma_(2n) >= 2 gamma_n > (9/7) gamma_n, so counting each rounding twice covers it; for the
 // probabilistic model (sigma ~ sqrt(n)), the parts' squares g^2 + delta^2 are at most
 // 1.33 (g + delta)^2, under the factor 2 as well.

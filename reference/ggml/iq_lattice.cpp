@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <stdexcept>
 #include <utility>
 
 #include "reference/ggml/iq_tables.h"
@@ -17,18 +18,40 @@ int IqLattice::index_of(const int* l) const {
   return map[static_cast<std::size_t>(code)];
 }
 
+int nearest_neighbour(const IqLattice& t, int* l, const float* x, const float* w, float scale, const float* values) {
+  int code = 0;
+  for (int i = 0; i < t.coords; ++i) code |= l[i] << (t.bits * i);
+  float best_d2 = std::numeric_limits<float>::max();
+  int best = -1;
+  for (const uint16_t j : t.neighbours[static_cast<std::size_t>(code)]) {
+    const std::vector<int>& p = t.points[j];
+    float d2 = 0.0f;
+    for (int i = 0; i < t.coords; ++i) {
+      const float diff = scale * values[p[static_cast<std::size_t>(i)]] - x[i];
+      d2 += w[i] * diff * diff;
+    }
+    if (d2 < best_d2) {
+      best_d2 = d2;
+      best = j;
+    }
+  }
+  if (best < 0) throw std::invalid_argument("iq quantizer: no neighbour at a finite distance (input is not finite)");
+  std::copy(t.points[static_cast<std::size_t>(best)].begin(), t.points[static_cast<std::size_t>(best)].end(), l);
+  return best;
+}
+
 namespace {
 
-// `grid(j, i)`: byte i of decode grid entry j.
-template <typename Byte>
-IqLattice build(int n, int coords, int bits, int shells, Byte grid) {
+// `grid(j, i)`: the value of element i of decode grid entry j (its byte; int8 for iq1s_grid).
+template <typename Value>
+IqLattice build(int n, int coords, int bits, int shells, Value grid) {
   IqLattice t;
   t.coords = coords;
   t.bits = bits;
-  std::set<int> bytes;
+  std::set<int> values;
   for (int j = 0; j < n; ++j)
-    for (int i = 0; i < coords; ++i) bytes.insert(grid(j, i));
-  const std::vector<int> ranks(bytes.begin(), bytes.end());
+    for (int i = 0; i < coords; ++i) values.insert(grid(j, i));
+  const std::vector<int> ranks(values.begin(), values.end());
   t.levels = static_cast<int>(ranks.size());
   t.map.assign(std::size_t{1} << (bits * coords), -1);
   t.neighbours.resize(t.map.size());
@@ -45,8 +68,10 @@ IqLattice build(int n, int coords, int bits, int shells, Byte grid) {
   const int levels = 1 << bits;
   for (std::size_t code = 0; code < t.map.size(); ++code) {
     if (t.map[code] >= 0) continue;
-    bool valid = true;  // codes whose levels exceed the lattice (iq2's 2-bit level 3) are never looked up
-    for (int i = 0; i < coords; ++i) valid &= static_cast<int>((code >> (bits * i)) & (levels - 1)) < static_cast<int>(ranks.size());
+    // Codes with a level beyond the lattice (iq2's 2-bit level 3) are never looked up.
+    bool valid = true;
+    for (int i = 0; i < coords; ++i)
+      valid &= static_cast<int>((code >> (bits * i)) & (levels - 1)) < t.levels;
     if (!valid) continue;
     std::vector<std::pair<int, int>> dist;  // (squared distance on the 2l+1 lattice, grid index)
     for (int j = 0; j < n; ++j) {
@@ -95,34 +120,10 @@ const IqLattice& iq2s_lattice() {
   return t;
 }
 
-}  // namespace qb::ggml
-
-namespace qb::ggml {
 namespace {
 
-// Upstream's iq2/iq3_find_best_neighbour: the neighbour of the off-grid point with levels l closest
-// to xval at `scale`, distances weighted by waux; the first of equal distances wins. Writes its
-// levels to l and returns its grid index.
-int best_neighbour(const IqLattice& t, const int* l, const float* xval, const float* waux, float scale, int* out) {
-  int code = 0;
-  for (int i = 0; i < t.coords; ++i) code |= l[i] << (t.bits * i);
-  float best_d2 = std::numeric_limits<float>::max();
-  int best = -1;
-  for (const uint16_t j : t.neighbours[static_cast<std::size_t>(code)]) {
-    float d2 = 0.0f;
-    for (int i = 0; i < t.coords; ++i) {
-      const float q = static_cast<float>(2 * t.points[j][static_cast<std::size_t>(i)] + 1);
-      const float diff = scale * q - xval[i];
-      d2 += waux[i] * diff * diff;
-    }
-    if (d2 < best_d2) {
-      best_d2 = d2;
-      best = j;
-    }
-  }
-  for (int i = 0; i < t.coords; ++i) out[i] = t.points[static_cast<std::size_t>(best)][static_cast<std::size_t>(i)];
-  return best;
-}
+// The quantizer's value of level l, 2l+1.
+constexpr float kOddValues[8] = {1, 3, 5, 7, 9, 11, 13, 15};
 
 // Levels of one point at id: clamp(nearest_int(0.5*(id*x - 1)), 0, levels - 1).
 void point_levels(const IqLattice& t, const float* xval, float id, int* l) {
@@ -166,7 +167,7 @@ float iq_fit_group(const IqLattice& t, int n, const float* xval, const float* we
       int* l = Laux + t.coords * k;
       point_levels(t, xval + t.coords * k, id, l);
       on_aux[k] = t.index_of(l) >= 0;
-      if (!on_aux[k]) best_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, this_scale, l);
+      if (!on_aux[k]) nearest_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, this_scale, kOddValues);
     }
     float sumqx, sumq2;
     sums(n, xval, weight, Laux, sumqx, sumq2);
@@ -183,7 +184,7 @@ float iq_fit_group(const IqLattice& t, int n, const float* xval, const float* we
       if (on_grid[k] && !opt.refit_all) continue;
       int* l = L + t.coords * k;
       point_levels(t, xval + t.coords * k, id, l);
-      if (t.index_of(l) < 0) best_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, scale, l);
+      if (t.index_of(l) < 0) nearest_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, scale, kOddValues);
     }
     float sumqx, sumq2;
     sums(n, xval, weight, L, sumqx, sumq2);
@@ -284,7 +285,7 @@ float iq2_imatrix_fit(const IqLattice& t, int n, const float* xval, const float*
     for (int k = 0; k < points; ++k) {
       int* l = Laux + t.coords * k;
       point_levels(t, xval + t.coords * k, id, l);
-      if (t.index_of(l) < 0) best_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, this_scale, l);
+      if (t.index_of(l) < 0) nearest_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, this_scale, kOddValues);
     }
     float sumqx, sumq2;
     sums(n, xval, weight, Laux, sumqx, sumq2);
@@ -299,7 +300,7 @@ float iq2_imatrix_fit(const IqLattice& t, int n, const float* xval, const float*
     for (int k = 0; k < points; ++k) {
       int* l = L + t.coords * k;
       point_levels(t, xval + t.coords * k, id, l);
-      if (t.index_of(l) < 0) best_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, scale, l);
+      if (t.index_of(l) < 0) nearest_neighbour(t, l, xval + t.coords * k, waux + t.coords * k, scale, kOddValues);
     }
     float sumqx, sumq2;
     sums(n, xval, weight, L, sumqx, sumq2);

@@ -24,6 +24,14 @@ struct IqLattice {
   int index_of(const int* l) const;               // map[] of the levels l[0..coords)
 };
 
+// Upstream's neighbour search (iq2_find_best_neighbour, iq3_find_best_neighbour,
+// iq1_find_best_neighbour2): among the neighbours of the off-grid point with levels l, the one
+// minimising sum w_i*(scale*values[level_i] - x_i)^2 in fp32, the first of equal distances
+// (values[l]: 2l+1 for iq2/iq3, iq1's shifted -1, 0, 1). Writes its levels to l and returns its
+// grid index; throws std::invalid_argument when no distance is below FLT_MAX (a non-finite input,
+// for which upstream scans the whole grid and may abort).
+int nearest_neighbour(const IqLattice& lattice, int* l, const float* x, const float* w, float scale, const float* values);
+
 const IqLattice& iq2xxs_lattice();  // 256 points of 8, 2 bits, 2 shells
 const IqLattice& iq2xs_lattice();   // 512 points of 8, 2 bits, 2 shells
 const IqLattice& iq1s_lattice();    // 2048 points of 8 (levels -1, 0, 1 in that order), 2 bits, 3 shells
