@@ -2,6 +2,7 @@
 #include "reference/ggml/iq1_m.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -10,8 +11,8 @@
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/iq_common.h"
 #include "reference/ggml/iq_lattice.h"
-#include "reference/ggml/nearest_int.h"
 #include "reference/ggml/iq_tables.h"
+#include "reference/ggml/nearest_int.h"
 
 namespace qb::ggml {
 
