@@ -17,7 +17,7 @@ namespace qb::ggml {
 
 struct IqLattice {
   int coords = 0, bits = 0;
-  int levels = 0;                                  // distinct levels (8 for iq3, 3 for iq2)
+  int levels = 0;                                  // distinct levels (8 for iq3, 3 for iq2 and iq1)
   std::vector<std::vector<int>> points;           // points[j][i]: level of element i of grid point j
   std::vector<int> map;                            // code -> grid index, -1 off the grid
   std::vector<std::vector<uint16_t>> neighbours;  // code -> nearest grid points (off-grid codes only)
@@ -39,10 +39,6 @@ const IqLattice& iq3xxs_lattice();  // 256 points of 4, 3 bits, 2 shells
 const IqLattice& iq3s_lattice();    // 512 points of 4, 3 bits, 3 shells
 const IqLattice& iq2s_lattice();    // 1024 points of 8, 2 bits, 1 shell
 
-}  // namespace qb::ggml
-
-namespace qb::ggml {
-
 // How a quantizer runs the lattice fit (upstream's per-type constants).
 struct IqFitOptions {
   int search;          // is = -search..search
@@ -52,7 +48,7 @@ struct IqFitOptions {
 };
 
 // Upstream's lattice fit of a group of n magnitudes xval (iq3, iq2_s and iq2_xs quantizers,
-// specs/ggml.md 3.24-3.27), n a multiple of the lattice's point size: for each is, id as in
+// specs/ggml.md 3.24-3.27), n <= 32 a multiple of the lattice's point size: for each is, id as in
 // IqFitOptions, levels l = clamp(nearest_int((id*x - 1)/2), 0, levels-1) per point, an off-grid
 // point replaced by its best neighbour (smallest sum sqrt(w)*(s*(2l+1) - x)^2 at s = 1/id, the
 // first of equal distances), keeping the candidate with the largest sumqx^2/sumq2 (w = weights,
@@ -62,8 +58,8 @@ struct IqFitOptions {
 float iq_fit_group(const IqLattice& lattice, int n, const float* xval, const float* weight, const IqFitOptions& opt,
                    int* L);
 
-// The iq2_xxs/iq2_xs fit under an importance matrix (quantize_row_iq2_xxs_impl,
-// quantize_row_iq2_xs_impl; specs/ggml.md 3.23): the scale s0 of make_qp_quants(n, 4, xval,
+// The iq2_xxs fit (quantize_row_iq2_xxs_impl, which always has importance weights; specs/ggml.md
+// 3.23), n <= 32: the scale s0 of make_qp_quants(n, 4, xval,
 // weight) sets eff_max = 3*s0; for is = -6..6, id = (5 + 0.1is)/eff_max, levels and best
 // neighbours as in iq_fit_group (no on-grid bookkeeping), keeping the largest sumqx^2/sumq2;
 // then, when the scale is positive, every point is re-chosen at it and the scale refitted.
