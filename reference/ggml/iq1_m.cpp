@@ -1,12 +1,18 @@
 // iq1_m golden reference (specs/ggml.md 3.29, 4.2); compiled with -ffp-contract=off.
 #include "reference/ggml/iq1_m.h"
 
-#include <random>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
 
 #include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/iq_common.h"
+#include "reference/ggml/iq_lattice.h"
 #include "reference/ggml/iq_tables.h"
+#include "reference/ggml/nearest_int.h"
 
 namespace qb::ggml {
 
@@ -83,16 +89,131 @@ void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r
   });
 }
 
-// Random blocks with a finite super-block scale, |d| < 2: bit 14 of the assembled fp16 is bit 14
-// of scale word 3, bit 6 of the block's last byte.
-std::vector<std::vector<uint8_t>> random_blocks(const Format& f, int64_t rows, int64_t cols, const nlohmann::json&,
-                                                uint64_t seed) {
-  const int64_t nblocks = rows * (cols / kQK_K);
-  std::vector<uint8_t> blocks(static_cast<std::size_t>(nblocks * f.block_bytes));
-  std::mt19937_64 rng(seed);
-  for (auto& b : blocks) b = static_cast<uint8_t>(rng());
-  for (int64_t i = 0; i < nblocks; ++i) blocks[static_cast<std::size_t>((i + 1) * f.block_bytes - 1)] &= 0xBF;
-  return {std::move(blocks)};
+constexpr float kPlus[3] = {-1 + kDelta, kDelta, 1 + kDelta};
+constexpr float kMinus[3] = {-1 - kDelta, -kDelta, 1 - kDelta};
+// Shift pattern k of a 16-half: bit 1 = first 8-group shifted -0.125, bit 0 = second.
+const float* shifted(int k, int group) { return ((group == 0 ? k >> 1 : k) & 1) ? kMinus : kPlus; }
+
+// Upstream's iq1_m quantizer without an importance matrix (ggml_quantize_chunk; upstream has no
+// reference quantizer), specs/ggml.md 3.29: per 16 elements, weights w = x^2; the elements
+// sorted by value (stably, as glibc's merge sort orders equal values) and every split into
+// three runs of levels -1, 0, 1 scored for the 4 shift patterns of the two 8-groups, sums taken
+// in sorted order; a negative scale flips levels and shifts; off-grid 8-groups take their best
+// neighbour and the scale is refitted. d = max_scale/15, 3-bit codes
+// clamp(nearest_int((scale/d - 1)/2), 0, 7), then d refitted over the block with the codes and
+// stored as fp16(d*1.1125) in the scale words' top nibbles. A 16-half with max |x| < 1e-7 gets
+// index 0, code 0 and no shift bits.
+void encode_block(const float* x, uint8_t* out) {
+  const IqLattice& lattice = iq1s_lattice();
+  BlockIQ1_M blk{};
+  float scales[kQK_K / 16];
+  int shifts[kQK_K / 16] = {};
+  float max_scale = 0.0f;
+  for (int ib = 0; ib < kQK_K / 16; ++ib) {
+    const float* xb = x + 16 * ib;
+    float weight[16];
+    for (int i = 0; i < 16; ++i) weight[i] = xb[i] * xb[i];
+    float max = std::fabs(xb[0]);
+    for (int i = 1; i < 16; ++i) max = max > std::fabs(xb[i]) ? max : std::fabs(xb[i]);
+    if (max < 1e-7f) {
+      scales[ib] = 0.0f;
+      continue;
+    }
+    int order[16];
+    for (int j = 0; j < 16; ++j) order[j] = j;
+    std::stable_sort(order, order + 16, [&](int a, int b) { return xb[a] < xb[b]; });
+    float best = -std::numeric_limits<float>::max(), scale = max;
+    int best1 = -1, best2 = -1, best_k = -1;
+    for (int i1 = 0; i1 <= 16; ++i1) {
+      for (int i2 = i1; i2 <= 16; ++i2) {
+        float sumqx[4] = {}, sumq2[4] = {};
+        for (int j = 0; j < 16; ++j) {
+          const int i = order[j], level = j < i1 ? 0 : (j < i2 ? 1 : 2);
+          for (int k = 0; k < 4; ++k) {
+            const float q = shifted(k, i < 8 ? 0 : 1)[level];
+            sumqx[k] += weight[i] * q * xb[i];
+            sumq2[k] += weight[i] * q * q;
+          }
+        }
+        for (int k = 0; k < 4; ++k) {
+          if (sumq2[k] > 0 && sumqx[k] * sumqx[k] > best * sumq2[k]) {
+            scale = sumqx[k] / sumq2[k];
+            best = scale * sumqx[k];
+            best1 = i1;
+            best2 = i2;
+            best_k = k;
+          }
+        }
+      }
+    }
+    if (best_k < 0) throw std::invalid_argument("iq1_m encoder: input is not finite");
+    int L[16];
+    for (int j = 0; j < 16; ++j) L[order[j]] = j < best1 ? 0 : (j < best2 ? 1 : 2);
+    if (scale < 0) {
+      for (int& l : L) l = 2 - l;
+      scale = -scale;
+      best_k = 3 - best_k;
+    }
+    int index[2];
+    bool all_on_grid = true;
+    for (int k = 0; k < 2; ++k) {
+      index[k] = lattice.index_of(L + 8 * k);
+      if (index[k] < 0) {
+        all_on_grid = false;
+        index[k] = nearest_neighbour(lattice, L + 8 * k, xb + 8 * k, weight + 8 * k, scale, shifted(best_k, k));
+      }
+    }
+    if (!all_on_grid) {
+      float sumqx = 0.0f, sumq2 = 0.0f;
+      for (int i = 0; i < 16; ++i) {
+        const float q = shifted(best_k, i / 8)[L[i]];
+        sumqx += weight[i] * q * xb[i];
+        sumq2 += weight[i] * q * q;
+      }
+      if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+    }
+    blk.qs[2 * ib] = static_cast<uint8_t>(index[0] & 255);
+    blk.qs[2 * ib + 1] = static_cast<uint8_t>(index[1] & 255);
+    blk.qh[ib] = static_cast<uint8_t>((index[0] >> 8) | (index[1] >> 8) << 4);
+    scales[ib] = scale;
+    shifts[ib] = best_k;
+    max_scale = max_scale > scale ? max_scale : scale;
+  }
+  if (max_scale != 0.0f) {
+    static constexpr uint8_t kMasks[4] = {0x00, 0x80, 0x08, 0x88};
+    uint16_t sc[4] = {};
+    float d = max_scale / 15;
+    const float id = 1 / d;
+    float sumqx = 0.0f, sumq2 = 0.0f;
+    for (int ib = 0; ib < kQK_K / 16; ++ib) {
+      int l = nearest_int(0.5f * (id * scales[ib] - 1));
+      l = l < 0 ? 0 : (l > 7 ? 7 : l);
+      sc[ib / 4] = static_cast<uint16_t>(sc[ib / 4] | l << (3 * (ib % 4)));
+      blk.qh[ib] = static_cast<uint8_t>(blk.qh[ib] | kMasks[shifts[ib]]);
+      const float* xb = x + 16 * ib;
+      for (int k = 0; k < 2; ++k) {
+        const uint64_t g = iq1s_grid[blk.qs[2 * ib + k] | ((blk.qh[ib] >> (4 * k)) & 7) << 8];
+        for (int j = 0; j < 8; ++j) {
+          const float w = xb[8 * k + j] * xb[8 * k + j];
+          const float q = shifted(shifts[ib], k)[grid_i8(g, j) + 1] * static_cast<float>(2 * l + 1);
+          sumqx += w * q * xb[8 * k + j];
+          sumq2 += w * q * q;
+        }
+      }
+    }
+    if (sumq2 > 0) d = sumqx / sumq2;
+    const uint16_t u = f32_to_fp16(d * 1.1125f);
+    for (int k = 0; k < 4; ++k) sc[k] = static_cast<uint16_t>(sc[k] | ((u >> (4 * k)) & 15) << 12);
+    std::memcpy(blk.scales, sc, sizeof sc);
+  }
+  std::memcpy(out, &blk, sizeof blk);
+}
+
+void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
+            std::vector<std::vector<uint8_t>>& tensors) {
+  const int64_t nb = rows * cols / kQK_K;
+  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockIQ1_M)));
+  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK_K, tensors[0].data() + b * sizeof(BlockIQ1_M));
 }
 
 }  // namespace
@@ -104,7 +225,7 @@ Format iq1_m_format(Format f) {
   f.fp16_scale_offsets = {};
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
-  f.random_stored = random_blocks;
+  f.encode_ref = encode;
   f.gemv_rounding_depth = iq1_rounding_depth;
   return f;
 }

@@ -18,7 +18,8 @@ static_assert(sizeof(BlockIQ1_M) == 56, "iq1_m block is 56 bytes");
 // The block's fp16 super-block scale: nibble k of it is the top nibble of scale word k.
 uint16_t iq1_m_scale_bits(const uint8_t* block);
 
-// Registry entry: decoder and strict-order GEMV (no reference quantizer upstream).
+// Registry entry: decoder, strict-order GEMV, and as encoder upstream's quantizer without an
+// importance matrix (ggml_quantize_chunk's path; upstream has no reference quantizer).
 Format iq1_m_format(Format catalog_entry);
 
 }  // namespace qb::ggml

@@ -14,7 +14,8 @@ struct BlockIQ1_S {
 };
 static_assert(sizeof(BlockIQ1_S) == 50, "iq1_s block is 50 bytes");
 
-// Registry entry: decoder and strict-order GEMV (no reference quantizer upstream: imatrix only).
+// Registry entry: decoder, strict-order GEMV, and upstream's quantizer with an all-ones
+// importance matrix as encoder (upstream has no reference quantizer without one).
 Format iq1_s_format(Format catalog_entry);
 
 }  // namespace qb::ggml

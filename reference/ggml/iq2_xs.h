@@ -14,7 +14,8 @@ struct BlockIQ2_XS {
 };
 static_assert(sizeof(BlockIQ2_XS) == 74, "iq2_xs block is 74 bytes");
 
-// Registry entry: decoder and strict-order GEMV (no reference quantizer upstream: imatrix only).
+// Registry entry: decoder, strict-order GEMV, and upstream's quantizer with an all-ones
+// importance matrix as encoder (upstream has no reference quantizer without one).
 Format iq2_xs_format(Format catalog_entry);
 
 }  // namespace qb::ggml

@@ -13,7 +13,8 @@ struct BlockIQ2_XXS {
 };
 static_assert(sizeof(BlockIQ2_XXS) == 66, "iq2_xxs block is 66 bytes");
 
-// Registry entry: decoder and strict-order GEMV (no reference quantizer upstream: imatrix only).
+// Registry entry: decoder, strict-order GEMV, and upstream's quantizer with an all-ones
+// importance matrix as encoder (upstream has no reference quantizer without one).
 Format iq2_xxs_format(Format catalog_entry);
 
 }  // namespace qb::ggml

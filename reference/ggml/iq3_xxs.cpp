@@ -47,12 +47,11 @@ void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
 }
 
 // quantize_row_iq3_xxs_ref (no importance weights: w = x^2), specs/ggml.md 3.26. Per 8 elements
-// the signs are taken out with even parity: when an odd number is negative, the element of
-// smallest w*x^2 keeps its sign (its magnitude enters the fit negative) so that the 7 stored
-// bits imply the 8th. The magnitudes are fitted on the 256-point lattice (iq_fit_group); a
-// group with max magnitude < 1e-8 stays all zero (scale 0). d = max_scale/31 stored as
-// fp16(d*1.0125); group scale codes clamp(nearest_int((scale/d - 1)/2), 0, 15) through id = 1/d.
-// A block whose groups all have scale 0 is all zero.
+// the signs are taken out with even parity (even_parity_signs); the magnitudes are fitted on the
+// 256-point lattice (iq_fit_group); a group with max magnitude < 1e-8 stays all zero (scale 0).
+// d = max_scale/31 stored as fp16(d*1.0125); group scale codes
+// clamp(nearest_int((scale/d - 1)/2), 0, 15) through id = 1/d. A block whose groups all have
+// scale 0 is all zero.
 void encode_block(const float* x, uint8_t* out) {
   const IqLattice& lattice = iq3xxs_lattice();
   uint8_t qs[96] = {};
@@ -63,32 +62,7 @@ void encode_block(const float* x, uint8_t* out) {
     float weight[32], xval[32];
     for (int i = 0; i < 32; ++i) weight[i] = xb[i] * xb[i];
     uint32_t signs[4];
-    for (int k = 0; k < 4; ++k) {
-      int negative = 0;
-      uint32_t s = 0;
-      for (int i = 0; i < 8; ++i) {
-        const int e = 8 * k + i;
-        xval[e] = xb[e] >= 0 ? xb[e] : -xb[e];
-        if (!(xb[e] >= 0)) {
-          ++negative;
-          s |= 1u << i;
-        }
-      }
-      if (negative % 2) {
-        int imin = 0;
-        float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
-        for (int i = 1; i < 8; ++i) {
-          const float v = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
-          if (v < min) {
-            min = v;
-            imin = i;
-          }
-        }
-        xval[8 * k + imin] = -xval[8 * k + imin];
-        s ^= 1u << imin;
-      }
-      signs[k] = s & 127;
-    }
+    even_parity_signs(xb, weight, 4, xval, signs);
     float max = xval[0];
     for (int i = 1; i < 32; ++i) max = max > xval[i] ? max : xval[i];
     if (max < 1e-8f) {

@@ -1,11 +1,7 @@
 // What the 256-element iq types paired with q8_K share (specs/ggml.md 3.22-3.29, 4.2): the
-// scalar vec_dot loop, the GEMV rounding depth and the random filler of the types without an
-// encoder.
+// scalar vec_dot loop and the GEMV rounding depth.
 #pragma once
 #include <cstdint>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "harness/registry.h"
 #include "reference/ggml/ggml_format.h"
@@ -43,16 +39,10 @@ inline int64_t iq_q8_K_rounding_depth(int64_t cols) { return cols / 16 + 4 + 6; 
 // or from the codes) as two integer sums, rounds each, and adds them. Every rounding there is
 // relative to |g| + 0.125 instead of |g + delta|, at most 1.125/0.875 = 9/7 times larger (g = 1,
 // delta = -0.125); an evaluation that carries the two parts in separate fp32 accumulators to
-// the end (as upstream's AVX2 kernel does) has the same 9/7 factor on every rounding.
+// the end (a natural SIMD layout) has the same 9/7 factor on every rounding.
 // gamma_(2n) >= 2 gamma_n > (9/7) gamma_n, so counting each rounding twice covers it; for the
 // probabilistic model (sigma ~ sqrt(n)), the parts' squares g^2 + delta^2 are at most
 // 1.33 (g + delta)^2, under the factor 2 as well.
 inline int64_t iq1_rounding_depth(int64_t cols) { return 2 * iq_q8_K_rounding_depth(cols); }
-
-// Format::random_stored for iq types without an encoder: random block bytes (every grid index,
-// sign and scale code), each fp16 field of Format::fp16_scale_offsets with bit 14 cleared so
-// that |d| < 2 and finite (the golden `random_bytes` case does the same).
-std::vector<std::vector<uint8_t>> iq_random_blocks(const Format& f, int64_t rows, int64_t cols,
-                                                   const nlohmann::json& params, uint64_t seed);
 
 }  // namespace qb::ggml
