@@ -165,6 +165,11 @@ int main(int argc, char** argv) {
                                    "shape and params (each implemented format of the model, or --format's), and "
                                    "the projected time per token");
   model_opt->excludes(shape_opt);
+  std::string suite_name;
+  auto* suite_opt = app.add_option("--suite", suite_name,
+                                   "a family's named model shapes (e.g. llama7b-q4_0), benched like --model: "
+                                   "per layer and projected per token");
+  suite_opt->excludes(shape_opt)->excludes(model_opt);
   ParamOptions params;
   params.add(app);
 
@@ -176,13 +181,22 @@ int main(int argc, char** argv) {
   std::vector<Variant> pool = variants();
   try {
     app.parse(argc, argv);
-    if (!model_path.empty()) {
+    if (!suite_name.empty()) {
+      try {
+        model = suite_cases(suite_name);
+      } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("--suite", e.what());
+      }
+      model_path = model.source;  // from here on a suite is benched as a model
+    } else if (!model_path.empty()) {
       try {
         model = model_cases(model_path);
       } catch (const std::exception& e) {  // the input, not the command line, is at fault
         std::fprintf(stderr, "bench: --model: %s\n", e.what());
         return 2;
       }
+    }
+    if (!model_path.empty()) {
       if (model.cases.empty()) throw CLI::ValidationError("--model", model_path + " declares no layers");
       // A model of several formats (a GGUF file mixing types) benches each implemented one, or
       // only --format's; the projection says how many layers went unmeasured.

@@ -48,16 +48,15 @@ std::vector<LayerSpec> layers_of(const std::string& dir_or_config) {
   return layers_of(dir.empty() ? "." : dir);
 }
 
-}  // namespace
-
-ModelCases model_cases(const std::string& dir_or_config) {
+// Layers grouped into one case per distinct (format, shape, params) with its multiplicity.
+ModelCases cases_of_layers(const std::string& source, const std::vector<LayerSpec>& layers) {
   ModelCases m;
-  m.source = dir_or_config;
+  m.source = source;
   std::map<std::string, std::size_t> index;  // case key -> position in m.cases
-  for (const LayerSpec& l : layers_of(dir_or_config)) {
+  for (const LayerSpec& l : layers) {
     ++m.layers;
     const Format* format = find_format(l.format);
-    if (!format) throw FileError(dir_or_config, l.name, "format '" + l.format + "' is not registered");
+    if (!format) throw FileError(source, l.name, "format '" + l.format + "' is not registered");
     const std::string kind = layer_kind(l.name);
     const Shape shape{l.rows, l.cols};
     const std::string id = l.format + "/" + shape.str() + "/" + l.params.dump();
@@ -84,6 +83,16 @@ ModelCases model_cases(const std::string& dir_or_config) {
     c.tag += "-x" + std::to_string(c.multiplicity);
   }
   return m;
+}
+
+}  // namespace
+
+ModelCases model_cases(const std::string& dir_or_config) { return cases_of_layers(dir_or_config, layers_of(dir_or_config)); }
+
+ModelCases suite_cases(const std::string& name) {
+  const ShapeSuite* suite = find_suite(name);
+  if (!suite) throw std::invalid_argument("no suite '" + name + "'; suites: " + known_suites());
+  return cases_of_layers("suite " + suite->name + " (" + suite->source + ")", suite->layers());
 }
 
 std::vector<Projection> project(const ModelCases& model,

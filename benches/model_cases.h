@@ -22,6 +22,9 @@ struct ModelCases {
 // quantization_config as quantization_config.json). Throws qb::FileError naming the file and
 // field, e.g. for a quant_method no family claims.
 ModelCases model_cases(const std::string& dir_or_config);
+// A family's shape suite (harness/family.h ShapeSuite) as a model; std::invalid_argument naming
+// the known suites for an unknown name.
+ModelCases suite_cases(const std::string& name);
 
 struct Projection {
   std::string variant;

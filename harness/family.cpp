@@ -33,6 +33,20 @@ const Family* gguf_family() {
   return nullptr;
 }
 
+const ShapeSuite* find_suite(const std::string& name) {
+  for (const Family& fam : families())
+    for (const ShapeSuite& s : fam.suites)
+      if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::string known_suites() {
+  std::string out;
+  for (const Family& fam : families())
+    for (const ShapeSuite& s : fam.suites) out += (out.empty() ? "" : ", ") + s.name;
+  return out;
+}
+
 std::string known_quant_methods() {
   std::string s;
   for (const Family& f : families())

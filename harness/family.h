@@ -41,6 +41,14 @@ struct VectorImporter {
                  import::ImportReport& report) = nullptr;
 };
 
+// A named set of layers standing for one token of a known model (`bench --suite NAME`): the
+// layers a model file would declare, without the file.
+struct ShapeSuite {
+  std::string name;
+  std::string source;  // where the shapes come from
+  std::vector<LayerSpec> (*layers)() = nullptr;
+};
+
 struct Family {
   std::string id;
   std::vector<Format> formats;
@@ -50,6 +58,7 @@ struct Family {
   std::vector<BenchParam> bench_params;
   std::vector<Shape> default_shapes;
   std::string (*case_tag)(const nlohmann::json& params) = nullptr;
+  std::vector<ShapeSuite> suites;
 
   std::vector<VectorImporter> importers;
 
@@ -75,6 +84,9 @@ const Family& family_of(const Format& f);
 const Family* family_for_method(const std::string& method);
 // The family whose gguf_types is not empty, or null.
 const Family* gguf_family();
+// The suite of that name in any family, or null; known_suites() lists them all ("a, b").
+const ShapeSuite* find_suite(const std::string& name);
+std::string known_suites();
 // "a, b, c": every method some family claims (for error messages).
 std::string known_quant_methods();
 

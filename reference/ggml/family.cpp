@@ -30,6 +30,30 @@
 #include "reference/ggml/tq2_0.h"
 
 namespace qb::ggml {
+namespace {
+
+// One token of the model in shared/seeds/004_5923cb9ca39af5a0.txt (llama.cpp's Q4_0 quantize log
+// of a LLaMA-7B-shaped model): 32 blocks of attn_q/k/v/output [4096, 4096], ffn_up/gate
+// [4096, 11008] and ffn_down [11008, 4096] in q4_0, and output.weight [4096, 151851] kept in
+// q6_K (GGUF ne = [in, out]). token_embd.weight (q4_0, [4096, 151851]) is no GEMV: a token reads
+// one row of it (get_rows), so it is left out of the per-token time.
+std::vector<LayerSpec> llama7b_q4_0_layers() {
+  std::vector<LayerSpec> layers;
+  struct Kind {
+    const char* name;
+    int64_t rows, cols;
+  };
+  static constexpr Kind kBlock[] = {{"attn_q", 4096, 4096},     {"attn_k", 4096, 4096},   {"attn_v", 4096, 4096},
+                                    {"attn_output", 4096, 4096}, {"ffn_up", 11008, 4096}, {"ffn_gate", 11008, 4096},
+                                    {"ffn_down", 4096, 11008}};
+  for (int b = 0; b < 32; ++b)
+    for (const Kind& k : kBlock)
+      layers.push_back({"blk." + std::to_string(b) + "." + k.name + ".weight", "q4_0", k.rows, k.cols, nlohmann::json::object(), ""});
+  layers.push_back({"output.weight", "q6_K", 151851, 4096, nlohmann::json::object(), ""});
+  return layers;
+}
+
+}  // namespace
 
 Family ggml_family() {
   Family fam;
@@ -75,6 +99,7 @@ Family ggml_family() {
   // log's vocabulary (151851, and a q6_K output.weight) is not LLaMA-7B's; the LM head uses 32000.
   fam.default_shapes = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {32000, 4096}};
   fam.gguf_types = gguf_type_ids(fam.formats);
+  fam.suites.push_back({"llama7b-q4_0", "shared/seeds/004 llama.cpp Q4_0 quantize log", llama7b_q4_0_layers});
   fam.importers.push_back({"index.json with weight_types, one folder per type with manifest.json",
                            import::is_ggml_vectors, import::import_ggml_vectors});
   return fam;
