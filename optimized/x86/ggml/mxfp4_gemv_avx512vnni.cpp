@@ -50,7 +50,7 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void rows(
 }  // namespace
 
 QB_TARGET_AVX512VNNI void mxfp4_gemv_avx512vnni(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
-                                    float* y) {
+                                                float* y) {
   thread_local std::vector<uint8_t> buf;
   const ggml_x86::BlockAct a = ggml_x86::prepare_blocks(act, w->cols, kOffset, buf);
   alignas(16) int8_t shifted[16];

@@ -48,7 +48,7 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void rows(
 }  // namespace
 
 QB_TARGET_AVX512VNNI void q5_0_gemv_avx512vnni(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
-                                   float* y) {
+                                               float* y) {
   thread_local std::vector<uint8_t> buf;
   const ggml_x86::BlockAct a = ggml_x86::prepare_blocks(act, w->cols, 16, buf);
   const int64_t nb = w->cols / 32, row_bytes = nb * kBlock;

@@ -23,7 +23,10 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void rows(
     const uint8_t* w0, int64_t row_stride, const legacy::Q8_1Act& a, int64_t nb, float* y) {
   __m256 acc[R];
   float mins[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps(), mins[r] = 0.0f;
+  for (int r = 0; r < R; ++r) {
+    acc[r] = _mm256_setzero_ps();
+    mins[r] = 0.0f;
+  }
   for (int64_t k = 0; k < nb; ++k) {
     const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.x + 32 * k));
     const __m256 dx = _mm256_broadcast_ss(a.dx + k);
@@ -43,7 +46,7 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void rows(
 }  // namespace
 
 QB_TARGET_AVX512VNNI void q5_1_gemv_avx512vnni(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
-                                   float* y) {
+                                               float* y) {
   thread_local std::vector<uint8_t> buf;
   const legacy::Q8_1Act a = legacy::prepare_q8_1(act, w->cols, buf);
   const int64_t nb = w->cols / 32, row_bytes = nb * kBlock;
