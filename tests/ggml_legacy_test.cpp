@@ -3,6 +3,7 @@
 // derived in the comments from specs/ggml.md, never from the code under test), and both q8_1
 // quantizers against upstream's bytes (../shared/vectors/ggml/q8_1). The weight types' upstream
 // vectors are checked by import-vectors + verify (their fixtures).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -369,6 +370,54 @@ TEST(LegacyQ8_1, ZeroBlockAndPartialLength) {
   EXPECT_EQ(native, std::vector<uint8_t>(36, 0));
   EXPECT_EQ(ref, std::vector<uint8_t>(36, 0));
   EXPECT_THROW(ggml::quantize_row_q8_1_native(x.data(), 31, native.data()), std::invalid_argument);
+}
+
+TEST(LegacyQ8_1, NonFiniteAndOverflowingLevelsAreDefined) {
+  // All NaN: amax is NaN on both paths (the second operand wins every MAX/vmaxps), d = NaN/127
+  // (fp16 0x7E00), id NaN, every level NaN -> -128. Native s: the int32 indefinite values sum to
+  // 32 * -2^31 = 0 modulo 2^32, NaN * 0 = NaN (0x7E00); ref s: the int8 sum -4096 times NaN (0x7E00).
+  std::vector<float> x(32, kNaN);
+  std::vector<uint8_t> native(36), ref(36);
+  ggml::quantize_row_q8_1_native(x.data(), 32, native.data());
+  ggml::quantize_row_q8_1_ref(x.data(), 32, ref.data());
+  for (const auto* b : {&native, &ref}) {
+    EXPECT_EQ(u16(*b, 0), 0x7E00);
+    EXPECT_EQ(u16(*b, 2), 0x7E00);
+    for (int j = 4; j < 36; ++j) EXPECT_EQ((*b)[j], 0x80) << j;
+  }
+  // amax = 1e-38: id = 127/amax overflows to +Inf, so x0 * id = Inf and 0 * Inf = NaN: every level
+  // is the indefinite value (-128), their int32 sum 0; d = amax/127 is below fp16's smallest
+  // subnormal: fp16 0, and s = fp16(d * 0) = 0.
+  std::fill(x.begin(), x.end(), 0.0f);
+  x[0] = 1e-38f;
+  ggml::quantize_row_q8_1_native(x.data(), 32, native.data());
+  EXPECT_EQ(u16(native, 0), 0x0000);
+  EXPECT_EQ(u16(native, 2), 0x0000);
+  for (int j = 4; j < 36; ++j) EXPECT_EQ(native[j], 0x80) << j;
+}
+
+TEST(LegacyEncoders, NonFiniteInputsGiveDefinedBytes) {
+  // q5_0, x0 = +Inf, the rest 0: max = Inf, d = Inf/-16 = -Inf (0xFC00), id = 1/-Inf = -0. Level 0:
+  // Inf * -0 = NaN, its conversion the int32 indefinite value whose low byte is 0 -> MIN(31, 0) = 0;
+  // the others 0 * -0 + 16.5 -> 16 (nibble 0, qh bit set).
+  std::vector<float> x(32, 0.0f);
+  x[0] = std::numeric_limits<float>::infinity();
+  auto b = encode("q5_0", x);
+  EXPECT_EQ(u16(b, 0), 0xFC00);
+  uint32_t qh;
+  std::memcpy(&qh, b.data() + 2, 4);
+  EXPECT_EQ(qh, 0xFFFFFFFEu);
+  for (int j = 6; j < 22; ++j) EXPECT_EQ(b[j], 0x00) << j;
+  // mxfp4, same input: log2(Inf) = Inf converts to the indefinite value, low byte 0: e = 0. Every
+  // error against x0 = Inf is Inf, so code 0 stays (strict <); zeros take code 0 too.
+  b = encode("mxfp4", x);
+  for (uint8_t v : b) EXPECT_EQ(v, 0);
+  // mxfp4, amax = 2^-149: floor(log2) - 2 + 127 = -24, kept modulo 256 as x86 stores it: e = 232
+  // (half scale 2^104), and every x is nearest to 0 (code 0).
+  x[0] = std::ldexp(1.0f, -149);
+  b = encode("mxfp4", x);
+  EXPECT_EQ(b[0], 232);
+  for (int j = 1; j < 17; ++j) EXPECT_EQ(b[j], 0) << j;
 }
 
 std::vector<uint8_t> read_bytes(const fs::path& p) {

@@ -95,7 +95,7 @@ Format q5_0_format(Format f) {
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
   f.encode_ref = encode;
-  f.gemv_rounding_depth = q8_0_paired_rounding_depth;
+  f.gemv_rounding_depth = q8_0_paired_rounding_depth;  // (dx*dy)*sumi: 2 roundings per 32-element term, as q4_0
   f.exact_gemv_case = q8_0_paired_exact_case;
   return f;
 }
