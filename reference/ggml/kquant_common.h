@@ -40,7 +40,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L);
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
 // make_qkx2_quants (q2_K, q4_K, q5_K): scale and min (levels 0..nmax, L) minimising the weighted
 // error (|.| with use_mad, else squared) over nstep+1 trial inverse scales; n <= 32. Returns the
-// scale and stores -min (>= 0 unless the search went astray) in *the_min.
+// scale and stores -min in *the_min (the min is never positive, so this is >= 0 or -0).
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, float rmin,
                        float rdelta, int nstep, bool use_mad);
 
