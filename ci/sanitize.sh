@@ -10,6 +10,8 @@
 # The mutant plugins are left out (deliberately wrong kernels, checked by the normal tier).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache (used when installed): paths relative to the checkout, wherever it is cloned.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 build=${1:-build-asan}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DQB_SANITIZE=ON -DQB_MUTANTS=OFF

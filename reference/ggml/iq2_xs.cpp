@@ -36,7 +36,7 @@ void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
           const uint64_t g = iq2xs_grid[q & 511];
           const uint8_t signs = ksigns_iq2xs[q >> 9];
           for (int j = 0; j < 8; ++j)
-            y[j] = (db[l / 2] * static_cast<float>(grid_u8(g, j))) * (signs >> j & 1 ? -1.0f : 1.0f);
+            y[j] = apply_sign(db[l / 2] * static_cast<float>(grid_u8(g, j)), signs >> j & 1);
         }
       }
     }

@@ -35,7 +35,7 @@ void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
           const uint64_t g = iq2xxs_grid[blk[2 + 8 * ib + l]];
           const uint8_t signs = ksigns_iq2xs[(a >> (7 * l)) & 127];
           for (int j = 0; j < 8; ++j)
-            y[j] = (db * static_cast<float>(grid_u8(g, j))) * (signs >> j & 1 ? -1.0f : 1.0f);
+            y[j] = apply_sign(db * static_cast<float>(grid_u8(g, j)), signs >> j & 1);
         }
       }
     }

@@ -36,7 +36,7 @@ void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
         for (int l = 0; l < 4; ++l, y += 8) {
           const uint8_t signs = blk[kSigns + 4 * ib + l];
           for (int j = 0; j < 8; ++j)
-            y[j] = (db * static_cast<float>(magnitude(blk, ib, l, j))) * (signs >> j & 1 ? -1.0f : 1.0f);
+            y[j] = apply_sign(db * static_cast<float>(magnitude(blk, ib, l, j)), signs >> j & 1);
         }
       }
     }

@@ -9,6 +9,13 @@
 
 namespace qb::ggml {
 
+// Upstream's decode `v * (sign ? -1.f : 1.f)` of iq2_* and iq3_* (specs/ggml.md 3.23-3.27) as its
+// build runs it: GCC folds the multiplication by -1 into a sign-bit flip at -O1 and above (upstream
+// is built Release, spec section 0), which flips a NaN's sign too (IEEE 754 leaves the sign of a NaN
+// product unspecified, so both are conforming). IEEE negation states that flip, so the result does
+// not rest on this build's folding; gguf-py's numpy multiply keeps the sign (tests/gguf_oracle.py).
+inline float apply_sign(float v, bool negative) { return negative ? -v : v; }
+
 // Upstream's scalar vec_dot for a 256-element type paired with q8_K (specs/ggml.md 4.2): sumf
 // starts at 0, `block(weight_block, act_block, sumf)` adds the block's fp32 term(s) to it exactly
 // as upstream rounds them, and the result is final_factor * sumf (0.125f for iq2_*, 0.25f for

@@ -36,7 +36,7 @@ void quantize_row(const float* x, int64_t n, uint8_t* out) {
     const float d = kNative ? div127(amax) : amax / 127.0f;
     // `!= 0` is true for NaN: id is then NaN and every level NaN.
     const float id = kNative ? (amax != 0.0f ? 127.0f / amax : 0.0f) : (d != 0.0f ? 1.0f / d : 0.0f);
-    blk.d = kNative ? f16c_fp16(d) : f32_to_fp16(d);
+    blk.d = kNative ? f32_to_fp16_rne(d) : f32_to_fp16(d);
     uint32_t sum = 0;  // modulo 2^32, as vpaddd (native) adds; the ref's int8 sum never wraps
     for (int j = 0; j < kQK8_1; ++j) {
       const float v = xb[j] * id;
@@ -47,7 +47,7 @@ void quantize_row(const float* x, int64_t n, uint8_t* out) {
       sum += static_cast<uint32_t>(kNative ? level : blk.qs[j]);
     }
     const float total = static_cast<float>(static_cast<int32_t>(sum));
-    blk.s = kNative ? f16c_fp16(d * total) : f32_to_fp16(total * d);
+    blk.s = kNative ? f32_to_fp16_rne(d * total) : f32_to_fp16(total * d);
     std::memcpy(out + b * sizeof(BlockQ8_1), &blk, sizeof blk);
   }
 }

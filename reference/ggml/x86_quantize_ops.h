@@ -1,6 +1,7 @@
 // The instruction semantics ggml's x86 activation quantizers (quantize_row_q8_0 / q8_1, AVX2 path,
 // specs/ggml.md 3.5, 3.6) rest on, as scalar functions defined for every input: nothing here is UB.
-// q8_1_activation.cpp builds on them; q8_0_activation.cpp holds the same steps for q8_0.
+// q8_0_activation.cpp and q8_1_activation.cpp build on them (F16C's conversion is
+// reference/common/half.h f32_to_fp16_rne).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -28,15 +29,6 @@ inline float native_amax32(const float* x) {
   float t[4];
   for (int j = 0; j < 4; ++j) t[j] = max_second_wins(m[4 + j], m[j]);
   return max_second_wins(max_second_wins(t[0], t[2]), max_second_wins(t[1], t[3]));
-}
-
-// fp32 -> fp16 as F16C's vcvtps2ph (imm 0, round to nearest even): the software conversion
-// except that a NaN keeps its sign and the top 10 bits of its payload, quiet bit forced.
-inline uint16_t f16c_fp16(float f) {
-  const uint32_t b = f32_to_bits(f);
-  if ((b & 0x7FFFFFFFu) > 0x7F800000u)
-    return static_cast<uint16_t>(((b >> 16) & 0x8000u) | 0x7E00u | ((b >> 13) & 0x3FFu));
-  return f32_to_fp16(f);
 }
 
 // amax / 127 as divss computes it: a NaN amax comes back quieted with its payload, written out so
