@@ -29,7 +29,7 @@ fi
 tests=$build/bin/quantbench_tests
 total=0 caught=0 errors=0 tests_caught=0 not_run=0
 while IFS= read -r line; do
-  re='^QB_MUTANT\(([a-z0-9_]+), *([a-z0-9_]+), *([a-z_]+), *"(.*)"\)$'
+  re='^QB_MUTANT\(([A-Za-z0-9_]+), *([A-Za-z0-9_]+), *([a-z_]+), *"(.*)"\)$'
   [[ $line =~ ^QB_MUTANT\( ]] || continue
   if [[ ! $line =~ $re ]]; then
     echo "ci/mutants.sh: $list: malformed line: $line" >&2
