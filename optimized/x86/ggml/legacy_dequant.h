@@ -14,9 +14,10 @@
 // Everything is in an unnamed namespace: each kernel file's copy is its own, compiled for its
 // target and with its own mutant switches (a mutant plugin compiles one kernel file).
 #pragma once
+#include "optimized/x86/intrinsics.h"
+
 #include "optimized/mutation.h"
 #include "optimized/x86/ggml/legacy_x86.h"
-#include "optimized/x86/intrinsics.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/stream_store.h"
 #include "optimized/x86/target.h"

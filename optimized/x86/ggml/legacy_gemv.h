@@ -13,12 +13,13 @@
 // Everything is in an unnamed namespace: each kernel file's copy is its own, compiled for its
 // target and with its own mutant switches (a mutant plugin compiles one kernel file).
 #pragma once
+#include "optimized/x86/intrinsics.h"
+
 #include <vector>
 
 #include "optimized/mutation.h"
 #include "optimized/x86/ggml/ggml_x86_common.h"
 #include "optimized/x86/ggml/legacy_x86.h"
-#include "optimized/x86/intrinsics.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
