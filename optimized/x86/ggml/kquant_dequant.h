@@ -1,10 +1,14 @@
-// The row loops of the q6_K and tq2_0 fp32 dequantizations (AVX2 and AVX-512), templated on the
-// vector width (V8: 8 floats per store, V16: 16 floats per store). Both assemble each 32-element
+// The row loops of the q4_K, q6_K and tq2_0 fp32 dequantizations (AVX2 and AVX-512), templated on
+// the vector width (V8: 8 floats per store, V16: 16 floats per store). Each assembles a 32-element
 // group's codes as 32 int8 in element order in one 256-bit register at either width, so the
-// widths differ only in how 16 codes times a scalar scale are converted and stored: int8 widened
-// and converted to float (exact), one vmulps by the broadcast scale (the reference's last
-// rounding), so the output is bit-identical at either width.
+// widths differ only in how 16 codes and scalar scales are converted and stored: int8 widened and
+// converted to float (exact), one vmulps by the broadcast scale (and for q4_K one vsubps of the
+// broadcast min, never an FMA), the reference's roundings on the same operands in its order, so the
+// output is bit-identical at either width.
 //
+// q4_K (spec 3.14): per 32-element sub-block the reference computes d1 = d*sc and m1 = dmin*m once
+// (scalar, the same two IEEE multiplies here), then y = d1*q - m1; each 64-element chunk c holds
+// sub-block 2c in the low nibbles of qs[32c..32c+31] and sub-block 2c+1 in the high nibbles.
 // q6_K (spec 3.16): per 32-element group (half h, quarter s) the 6-bit levels come from 32
 // low-nibble bytes of ql and 2-bit pairs of qh, minus 32; per 16-element sub-block d1 = d*scale is
 // the reference's scalar multiply, then y = d1*q. tq2_0 (spec 3.19): byte 32c + m holds elements
@@ -25,6 +29,8 @@
 #include "optimized/x86/stream_store.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/kquant_common.h"
+#include "reference/ggml/q4_K.h"
 #include "reference/ggml/q6_K.h"
 #include "reference/ggml/q8_K_activation.h"
 #include "reference/ggml/tq2_0.h"
@@ -36,7 +42,7 @@
 namespace qb::x86::kquant {
 namespace {
 
-// 16 int8 codes q to y[0..15] as d*q, in two 8-float stores.
+// 16 int8 codes q to y[0..15] as d*q (store16) or d*q - m (store16_minus), in two 8-float stores.
 struct V8 {
   static constexpr int kBytes = 32;
   template <bool kStream>
@@ -44,6 +50,14 @@ struct V8 {
     const __m256 vd = _mm256_set1_ps(d);
     store_ps<kStream>(y, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), vd));
     store_ps<kStream>(y + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), vd));
+  }
+  template <bool kStream>
+  QB_TARGET_AVX2 static inline __attribute__((always_inline)) void store16_minus(float* y, __m128i q, float d,
+                                                                                 float m) {
+    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+    store_ps<kStream>(y, _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), vd), vm));
+    store_ps<kStream>(
+        y + 8, _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), vd), vm));
   }
 };
 
@@ -54,7 +68,45 @@ struct V16 {
   QB_TARGET_AVX512 static inline __attribute__((always_inline)) void store16(float* y, __m128i q, float d) {
     store_ps<kStream>(y, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(d)));
   }
+  template <bool kStream>
+  QB_TARGET_AVX512 static inline __attribute__((always_inline)) void store16_minus(float* y, __m128i q, float d,
+                                                                                   float m) {
+    store_ps<kStream>(y, _mm512_sub_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(d)),
+                                       _mm512_set1_ps(m)));
+  }
 };
+
+template <class V, bool kStream>
+QB_KERNEL_TARGET void q4_K_rows(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  constexpr int64_t kBlock = sizeof(ggml::BlockQ4_K);
+  const int64_t nb = w->cols / ggml::kQK_K;
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* blk = ggml::row_blocks(w, r, ggml::kQK_K, kBlock);
+    float* y = out + r * w->cols;
+    for (int64_t b = 0; b < nb; ++b, blk += kBlock, y += ggml::kQK_K) {
+      const float d = _cvtsh_ss(ggml::load_u16(blk)), dmin = _cvtsh_ss(ggml::load_u16(blk + 2));
+      const uint8_t* scales = blk + 4;
+      for (int c = 0; c < 4; ++c) {  // 64 elements: low nibbles of qs[32c..], then high nibbles
+        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+        constexpr bool swap = QB_MUTANT_ON(q4_K_dq2_nibble_halves_swapped);
+        // Codes 0..15: sign extension as int8 gives the same values as zero extension.
+        const __m256i q[2] = {_mm256_and_si256(swap ? _mm256_srli_epi16(raw, 4) : raw, m4),
+                              _mm256_and_si256(swap ? raw : _mm256_srli_epi16(raw, 4), m4)};
+        for (int half = 0; half < 2; ++half) {
+          uint8_t sc, m;
+          ggml::get_scale_min_k4(2 * c + half, scales, sc, m);
+          const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
+          // Mutant q4_K_dq512_min_plus: the high-nibble sub-block's min added instead of subtracted.
+          const float m1_used = half == 1 && QB_MUTANT_ON(q4_K_dq512_min_plus) ? -m1 : m1;
+          float* ys = y + 64 * c + 32 * half;
+          V::template store16_minus<kStream>(ys, _mm256_castsi256_si128(q[half]), d1, m1_used);
+          V::template store16_minus<kStream>(ys + 16, _mm256_extracti128_si256(q[half], 1), d1, m1_used);
+        }
+      }
+    }
+  }
+}
 
 template <class V, bool kStream>
 QB_KERNEL_TARGET void q6_K_rows(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
@@ -111,6 +163,12 @@ QB_KERNEL_TARGET void tq2_0_rows(const qb_weight* w, int64_t r0, int64_t r1, flo
       }
     }
   }
+}
+
+// Op::dequant rows [r0, r1) of w to fp32, out[r * w->cols + c].
+template <class V>
+inline void q4_K_dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  dequant_with_stream_stores<V::kBytes, q4_K_rows<V, true>, q4_K_rows<V, false>>(w, r0, r1, out);
 }
 
 // Op::dequant rows [r0, r1) of w to fp32, out[r * w->cols + c].
