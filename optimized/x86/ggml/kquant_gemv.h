@@ -17,6 +17,8 @@
 #include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/kquant_common.h"
+#include "reference/ggml/q4_K.h"
 #include "reference/ggml/q8_K_activation.h"
 
 #ifndef QB_KERNEL_TARGET
@@ -28,6 +30,27 @@ namespace {
 
 QB_TARGET_AVX2 inline __attribute__((always_inline)) void set_zero(__m256& v) { v = _mm256_setzero_ps(); }
 QB_TARGET_AVX512 inline __attribute__((always_inline)) void set_zero(__m512& v) { v = _mm512_setzero_ps(); }
+
+// The scalar part of a q4_K block term at either width: the 8 sub-blocks' 6-bit scales sc and
+// mins, summs = sum_j min_j * (activation sum of sub-block j's 32 elements) (exact in int32),
+// dall = d*yd and dmin = dmin_w*yd (the reference's products).
+struct Q4_KScalars {
+  uint8_t sc[8];
+  int32_t summs;
+  float dall, dmin;
+};
+
+QB_TARGET_AVX2 inline __attribute__((always_inline)) Q4_KScalars q4_K_scalars(const uint8_t* blk, const uint8_t* xb) {
+  Q4_KScalars s;
+  uint8_t mn[8];
+  for (int j = 0; j < 8; ++j) ggml::get_scale_min_k4(j, blk + 4, s.sc[j], mn[j]);
+  s.summs = 0;
+  for (int j = 0; j < 8; ++j) s.summs += (ggml::q8_K_bsum(xb, 2 * j) + ggml::q8_K_bsum(xb, 2 * j + 1)) * mn[j];
+  const float yd = ggml::q8_K_d(xb);
+  s.dall = _cvtsh_ss(ggml::load_u16(blk)) * yd;
+  s.dmin = _cvtsh_ss(ggml::load_u16(blk + 2)) * yd;
+  return s;
+}
 
 template <class Term, int R>
 QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* w0, int64_t row_stride,

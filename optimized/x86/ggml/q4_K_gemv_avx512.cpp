@@ -14,9 +14,6 @@
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
-#include "reference/ggml/kquant_common.h"
-#include "reference/ggml/q4_K.h"
-#include "reference/ggml/q8_K_activation.h"
 
 namespace qb::x86 {
 namespace {
@@ -29,10 +26,8 @@ struct Term {
                                                                            __m512& acc, float& mins) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const int8_t* x8 = ggml::q8_K_qs(xb);
-    uint8_t sc[8], mn[8];
-    for (int j = 0; j < 8; ++j) ggml::get_scale_min_k4(j, blk + 4, sc[j], mn[j]);
-    int32_t summs = 0;
-    for (int j = 0; j < 8; ++j) summs += (ggml::q8_K_bsum(xb, 2 * j) + ggml::q8_K_bsum(xb, 2 * j + 1)) * mn[j];
+    const kquant::Q4_KScalars bs = kquant::q4_K_scalars(blk, xb);
+    const uint8_t* sc = bs.sc;
     __m512i isum = _mm512_setzero_si512();
     for (int c = 0; c < 4; ++c) {
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
@@ -44,11 +39,8 @@ struct Term {
                                            _mm256_set1_epi16(static_cast<int16_t>(sc_hi)), 1);
       isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(q, x), s));
     }
-    const float yd = ggml::q8_K_d(xb);
-    const float dall = _cvtsh_ss(ggml::load_u16(blk)) * yd;
-    const float dmin = _cvtsh_ss(ggml::load_u16(blk + 2)) * yd;
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(dall), _mm512_cvtepi32_ps(isum), acc);
-    mins += dmin * static_cast<float>(summs);
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(bs.dall), _mm512_cvtepi32_ps(isum), acc);
+    mins += bs.dmin * static_cast<float>(bs.summs);
   }
 };
 
