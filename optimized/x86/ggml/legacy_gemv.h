@@ -57,46 +57,46 @@ struct VnniDot {
 // term), prepare (the activation), codes (32 unsigned codes in element order), scale (the block's
 // scale product with d_x), and for kMin formats min_term.
 
-// q4_1 (d, m, 16 bytes of nibbles): unsigned nibbles 0..15 against the q8_1 activation.
-struct Q4_1 {
-  static constexpr int64_t kBlock = sizeof(ggml::BlockQ4_1);
+// The fp16 scale d at byte 0: the block's scale product is d_w * d_x.
+struct HalfScale {
+  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 scale(const uint8_t* blk, __m256 dx) {
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk))), dx);
+  }
+};
+
+// The q8_1-paired formats (d, m, ...): the min term m_w * s_x, unless kDropped (the formats'
+// mutants that never accumulate it).
+template <bool kDropped>
+struct Q8_1Paired : HalfScale {
   static constexpr bool kMin = true;
   static Q8_1Act prepare(const uint8_t* act, int64_t cols, std::vector<uint8_t>& buf) {
     return prepare_q8_1(act, cols, buf);
   }
+  QB_TARGET_AVX2 static inline __attribute__((always_inline)) float min_term(const uint8_t* blk, float sx) {
+    return kDropped ? 0.0f : _cvtsh_ss(ggml::load_u16(blk + 2)) * sx;
+  }
+};
+
+// q4_1 (d, m, 16 bytes of nibbles): unsigned nibbles 0..15 against the q8_1 activation.
+struct Q4_1 : Q8_1Paired<QB_MUTANT_ON(q4_1_gemv2_min_term_dropped)> {
+  static constexpr int64_t kBlock = sizeof(ggml::BlockQ4_1);
   QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i codes(const uint8_t* blk) {
     return nibbles(blk + 4);
-  }
-  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 scale(const uint8_t* blk, __m256 dx) {
-    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk))), dx);
-  }
-  QB_TARGET_AVX2 static inline __attribute__((always_inline)) float min_term(const uint8_t* blk, float sx) {
-    return QB_MUTANT_ON(q4_1_gemv2_min_term_dropped) ? 0.0f : _cvtsh_ss(ggml::load_u16(blk + 2)) * sx;
   }
 };
 
 // q5_1 (d, m, qh, 16 bytes of nibbles): unsigned 5-bit codes 0..31 (nibble | bit 4 from qh) against
 // the q8_1 activation.
-struct Q5_1 {
+struct Q5_1 : Q8_1Paired<QB_MUTANT_ON(q5_1_gemv2_min_term_dropped)> {
   static constexpr int64_t kBlock = sizeof(ggml::BlockQ5_1);
-  static constexpr bool kMin = true;
-  static Q8_1Act prepare(const uint8_t* act, int64_t cols, std::vector<uint8_t>& buf) {
-    return prepare_q8_1(act, cols, buf);
-  }
   QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i codes(const uint8_t* blk) {
     return _mm256_or_si256(nibbles(blk + 8), fifth_bits(blk + 4));
-  }
-  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 scale(const uint8_t* blk, __m256 dx) {
-    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk))), dx);
-  }
-  QB_TARGET_AVX2 static inline __attribute__((always_inline)) float min_term(const uint8_t* blk, float sx) {
-    return QB_MUTANT_ON(q5_1_gemv2_min_term_dropped) ? 0.0f : _cvtsh_ss(ggml::load_u16(blk + 2)) * sx;
   }
 };
 
 // q5_0 (d, qh, 16 bytes of nibbles): unsigned 5-bit codes 0..31 against the q8_0 activation, whose
 // prepared seeds -16 * (lane activation sum) make the lane sums exact sums of (q - 16) * x.
-struct Q5_0 {
+struct Q5_0 : HalfScale {
   static constexpr int64_t kBlock = sizeof(ggml::BlockQ5_0);
   static constexpr bool kMin = false;
   static ggml_x86::BlockAct prepare(const uint8_t* act, int64_t cols, std::vector<uint8_t>& buf) {
@@ -104,9 +104,6 @@ struct Q5_0 {
   }
   QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i codes(const uint8_t* blk) {
     return _mm256_or_si256(nibbles(blk + 6), fifth_bits(blk + 2));
-  }
-  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 scale(const uint8_t* blk, __m256 dx) {
-    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk))), dx);
   }
 };
 
