@@ -7,75 +7,49 @@
 // accumulated in a scalar beside it and subtracted after the lane sum. Each term's path: d*yd,
 // the FMA, the block chain, a 3-level lane tree and the final subtraction, within
 // kquant_rounding_depth (reference/ggml/kquant_common.cpp). Four rows share every activation load.
+#define QB_KERNEL_TARGET QB_TARGET_AVX2
+#include "optimized/x86/ggml/kquant_gemv.h"
+
 #include "optimized/x86/intrinsics.h"
 
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
-#include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
-#include "reference/ggml/kquant_common.h"
-#include "reference/ggml/q4_K.h"
-#include "reference/ggml/q8_K_activation.h"
 
 namespace qb::x86 {
 namespace {
 
-constexpr int64_t kBlock = sizeof(ggml::BlockQ4_K), kActBlock = sizeof(ggml::BlockQ8_K);
-
-// One weight block against one activation block: acc += (d*yd) * lanes, mins += (dmin*yd)*summs.
-QB_TARGET_AVX2 static inline __attribute__((always_inline)) void block_term(const uint8_t* blk, const uint8_t* xb,
-                                                                            __m256& acc, float& mins) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  const int8_t* x8 = ggml::q8_K_qs(xb);
-  uint8_t sc[8], mn[8];
-  for (int j = 0; j < 8; ++j) ggml::get_scale_min_k4(j, blk + 4, sc[j], mn[j]);
-  int32_t summs = 0;
-  for (int j = 0; j < 8; ++j) summs += (ggml::q8_K_bsum(xb, 2 * j) + ggml::q8_K_bsum(xb, 2 * j + 1)) * mn[j];
-  __m256i isum = _mm256_setzero_si256();
-  for (int c = 0; c < 4; ++c) {
-    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
-    const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x8 + 64 * c));
-    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x8 + 64 * c + 32));
-    const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_set1_epi16(sc[2 * c]));
-    const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x1), _mm256_set1_epi16(sc[2 * c + 1]));
-    isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
-  }
-  const float yd = ggml::q8_K_d(xb);
-  const float dall = _cvtsh_ss(ggml::load_u16(blk)) * yd;
-  const float dmin = _cvtsh_ss(ggml::load_u16(blk + 2)) * yd;
-  acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(isum), acc);
-  if constexpr (!QB_MUTANT_ON(q4_K_gemv2_min_term_dropped)) mins += dmin * static_cast<float>(summs);
-}
-
-template <int R>
-QB_TARGET_AVX2 static inline __attribute__((always_inline)) void rows(const uint8_t* w0, int64_t row_stride,
-                                                                      const uint8_t* act, int64_t nb, float* y) {
-  __m256 acc[R];
-  float mins[R];
-  for (int r = 0; r < R; ++r) {
-    acc[r] = _mm256_setzero_ps();
-    mins[r] = 0.0f;
-  }
-  for (int64_t k = 0; k < nb; ++k)
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* p = w0 + r * row_stride + k * kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(p + R * row_stride), _MM_HINT_T1);
-      block_term(p, act + k * kActBlock, acc[r], mins[r]);
+struct Term {
+  using Acc = __m256;
+  static constexpr int64_t kBlock = sizeof(ggml::BlockQ4_K);
+  static constexpr bool kMin = true;
+  // One weight block against one activation block: acc += (d*yd) * lanes, mins += (dmin*yd)*summs.
+  QB_TARGET_AVX2 static inline __attribute__((always_inline)) void block(const uint8_t* blk, const uint8_t* xb,
+                                                                         __m256& acc, float& mins) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const int8_t* x8 = ggml::q8_K_qs(xb);
+    const kquant::Q4_KScalars bs = kquant::q4_K_scalars(blk, xb);
+    const uint8_t* sc = bs.sc;
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+      const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x8 + 64 * c));
+      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x8 + 64 * c + 32));
+      const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_set1_epi16(sc[2 * c]));
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x1), _mm256_set1_epi16(sc[2 * c + 1]));
+      isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
     }
-  for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]) - mins[r];
-}
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(bs.dall), _mm256_cvtepi32_ps(isum), acc);
+    if constexpr (!QB_MUTANT_ON(q4_K_gemv2_min_term_dropped)) mins += bs.dmin * static_cast<float>(bs.summs);
+  }
+};
 
 }  // namespace
 
-QB_TARGET_AVX2 void q4_K_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
-                                   float* y) {
-  const int64_t nb = w->cols / ggml::kQK_K, row_bytes = nb * kBlock;
-  const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) rows<4>(data + r * row_bytes, row_bytes, act, nb, y + r);
-  for (; r < r1; ++r) rows<1>(data + r * row_bytes, row_bytes, act, nb, y + r);
+QB_TARGET_AVX2 void q4_K_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+  kquant::gemv<Term>(w, act, r0, r1, y);
 }
 
 }  // namespace qb::x86

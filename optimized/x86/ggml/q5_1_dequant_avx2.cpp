@@ -1,41 +1,12 @@
-// q5_1 dequantization, AVX2: 5-bit codes (nibble | bit 4 from qh) as exact floats, times the
-// vcvtph2ps-widened d, then + m: the reference's two roundings on the same operands, the NaN
-// product first in the addition as in its scaled_plus_min, so the output is bit-identical.
-#include "optimized/x86/intrinsics.h"
-
-#include "optimized/mutation.h"
-#include "optimized/x86/ggml/legacy_x86.h"
-#include "optimized/x86/kernels.h"
-#include "optimized/x86/stream_store.h"
-#include "optimized/x86/target.h"
-#include "reference/ggml/ggml_format.h"
-#include "reference/ggml/q5_1.h"
+// q5_1 dequantization, AVX2 (8-float vectors): the row loop of legacy_dequant.h (Q5_1 unpacking), whose
+// comment says why the output is bit-identical to the reference.
+#define QB_KERNEL_TARGET QB_TARGET_AVX2
+#include "optimized/x86/ggml/legacy_dequant.h"
 
 namespace qb::x86 {
-namespace {
-
-template <bool kStream>
-QB_TARGET_AVX2 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  const int64_t nb = w->cols / ggml::kQK5_1;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = ggml::row_blocks(w, r, ggml::kQK5_1, sizeof(ggml::BlockQ5_1));
-    float* y = out + r * w->cols;
-    for (int64_t b = 0; b < nb; ++b, blk += sizeof(ggml::BlockQ5_1), y += ggml::kQK5_1) {
-      const __m256 d = _mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk)));
-      const __m256 m = _mm256_set1_ps(_cvtsh_ss(ggml::load_u16(blk + 2)));
-      const __m256i q = _mm256_or_si256(legacy::nibbles(blk + 8), legacy::fifth_bits(blk + 4));
-      store_ps<kStream>(y, _mm256_add_ps(_mm256_mul_ps(legacy::codes_ps<0>(q), d), m));
-      store_ps<kStream>(y + 8, _mm256_add_ps(_mm256_mul_ps(legacy::codes_ps<1>(q), d), m));
-      store_ps<kStream>(y + 16, _mm256_add_ps(_mm256_mul_ps(legacy::codes_ps<2>(q), d), m));
-      store_ps<kStream>(y + 24, _mm256_add_ps(_mm256_mul_ps(legacy::codes_ps<3>(q), d), m));
-    }
-  }
-}
-
-}  // namespace
 
 QB_TARGET_AVX2 void q5_1_dequant_avx2(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  dequant_with_stream_stores<32, dequant_rows<true>, dequant_rows<false>>(w, r0, r1, out);
+  legacy::dequant<legacy::Q5_1, legacy::V8>(w, r0, r1, out);
 }
 
 }  // namespace qb::x86

@@ -7,11 +7,13 @@
 // comes off as 32 * sum_j scale_j * bsums_j; one FMA with d*yd per block and a 4-level lane tree,
 // within kquant_rounding_depth (reference/ggml/kquant_common.cpp). Four rows share every
 // activation load.
+#define QB_KERNEL_TARGET QB_TARGET_AVX512
+#include "optimized/x86/ggml/kquant_gemv.h"
+
 #include "optimized/x86/intrinsics.h"
 
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
-#include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q6_K.h"
@@ -20,65 +22,51 @@
 namespace qb::x86 {
 namespace {
 
-constexpr int64_t kBlock = sizeof(ggml::BlockQ6_K), kActBlock = sizeof(ggml::BlockQ8_K);
-
-QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 block_term(const uint8_t* blk, const uint8_t* xb,
-                                                                                __m512 acc) {
-  const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
-  const int8_t* x8 = ggml::q8_K_qs(xb);
-  const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192);
-  __m512i isum = _mm512_setzero_si512();
-  for (int h = 0; h < 2; ++h) {
-    const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
-    const __m256i qh256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
-    const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh256), qh256, 1);
-    for (int t = 0; t < 2; ++t) {  // t = 0: groups s = 0, 1 (low nibbles); t = 1: s = 2, 3 (high)
-      const __m512i low = _mm512_and_si512(t == 0 ? ql : _mm512_srli_epi16(ql, 4), m4);
-      // Word shifts 2s for the two groups: 4t in the lower 32 bytes, 4t + 2 in the upper.
-      const __m512i shifts = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<int16_t>(4 * t))),
-                                                _mm256_set1_epi16(static_cast<int16_t>(4 * t + 2)), 1);
-      const __m512i high = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shifts), m2), 4);
-      const __m512i x = _mm512_loadu_si512(x8 + 128 * h + 64 * t);
-      // int16 lanes 8i..8i+7 hold 16 elements of sub-block 8h + 4t + i.
-      alignas(64) int16_t sv[32];
-      for (int i = 0; i < 4; ++i)
-        for (int l = 0; l < 8; ++l) sv[8 * i + l] = scales[8 * h + 4 * t + i];
-      const __m512i sc = _mm512_load_si512(sv);
-      isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_or_si512(low, high), x), sc));
+struct Term {
+  using Acc = __m512;
+  static constexpr int64_t kBlock = sizeof(ggml::BlockQ6_K);
+  static constexpr bool kMin = false;
+  QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk, const uint8_t* xb,
+                                                                             __m512 acc) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
+    const int8_t* x8 = ggml::q8_K_qs(xb);
+    const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192);
+    __m512i isum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
+      const __m256i qh256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+      const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh256), qh256, 1);
+      for (int t = 0; t < 2; ++t) {  // t = 0: groups s = 0, 1 (low nibbles); t = 1: s = 2, 3 (high)
+        const __m512i low = _mm512_and_si512(t == 0 ? ql : _mm512_srli_epi16(ql, 4), m4);
+        // Word shifts 2s for the two groups: 4t in the lower 32 bytes, 4t + 2 in the upper.
+        const __m512i shifts =
+            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<int16_t>(4 * t))),
+                               _mm256_set1_epi16(static_cast<int16_t>(4 * t + 2)), 1);
+        const __m512i high = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shifts), m2), 4);
+        const __m512i x = _mm512_loadu_si512(x8 + 128 * h + 64 * t);
+        // int16 lanes 8i..8i+7 hold 16 elements of sub-block 8h + 4t + i.
+        alignas(64) int16_t sv[32];
+        for (int i = 0; i < 4; ++i)
+          for (int l = 0; l < 8; ++l) sv[8 * i + l] = scales[8 * h + 4 * t + i];
+        const __m512i sc = _mm512_load_si512(sv);
+        isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_or_si512(low, high), x), sc));
+      }
     }
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
+    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);  // 32 * scale * bsum
+    if constexpr (!QB_MUTANT_ON(q6_K_gemv512_offset_dropped))
+      isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(offset));
+    const float dall = _cvtsh_ss(ggml::load_u16(blk + 208)) * ggml::q8_K_d(xb);
+    return _mm512_fmadd_ps(_mm512_set1_ps(dall), _mm512_cvtepi32_ps(isum), acc);
   }
-  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
-  const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
-  const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);  // 32 * scale * bsum
-  if constexpr (!QB_MUTANT_ON(q6_K_gemv512_offset_dropped))
-    isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(offset));
-  const float dall = _cvtsh_ss(ggml::load_u16(blk + 208)) * ggml::q8_K_d(xb);
-  return _mm512_fmadd_ps(_mm512_set1_ps(dall), _mm512_cvtepi32_ps(isum), acc);
-}
-
-template <int R>
-QB_TARGET_AVX512 static inline __attribute__((always_inline)) void rows(const uint8_t* w0, int64_t row_stride,
-                                                                        const uint8_t* act, int64_t nb, float* y) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < nb; ++k)
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* p = w0 + r * row_stride + k * kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(p + R * row_stride), _MM_HINT_T1);
-      acc[r] = block_term(p, act + k * kActBlock, acc[r]);
-    }
-  for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
-}
+};
 
 }  // namespace
 
 QB_TARGET_AVX512 void q6_K_gemv_avx512(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
                                        float* y) {
-  const int64_t nb = w->cols / ggml::kQK_K, row_bytes = nb * kBlock;
-  const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) rows<4>(data + r * row_bytes, row_bytes, act, nb, y + r);
-  for (; r < r1; ++r) rows<1>(data + r * row_bytes, row_bytes, act, nb, y + r);
+  kquant::gemv<Term>(w, act, r0, r1, y);
 }
 
 }  // namespace qb::x86

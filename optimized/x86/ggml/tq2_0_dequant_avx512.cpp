@@ -1,51 +1,12 @@
-// tq2_0 dequantization, AVX-512: tq2_0_dequant_avx2.cpp with 16 floats per store. Shifting the
-// block's 32-byte half c right by 2n and masking gives elements 128c + 32n + 0..31 in order;
-// code - 1 as int8, widened and converted (exact), times d: the reference's single multiply,
-// bit-identical; vcvtph2ps widens d exactly like fp16_to_f32.
-#include "optimized/x86/intrinsics.h"
-
-#include "optimized/mutation.h"
-#include "optimized/x86/kernels.h"
-#include "optimized/x86/stream_store.h"
-#include "optimized/x86/target.h"
-#include "reference/ggml/ggml_format.h"
-#include "reference/ggml/q8_K_activation.h"
-#include "reference/ggml/tq2_0.h"
+// tq2_0 dequantization, AVX-512 (16 floats per store): the row loop of kquant_dequant.h, whose comment gives the
+// layout and says why the output is bit-identical to the reference.
+#define QB_KERNEL_TARGET QB_TARGET_AVX512
+#include "optimized/x86/ggml/kquant_dequant.h"
 
 namespace qb::x86 {
-namespace {
-
-constexpr int64_t kBlock = sizeof(ggml::BlockTQ2_0);
-
-template <bool kStream>
-QB_TARGET_AVX512 void dequant_rows(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  const int64_t nb = w->cols / ggml::kQK_K;
-  const __m256i m2 = _mm256_set1_epi8(0x03), one = _mm256_set1_epi8(1);
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = ggml::row_blocks(w, r, ggml::kQK_K, kBlock);
-    float* y = out + r * w->cols;
-    for (int64_t b = 0; b < nb; ++b, blk += kBlock, y += ggml::kQK_K) {
-      const __m512 d = _mm512_set1_ps(_cvtsh_ss(ggml::load_u16(blk + 64)));
-      for (int c = 0; c < 2; ++c) {
-        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 * c));
-        for (int n = 0; n < 4; ++n) {
-          const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_srl_epi16(raw, _mm_cvtsi32_si128(2 * n)), m2), one);
-          const __m128i halves[2] = {_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)};
-          for (int g = 0; g < 2; ++g) {
-            const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(halves[g]));
-            // Mutant tq2_0_dq512_d_unit: the scale d left out (d taken as 1).
-            store_ps<kStream>(y + 128 * c + 32 * n + 16 * g, QB_MUTANT_ON(tq2_0_dq512_d_unit) ? v : _mm512_mul_ps(v, d));
-          }
-        }
-      }
-    }
-  }
-}
-
-}  // namespace
 
 QB_TARGET_AVX512 void tq2_0_dequant_avx512(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  dequant_with_stream_stores<64, dequant_rows<true>, dequant_rows<false>>(w, r0, r1, out);
+  kquant::tq2_0_dequant<kquant::V16>(w, r0, r1, out);
 }
 
 }  // namespace qb::x86

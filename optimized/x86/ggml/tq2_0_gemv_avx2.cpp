@@ -5,11 +5,13 @@
 // sum. One FMA of the lanes with yd*d per block. Each term's path: yd*d, the FMA, the block chain
 // and a 3-level lane tree, within tq2_0's rounding depth (reference/ggml/tq2_0.cpp). Four rows
 // share every activation load.
+#define QB_KERNEL_TARGET QB_TARGET_AVX2
+#include "optimized/x86/ggml/kquant_gemv.h"
+
 #include "optimized/x86/intrinsics.h"
 
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
-#include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
@@ -18,50 +20,35 @@
 namespace qb::x86 {
 namespace {
 
-constexpr int64_t kBlock = sizeof(ggml::BlockTQ2_0), kActBlock = sizeof(ggml::BlockQ8_K);
-
-QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 block_term(const uint8_t* blk, const uint8_t* xb,
-                                                                              __m256 acc) {
-  const __m256i m2 = _mm256_set1_epi8(0x03), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
-  const int8_t* x8 = ggml::q8_K_qs(xb);
-  __m256i isum = _mm256_setzero_si256();
-  for (int c = 0; c < 2; ++c) {
-    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 * c));
-    for (int n = 0; n < 4; ++n) {
-      const __m256i q = _mm256_and_si256(_mm256_srl_epi16(raw, _mm_cvtsi32_si128(2 * n)), m2);
-      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x8 + 128 * c + 32 * n));
-      __m256i p = _mm256_maddubs_epi16(q, x);
-      if constexpr (!QB_MUTANT_ON(tq2_0_gemv2_offset_dropped)) p = _mm256_sub_epi16(p, _mm256_maddubs_epi16(ones8, x));
-      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, ones16));
+struct Term {
+  using Acc = __m256;
+  static constexpr int64_t kBlock = sizeof(ggml::BlockTQ2_0);
+  static constexpr bool kMin = false;
+  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 block(const uint8_t* blk, const uint8_t* xb,
+                                                                           __m256 acc) {
+    const __m256i m2 = _mm256_set1_epi8(0x03), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    const int8_t* x8 = ggml::q8_K_qs(xb);
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 2; ++c) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 * c));
+      for (int n = 0; n < 4; ++n) {
+        const __m256i q = _mm256_and_si256(_mm256_srl_epi16(raw, _mm_cvtsi32_si128(2 * n)), m2);
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x8 + 128 * c + 32 * n));
+        __m256i p = _mm256_maddubs_epi16(q, x);
+        if constexpr (!QB_MUTANT_ON(tq2_0_gemv2_offset_dropped))
+          p = _mm256_sub_epi16(p, _mm256_maddubs_epi16(ones8, x));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, ones16));
+      }
     }
+    const float d = ggml::q8_K_d(xb) * _cvtsh_ss(ggml::load_u16(blk + 64));
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
   }
-  const float d = ggml::q8_K_d(xb) * _cvtsh_ss(ggml::load_u16(blk + 64));
-  return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-}
-
-template <int R>
-QB_TARGET_AVX2 static inline __attribute__((always_inline)) void rows(const uint8_t* w0, int64_t row_stride,
-                                                                      const uint8_t* act, int64_t nb, float* y) {
-  __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < nb; ++k)
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* p = w0 + r * row_stride + k * kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(p + R * row_stride), _MM_HINT_T1);
-      acc[r] = block_term(p, act + k * kActBlock, acc[r]);
-    }
-  for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
-}
+};
 
 }  // namespace
 
-QB_TARGET_AVX2 void tq2_0_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
-                                    float* y) {
-  const int64_t nb = w->cols / ggml::kQK_K, row_bytes = nb * kBlock;
-  const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) rows<4>(data + r * row_bytes, row_bytes, act, nb, y + r);
-  for (; r < r1; ++r) rows<1>(data + r * row_bytes, row_bytes, act, nb, y + r);
+QB_TARGET_AVX2 void tq2_0_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+  kquant::gemv<Term>(w, act, r0, r1, y);
 }
 
 }  // namespace qb::x86

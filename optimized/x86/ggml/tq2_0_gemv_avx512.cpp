@@ -5,11 +5,13 @@
 // (code - 1)*x8 pair sums, vpmaddwd widens them to int32 lanes. One FMA with yd*d per block and a
 // 4-level lane tree, within tq2_0's rounding depth (reference/ggml/tq2_0.cpp). Four rows share
 // every activation load.
+#define QB_KERNEL_TARGET QB_TARGET_AVX512
+#include "optimized/x86/ggml/kquant_gemv.h"
+
 #include "optimized/x86/intrinsics.h"
 
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
-#include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
@@ -18,53 +20,39 @@
 namespace qb::x86 {
 namespace {
 
-constexpr int64_t kBlock = sizeof(ggml::BlockTQ2_0), kActBlock = sizeof(ggml::BlockQ8_K);
-
-QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 block_term(const uint8_t* blk, const uint8_t* xb,
-                                                                                __m512 acc) {
-  const __m512i m2 = _mm512_set1_epi8(0x03), ones8 = _mm512_set1_epi8(1), ones16 = _mm512_set1_epi16(1);
-  const int8_t* x8 = ggml::q8_K_qs(xb);
-  __m512i isum = _mm512_setzero_si512();
-  for (int c = 0; c < 2; ++c) {
-    const __m256i raw256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 * c));
-    const __m512i raw = _mm512_inserti64x4(_mm512_castsi256_si512(raw256), raw256, 1);
-    for (int n = 0; n < 4; n += 2) {
-      const int upper = QB_MUTANT_ON(tq2_0_gemv512_upper_shift) ? 2 * n : 2 * n + 2;
-      const __m512i shifts = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<int16_t>(2 * n))),
-                                                _mm256_set1_epi16(static_cast<int16_t>(upper)), 1);
-      const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(raw, shifts), m2);
-      const __m512i x = _mm512_loadu_si512(x8 + 128 * c + 32 * n);
-      const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(q, x), _mm512_maddubs_epi16(ones8, x));
-      isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p, ones16));
+struct Term {
+  using Acc = __m512;
+  static constexpr int64_t kBlock = sizeof(ggml::BlockTQ2_0);
+  static constexpr bool kMin = false;
+  QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk, const uint8_t* xb,
+                                                                             __m512 acc) {
+    const __m512i m2 = _mm512_set1_epi8(0x03), ones8 = _mm512_set1_epi8(1), ones16 = _mm512_set1_epi16(1);
+    const int8_t* x8 = ggml::q8_K_qs(xb);
+    __m512i isum = _mm512_setzero_si512();
+    for (int c = 0; c < 2; ++c) {
+      const __m256i raw256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 * c));
+      const __m512i raw = _mm512_inserti64x4(_mm512_castsi256_si512(raw256), raw256, 1);
+      for (int n = 0; n < 4; n += 2) {
+        const int upper = QB_MUTANT_ON(tq2_0_gemv512_upper_shift) ? 2 * n : 2 * n + 2;
+        const __m512i shifts =
+            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<int16_t>(2 * n))),
+                               _mm256_set1_epi16(static_cast<int16_t>(upper)), 1);
+        const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(raw, shifts), m2);
+        const __m512i x = _mm512_loadu_si512(x8 + 128 * c + 32 * n);
+        const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(q, x), _mm512_maddubs_epi16(ones8, x));
+        isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p, ones16));
+      }
     }
+    const float d = ggml::q8_K_d(xb) * _cvtsh_ss(ggml::load_u16(blk + 64));
+    return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
   }
-  const float d = ggml::q8_K_d(xb) * _cvtsh_ss(ggml::load_u16(blk + 64));
-  return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
-}
-
-template <int R>
-QB_TARGET_AVX512 static inline __attribute__((always_inline)) void rows(const uint8_t* w0, int64_t row_stride,
-                                                                        const uint8_t* act, int64_t nb, float* y) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < nb; ++k)
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* p = w0 + r * row_stride + k * kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(p + R * row_stride), _MM_HINT_T1);
-      acc[r] = block_term(p, act + k * kActBlock, acc[r]);
-    }
-  for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
-}
+};
 
 }  // namespace
 
 QB_TARGET_AVX512 void tq2_0_gemv_avx512(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
                                         float* y) {
-  const int64_t nb = w->cols / ggml::kQK_K, row_bytes = nb * kBlock;
-  const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) rows<4>(data + r * row_bytes, row_bytes, act, nb, y + r);
-  for (; r < r1; ++r) rows<1>(data + r * row_bytes, row_bytes, act, nb, y + r);
+  kquant::gemv<Term>(w, act, r0, r1, y);
 }
 
 }  // namespace qb::x86
