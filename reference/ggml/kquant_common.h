@@ -1,12 +1,15 @@
 // What the five k-quants (q2_K, q3_K, q4_K, q5_K, q6_K; specs/ggml.md 3.11-3.16) share: the
 // scale packings, upstream's iterative level searches (quantize_row_*_ref), and the decoder, the
-// strict-order q8_K GEMV and the GEMV bound, written once over a block unpacked to integers.
+// strict-order q8_K GEMV and the GEMV bound, written once over a block unpacked to integers, and
+// the registry entry made of them.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "harness/qweight.h"
 #include "harness/registry.h"
+#include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
 
 namespace qb::ggml {
@@ -94,5 +97,39 @@ std::vector<double> kquant_gemv_bounds(const QWeight& w, const uint8_t* act, int
                                        int64_t block_bytes);
 std::vector<double> kquant_gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
                                           int64_t block_bytes);
+
+// ---- A k-quant's registry hooks from its block unpacking and block encoder ----
+
+// Which strict q8_K order the type's upstream vec_dot follows (q2_K_order_gemv, lane_order_gemv).
+enum class KDotOrder { q2_K, lanes };
+
+// Fills a k-quant's catalog entry (spec 3.11-3.16, 4.2): q8_K activation, the fp16 fields at
+// fp16_scale_offsets, kquant_dequant and the kDot GEMV over kUnpack (kWithMin: the type stores
+// mins), the encoder kEncodeBlock (quantize_row_<type>_ref, one block) and the k-quant bounds.
+template <typename Block, void (*kUnpack)(const uint8_t* block, KBlock& k),
+          void (*kEncodeBlock)(const float* x, Block& y), bool kWithMin, KDotOrder kDot>
+Format kquant_format(Format f, std::vector<int64_t> fp16_scale_offsets) {
+  constexpr int64_t kBytes = sizeof(Block);
+  f.activation = &q8_K_activation();
+  f.fp16_scale_offsets = std::move(fp16_scale_offsets);
+  f.dequant_ref = [](const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+    kquant_dequant(w, r0, r1, out, kUnpack, kBytes, kWithMin);
+  };
+  f.gemv_ref = [](const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+    if constexpr (kDot == KDotOrder::q2_K)
+      q2_K_order_gemv(w, act, r0, r1, y, kUnpack, kBytes);
+    else
+      lane_order_gemv(w, act, r0, r1, y, kUnpack, kBytes, kWithMin);
+  };
+  f.encode_ref = encode_blocks<kQK_K, kBytes, encode_into_bytes<Block, kEncodeBlock>>;
+  f.gemv_rounding_depth = kquant_rounding_depth;
+  f.gemv_bounds = [](const QWeight& w, const uint8_t* act, int64_t m) {
+    return kquant_gemv_bounds(w, act, m, kUnpack, kBytes);
+  };
+  f.gemv_rms_terms = [](const QWeight& w, const uint8_t* act, int64_t m) {
+    return kquant_gemv_rms_terms(w, act, m, kUnpack, kBytes);
+  };
+  return f;
+}
 
 }  // namespace qb::ggml
