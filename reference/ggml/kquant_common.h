@@ -47,6 +47,14 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, float rmin,
                        float rdelta, int nstep, bool use_mad);
 
+// quantize_row_q3_K_ref and quantize_row_q6_K_ref: of the 16 sub-block scales, the one of
+// largest magnitude, signed (the first wins ties, a NaN never wins; 0 when all are 0).
+float largest_magnitude_scale(const float scales[16]);
+// Their levels again under the stored scales (pitfall 7.5): dg[j] is 16-group j's fp32 scale
+// (the fp16 super-scale times its stored integer scale); L = clamp(nearest_int(x / dg[j]),
+// -nmax, nmax - 1) + nmax, and a group whose dg[j] is 0 keeps the search's levels.
+void requantize_signed_levels(const float* x, const float dg[16], int nmax, int8_t* L);
+
 // The part of quantize_row_q4_K_ref and quantize_row_q5_K_ref before the bit packing (spec
 // 3.14, 3.15): per 32-element sub-block make_qkx2_quants(32, nmax, weights sqrt(mean x^2) + |x|,
 // rmin, 0.1, nstep, squared error); 6-bit scales and mins over d = fp16(max_scale/63), dmin =
@@ -67,6 +75,16 @@ struct KBlock {
   int scale[kQK_K / 16];
   int min[kQK_K / 16];  // 0 for q3_K and q6_K
 };
+// q4_K/q5_K: KBlock's scale and min of every 16-element group from scales[12]; 32-element
+// sub-block j's pair covers groups 2j and 2j+1.
+inline void unpack_scale_min_k4(const uint8_t* scales, KBlock& k) {
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    get_scale_min_k4(j, scales, sc, m);
+    k.scale[2 * j] = k.scale[2 * j + 1] = sc;
+    k.min[2 * j] = k.min[2 * j + 1] = m;
+  }
+}
 // Reads one stored block (unaligned bytes) into a KBlock.
 using KUnpack = void (*)(const uint8_t* block, KBlock& k);
 

@@ -1,7 +1,6 @@
 // q3_K golden reference (specs/ggml.md 3.11, 3.13, 4.2); compiled with -ffp-contract=off.
 #include "reference/ggml/q3_K.h"
 
-#include <cmath>
 #include <cstddef>
 #include <cstring>
 
@@ -33,15 +32,8 @@ void unpack(const uint8_t* p, KBlock& k) {
 void encode_block(const float* x, BlockQ3_K& y) {
   int8_t L[kQK_K];
   float scales[16];
-  float max_scale = 0.0f, amax = 0.0f;  // the signed scale of largest magnitude
-  for (int j = 0; j < 16; ++j) {
-    scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
-    const float scale = std::fabs(scales[j]);
-    if (scale > amax) {
-      amax = scale;
-      max_scale = scales[j];
-    }
-  }
+  for (int j = 0; j < 16; ++j) scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
+  const float max_scale = largest_magnitude_scale(scales);
   std::memset(&y, 0, sizeof y);
   if (max_scale != 0.0f) {
     const float iscale = -32.0f / max_scale;
@@ -59,16 +51,9 @@ void encode_block(const float* x, BlockQ3_K& y) {
   } else {
     y.d = f32_to_fp16(0.0f);
   }
-  // Levels again under the stored fp16 super-scale (pitfall 7.5); a sub-block whose scale is 0
-  // keeps the search's levels.
-  for (int j = 0; j < 16; ++j) {
-    const float d = fp16_to_f32(y.d) * static_cast<float>(q3_K_scale(j, y.scales));
-    if (d == 0.0f) continue;
-    for (int i = 0; i < 16; ++i) {
-      const int l = nearest_int(x[16 * j + i] / d);
-      L[16 * j + i] = static_cast<int8_t>((l < -4 ? -4 : l > 3 ? 3 : l) + 4);
-    }
-  }
+  float dg[16];
+  for (int j = 0; j < 16; ++j) dg[j] = fp16_to_f32(y.d) * static_cast<float>(q3_K_scale(j, y.scales));
+  requantize_signed_levels(x, dg, 4, L);
   for (int e = 0; e < kQK_K; ++e) {
     if (L[e] > 3) {
       y.hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));

@@ -20,12 +20,7 @@ void unpack(const uint8_t* p, KBlock& k) {
       k.q[64 * c + l] = b.qs[32 * c + l] & 15;
       k.q[64 * c + 32 + l] = b.qs[32 * c + l] >> 4;
     }
-  for (int j = 0; j < 8; ++j) {  // 32-element sub-block j covers 16-element groups 2j, 2j+1
-    uint8_t sc, m;
-    get_scale_min_k4(j, b.scales, sc, m);
-    k.scale[2 * j] = k.scale[2 * j + 1] = sc;
-    k.min[2 * j] = k.min[2 * j + 1] = m;
-  }
+  unpack_scale_min_k4(b.scales, k);
 }
 
 void encode_block(const float* x, BlockQ4_K& y) {

@@ -36,17 +36,10 @@ void unpack(const uint8_t* p, KBlock& k) {
 void encode_block(const float* x, BlockQ6_K& y) {
   int8_t L[kQK_K];
   float scales[16];
-  float max_scale = 0.0f, max_abs_scale = 0.0f;  // the signed scale of largest magnitude
-  for (int j = 0; j < 16; ++j) {
-    scales[j] = make_qx_quants(16, 32, x + 16 * j, L + 16 * j);
-    const float abs_scale = std::fabs(scales[j]);
-    if (abs_scale > max_abs_scale) {
-      max_abs_scale = abs_scale;
-      max_scale = scales[j];
-    }
-  }
+  for (int j = 0; j < 16; ++j) scales[j] = make_qx_quants(16, 32, x + 16 * j, L + 16 * j);
+  const float max_scale = largest_magnitude_scale(scales);
   std::memset(&y, 0, sizeof y);
-  if (max_abs_scale < 1e-15f) {  // upstream GROUP_MAX_EPS: the block is all zero bytes
+  if (std::fabs(max_scale) < 1e-15f) {  // upstream GROUP_MAX_EPS: the block is all zero bytes
     y.d = f32_to_fp16(0.0f);
     return;
   }
@@ -57,16 +50,9 @@ void encode_block(const float* x, BlockQ6_K& y) {
     // Upstream stores MIN(127, s) into an int8_t: the extreme sub-block gets -128.
     y.scales[j] = static_cast<int8_t>(s < 127 ? s : 127);
   }
-  // Levels again under the stored fp16 super-scale (pitfall 7.5); a sub-block whose scale is 0
-  // keeps the search's levels.
-  for (int j = 0; j < 16; ++j) {
-    const float d = fp16_to_f32(y.d) * static_cast<float>(y.scales[j]);
-    if (d == 0.0f) continue;
-    for (int i = 0; i < 16; ++i) {
-      const int l = nearest_int(x[16 * j + i] / d);
-      L[16 * j + i] = static_cast<int8_t>((l < -32 ? -32 : l > 31 ? 31 : l) + 32);
-    }
-  }
+  float dg[16];
+  for (int j = 0; j < 16; ++j) dg[j] = fp16_to_f32(y.d) * static_cast<float>(y.scales[j]);
+  requantize_signed_levels(x, dg, 32, L);
   for (int h = 0; h < 2; ++h)
     for (int l = 0; l < 32; ++l) {
       const int8_t* q = L + 128 * h + l;  // levels of elements 128h + 32s + l, s = 0..3
