@@ -3,6 +3,7 @@
 // q5_0 / q5_1, the strict vec_dot loops, and the q8_1-paired types' decode, dot, rounding depth
 // and bounds, with the registry entry made of them.
 #pragma once
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -29,6 +30,17 @@ inline int32_t cvtt_i32(float v) {
 
 // `(int8_t)v` and `(uint8_t)v`: the conversion above, of which the store keeps the low byte.
 inline uint8_t trunc_low_byte(float v) { return static_cast<uint8_t>(static_cast<uint32_t>(cvtt_i32(v)) & 0xFFu); }
+
+// quantize_row_q4_1_ref / q5_1_ref: the block's min and max, from FLT_MAX / -FLT_MAX (a NaN
+// element changes neither).
+inline void block_min_max(const float* x, int n, float& min, float& max) {
+  min = FLT_MAX;
+  max = -FLT_MAX;
+  for (int j = 0; j < n; ++j) {
+    if (x[j] < min) min = x[j];
+    if (x[j] > max) max = x[j];
+  }
+}
 
 // q5_0 / q5_1 (spec 3.3, 3.4): the 32 five-bit codes of a block, element j's low nibble in qs[j]
 // (j < 16) or qs[j - 16] >> 4, its bit 4 in bit j of the little-endian 32-bit qh.

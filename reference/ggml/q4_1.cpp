@@ -3,7 +3,6 @@
 #include "reference/ggml/q4_1.h"
 
 #include <algorithm>
-#include <cfloat>
 #include <cstring>
 
 #include "reference/common/half.h"
@@ -23,11 +22,8 @@ void codes(const uint8_t* blk, int q[32]) {
 
 // One block of quantize_row_q4_1_ref.
 void encode_block(const float* x, uint8_t* out) {
-  float min = FLT_MAX, max = -FLT_MAX;
-  for (int j = 0; j < kQK4_1; ++j) {
-    if (x[j] < min) min = x[j];
-    if (x[j] > max) max = x[j];
-  }
+  float min, max;
+  block_min_max(x, kQK4_1, min, max);
   const float d = (max - min) / 15.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;  // levels use the unrounded fp32 d and min
   BlockQ4_1 blk;

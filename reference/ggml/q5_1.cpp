@@ -2,7 +2,6 @@
 // operation below rounds to fp32 exactly where upstream's does.
 #include "reference/ggml/q5_1.h"
 
-#include <cfloat>
 #include <cstring>
 
 #include "reference/common/half.h"
@@ -16,11 +15,8 @@ void codes(const uint8_t* blk, int q[32]) { q5_codes(blk + 4, blk + 8, q); }
 
 // One block of quantize_row_q5_1_ref.
 void encode_block(const float* x, uint8_t* out) {
-  float min = FLT_MAX, max = -FLT_MAX;
-  for (int j = 0; j < kQK5_1; ++j) {
-    if (x[j] < min) min = x[j];
-    if (x[j] > max) max = x[j];
-  }
+  float min, max;
+  block_min_max(x, kQK5_1, min, max);
   const float d = (max - min) / 31.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;  // levels use the unrounded fp32 d and min
   BlockQ5_1 blk;

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "harness/qb_plugin.h"
+#include "harness/registry.h"
 #include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
@@ -48,6 +49,27 @@ void ternary_gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, i
     }
     y[r] = sumf;
   }
+}
+
+// The block sum is exact in int32; (float)sum * (d*yd) is 2 roundings (spec 4.2) and the
+// strict order adds one term per block (nb). A SIMD kernel that keeps per-lane float partial
+// sums and fuses the product into its accumulation needs no more on a term's path, plus a tree
+// over up to 64 lanes (6). One more covers the generic bound's |x_i|: q8_K's dequant rounds
+// yd*x8 to fp32 (gamma_n * (1 + u) <= gamma_(n+1)); the decoded weights (c-1)*d are exact.
+inline int64_t ternary_rounding_depth(int64_t cols) { return cols / kQK_K + 2 + 6 + 1; }
+
+// The registry entry of tq1_0 / tq2_0: q8_K activation, the fp16 d at byte kDOffset, the decoder
+// and dot above over kCodes, kEncodeBlock (one block of quantize_row_tq{1,2}_0_ref).
+template <typename Block, int64_t kDOffset, void (*kCodes)(const uint8_t* block, int c[kQK_K]),
+          void (*kEncodeBlock)(const float* x, Block& y), TernaryScaleOrder kOrder>
+Format ternary_format(Format f) {
+  f.activation = &q8_K_activation();
+  f.fp16_scale_offsets = {kDOffset};
+  f.dequant_ref = ternary_dequant<sizeof(Block), kDOffset, kCodes>;
+  f.gemv_ref = ternary_gemv<sizeof(Block), kDOffset, kCodes, kOrder>;
+  f.encode_ref = encode_blocks<kQK_K, sizeof(Block), encode_into_bytes<Block, kEncodeBlock>>;
+  f.gemv_rounding_depth = ternary_rounding_depth;
+  return f;
 }
 
 }  // namespace qb::ggml

@@ -57,13 +57,6 @@ void encode_block(const float* x, BlockTQ1_0& y) {
   }
 }
 
-// The block sum is exact in int32; (float)sum * (d*yd) is 2 roundings (spec 4.2) and the
-// strict order adds one term per block (nb). A SIMD kernel that keeps per-lane float partial
-// sums and fuses the product into its accumulation needs no more on a term's path, plus a tree
-// over up to 64 lanes (6). One more covers the generic bound's |x_i|: q8_K's dequant rounds
-// yd*x8 to fp32 (gamma_n * (1 + u) <= gamma_(n+1)); the decoded weights (t-1)*d are exact.
-int64_t rounding_depth(int64_t cols) { return cols / kQK_K + 2 + 6 + 1; }
-
 }  // namespace
 
 int tq1_0_trit(uint8_t b, int n) {
@@ -72,15 +65,9 @@ int tq1_0_trit(uint8_t b, int n) {
   return (shifted * 3) >> 8;
 }
 
+// Upstream ggml_vec_dot_tq1_0_q8_K: exact integer block sum, then (float)sum * (d_w * d_x).
 Format tq1_0_format(Format f) {
-  f.activation = &q8_K_activation();
-  f.fp16_scale_offsets = {offsetof(BlockTQ1_0, d)};
-  f.dequant_ref = ternary_dequant<sizeof(BlockTQ1_0), offsetof(BlockTQ1_0, d), trits>;
-  // Upstream ggml_vec_dot_tq1_0_q8_K: exact integer block sum, then (float)sum * (d_w * d_x).
-  f.gemv_ref = ternary_gemv<sizeof(BlockTQ1_0), offsetof(BlockTQ1_0, d), trits, TernaryScaleOrder::weight_first>;
-  f.encode_ref = encode_blocks<kQK_K, sizeof(BlockTQ1_0), encode_into_bytes<BlockTQ1_0, encode_block>>;
-  f.gemv_rounding_depth = rounding_depth;
-  return f;
+  return ternary_format<BlockTQ1_0, offsetof(BlockTQ1_0, d), trits, encode_block, TernaryScaleOrder::weight_first>(f);
 }
 
 }  // namespace qb::ggml

@@ -36,21 +36,11 @@ void encode_block(const float* x, BlockTQ2_0& y) {
   }
 }
 
-// As tq1_0 (tq1_0.cpp): 2 product roundings, nb block additions, a 64-lane tree (6), and one for
-// the fp32 rounding of q8_K's yd*x8 in the generic bound's |x_i|; the decoded (q-1)*d are exact.
-int64_t rounding_depth(int64_t cols) { return cols / kQK_K + 2 + 6 + 1; }
-
 }  // namespace
 
+// Upstream ggml_vec_dot_tq2_0_q8_K: exact integer block sum, then (float)sumi * (d_x * d_w).
 Format tq2_0_format(Format f) {
-  f.activation = &q8_K_activation();
-  f.fp16_scale_offsets = {offsetof(BlockTQ2_0, d)};
-  f.dequant_ref = ternary_dequant<sizeof(BlockTQ2_0), offsetof(BlockTQ2_0, d), codes>;
-  // Upstream ggml_vec_dot_tq2_0_q8_K: exact integer block sum, then (float)sumi * (d_x * d_w).
-  f.gemv_ref = ternary_gemv<sizeof(BlockTQ2_0), offsetof(BlockTQ2_0, d), codes, TernaryScaleOrder::act_first>;
-  f.encode_ref = encode_blocks<kQK_K, sizeof(BlockTQ2_0), encode_into_bytes<BlockTQ2_0, encode_block>>;
-  f.gemv_rounding_depth = rounding_depth;
-  return f;
+  return ternary_format<BlockTQ2_0, offsetof(BlockTQ2_0, d), codes, encode_block, TernaryScaleOrder::act_first>(f);
 }
 
 }  // namespace qb::ggml
