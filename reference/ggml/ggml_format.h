@@ -4,6 +4,7 @@
 #include <functional>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "harness/family.h"
 #include "harness/registry.h"
@@ -24,10 +25,42 @@ inline const uint8_t* row_blocks(const qb_weight* w, int64_t row, int64_t qk, in
   return static_cast<const uint8_t*>(w->tensors[0].data) + row * (w->cols / qk) * block_bytes;
 }
 
+// dequantize_row_<type>'s loop over rows [r0, r1) of a type of kQK-element blocks of kBlockBytes:
+// decode_block(block, y) writes the block's kQK outputs, rounded as the type's spec section says.
+template <int64_t kQK, int64_t kBlockBytes, typename DecodeBlock>
+void dequant_blocks(const qb_weight* w, int64_t r0, int64_t r1, float* out, DecodeBlock decode_block) {
+  const int64_t nb = w->cols / kQK;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* blk = row_blocks(w, r, kQK, kBlockBytes);
+    float* y = out + r * w->cols;
+    for (int64_t b = 0; b < nb; ++b) decode_block(blk + b * kBlockBytes, y + b * kQK);
+  }
+}
+
 inline uint16_t load_u16(const uint8_t* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
   return v;
+}
+
+// Format::encode_ref of a type of kQK-element blocks of kBlockBytes: the rows*cols source
+// elements, row-major, in runs of kQK, each written by kEncodeBlock(x, out) (one block of the
+// type's quantize_row_*_ref) into the next block of the weight's one tensor, `blocks`.
+template <int64_t kQK, int64_t kBlockBytes, void (*kEncodeBlock)(const float* x, uint8_t* out)>
+void encode_blocks(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
+                   std::vector<std::vector<uint8_t>>& tensors) {
+  const int64_t nb = rows * cols / kQK;
+  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb * kBlockBytes)));
+  for (int64_t b = 0; b < nb; ++b) kEncodeBlock(src + b * kQK, tensors[0].data() + b * kBlockBytes);
+}
+
+// kEncodeBlock, which fills a Block, as encode_blocks takes it: the tensor's bytes carry no
+// alignment, so the block is built aside and copied in.
+template <typename Block, void (*kEncodeBlock)(const float* x, Block& y)>
+void encode_into_bytes(const float* x, uint8_t* out) {
+  Block y;
+  kEncodeBlock(x, y);
+  std::memcpy(out, &y, sizeof y);
 }
 
 // GGML's q8_0-paired dot products hold at most 2 roundings per block term (d_w*d_x and its

@@ -209,13 +209,6 @@ void encode_block(const float* x, uint8_t* out) {
   std::memcpy(out, &blk, sizeof blk);
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK_K;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockIQ1_M)));
-  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK_K, tensors[0].data() + b * sizeof(BlockIQ1_M));
-}
-
 }  // namespace
 
 Format iq1_m_format(Format f) {
@@ -225,7 +218,7 @@ Format iq1_m_format(Format f) {
   f.fp16_scale_offsets = {};
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
-  f.encode_ref = encode;
+  f.encode_ref = encode_blocks<kQK_K, sizeof(BlockIQ1_M), encode_block>;
   f.gemv_rounding_depth = iq1_rounding_depth;
   return f;
 }

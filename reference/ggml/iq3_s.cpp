@@ -15,33 +15,20 @@ namespace {
 
 constexpr int kQs = 2, kQh = 66, kSigns = 74, kScales = 106;  // byte offsets in the block
 
-// Element j (0..7) of 8-group l of 32-group ib, before scale and sign: elements 0-3 from index
-// k = 2l, 4-7 from k = 2l+1, each qs byte extended by bit k of qh[ib].
-int magnitude(const uint8_t* blk, int ib, int l, int j) {
-  const int k = 2 * l + j / 4;
-  const int index = blk[kQs + 8 * ib + k] | ((blk[kQh + ib] >> k) & 1) << 8;
-  return grid_u8(iq3s_grid[index], j % 4);
-}
-int group_scale(const uint8_t* blk, int ib) { return (blk[kScales + ib / 2] >> (4 * (ib % 2))) & 15; }
-
-void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  const int64_t nb = w->cols / kQK_K;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r, kQK_K, sizeof(BlockIQ3_S));
-    float* y = out + r * w->cols;
-    for (int64_t b = 0; b < nb; ++b, blk += sizeof(BlockIQ3_S)) {
-      const float d = fp16_to_f32(load_u16(blk));
-      for (int ib = 0; ib < kQK_K / 32; ++ib) {
-        const float db = d * static_cast<float>(1 + 2 * group_scale(blk, ib));
-        for (int l = 0; l < 4; ++l, y += 8) {
-          const uint8_t signs = blk[kSigns + 4 * ib + l];
-          for (int j = 0; j < 8; ++j)
-            y[j] = apply_sign(db * static_cast<float>(magnitude(blk, ib, l, j)), signs >> j & 1);
-        }
-      }
-    }
+// 8-group l of 32-group ib: elements 0-3 from grid index k = 2l, 4-7 from k = 2l+1, each qs byte
+// extended by bit k of qh[ib]; signs stored whole; one scale nibble per 32-group.
+IqGroup group(const uint8_t* blk, int ib, int l) {
+  IqGroup g;
+  for (int j = 0; j < 8; ++j) {
+    const int k = 2 * l + j / 4;
+    const int index = blk[kQs + 8 * ib + k] | ((blk[kQh + ib] >> k) & 1) << 8;
+    g.mag[j] = grid_u8(iq3s_grid[index], j % 4);
   }
+  g.signs = blk[kSigns + 4 * ib + l];
+  g.s = (blk[kScales + ib / 2] >> (4 * (ib % 2))) & 15;
+  return g;
 }
+float group_scale(float d, int s) { return d * static_cast<float>(1 + 2 * s); }
 
 // quantize_row_iq3_s_ref (no importance weights: w = x^2), specs/ggml.md 3.27. Signs are stored
 // whole (one byte per 8 elements), the magnitudes fitted on the 512-point lattice with the scale
@@ -98,29 +85,10 @@ void encode_block(const float* x, uint8_t* out) {
   std::memcpy(out, &blk, sizeof blk);
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK_K;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockIQ3_S)));
-  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK_K, tensors[0].data() + b * sizeof(BlockIQ3_S));
-}
-
 // Upstream ggml_vec_dot_iq3_s_q8_K: bsum = sum over 32-groups of (2s+1) * (exact signed
 // grid*code sum), sumf += (d_w*d_x)*(float)bsum per block; no final factor.
 void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
-  q8_K_paired_gemv<sizeof(BlockIQ3_S)>(w, act, r0, r1, y, 1.0f, [](const uint8_t* blk, const uint8_t* ab, float& sumf) {
-    const int8_t* q8 = q8_K_qs(ab);
-    int32_t bsum = 0;
-    for (int ib = 0; ib < kQK_K / 32; ++ib) {
-      int32_t sumi = 0;
-      for (int l = 0; l < 4; ++l, q8 += 8) {
-        const uint8_t signs = blk[kSigns + 4 * ib + l];
-        for (int j = 0; j < 8; ++j) sumi += magnitude(blk, ib, l, j) * q8[j] * (signs >> j & 1 ? -1 : 1);
-      }
-      bsum += (2 * group_scale(blk, ib) + 1) * sumi;
-    }
-    sumf += (fp16_to_f32(load_u16(blk)) * q8_K_d(ab)) * static_cast<float>(bsum);
-  });
+  iq_grid_gemv<sizeof(BlockIQ3_S), group>(w, act, r0, r1, y, 1.0f);
 }
 
 }  // namespace
@@ -128,9 +96,9 @@ void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r
 Format iq3_s_format(Format f) {
   f.activation = &q8_K_activation();
   f.fp16_scale_offsets = {0};
-  f.dequant_ref = dequant;
+  f.dequant_ref = iq_grid_dequant<sizeof(BlockIQ3_S), group, group_scale>;
   f.gemv_ref = gemv;
-  f.encode_ref = encode;
+  f.encode_ref = encode_blocks<kQK_K, sizeof(BlockIQ3_S), encode_block>;
   f.gemv_rounding_depth = iq_q8_K_rounding_depth;
   return f;
 }

@@ -14,37 +14,19 @@
 namespace qb::ggml {
 namespace {
 
-// 32-group ib's uint32: sign index of 8-group l in bits 7l..7l+6, scale s in bits 28-31.
-uint32_t group_word(const uint8_t* blk, int ib) {
+// 8-group l of 32-group ib: elements 0-3 from grid index qs[8ib + 2l], 4-7 from qs[8ib + 2l + 1];
+// the group's uint32 after the 64 index bytes holds the sign index of 8-group l in bits
+// 7l..7l+6 and the scale s in bits 28-31.
+IqGroup group(const uint8_t* blk, int ib, int l) {
   uint32_t a;
   std::memcpy(&a, blk + 2 + 64 + 4 * ib, 4);
-  return a;
+  IqGroup g;
+  for (int j = 0; j < 8; ++j) g.mag[j] = grid_u8(iq3xxs_grid[blk[2 + 8 * ib + 2 * l + j / 4]], j % 4);
+  g.signs = ksigns_iq2xs[(a >> (7 * l)) & 127];
+  g.s = static_cast<int>(a >> 28);
+  return g;
 }
-// Element j (0..7) of 8-group l of 32-group ib, before scale and sign: elements 0-3 from the
-// first grid index, 4-7 from the second.
-int magnitude(const uint8_t* blk, int ib, int l, int j) {
-  return grid_u8(iq3xxs_grid[blk[2 + 8 * ib + 2 * l + j / 4]], j % 4);
-}
-
-void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  const int64_t nb = w->cols / kQK_K;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r, kQK_K, sizeof(BlockIQ3_XXS));
-    float* y = out + r * w->cols;
-    for (int64_t b = 0; b < nb; ++b, blk += sizeof(BlockIQ3_XXS)) {
-      const float d = fp16_to_f32(load_u16(blk));
-      for (int ib = 0; ib < kQK_K / 32; ++ib) {
-        const uint32_t a = group_word(blk, ib);
-        const float db = (d * (0.5f + static_cast<float>(a >> 28))) * 0.5f;
-        for (int l = 0; l < 4; ++l, y += 8) {
-          const uint8_t signs = ksigns_iq2xs[(a >> (7 * l)) & 127];
-          for (int j = 0; j < 8; ++j)
-            y[j] = apply_sign(db * static_cast<float>(magnitude(blk, ib, l, j)), signs >> j & 1);
-        }
-      }
-    }
-  }
-}
+float group_scale(float d, int s) { return (d * (0.5f + static_cast<float>(s))) * 0.5f; }
 
 // quantize_row_iq3_xxs_ref (no importance weights: w = x^2), specs/ggml.md 3.26. Per 8 elements
 // the signs are taken out with even parity (even_parity_signs); the magnitudes are fitted on the
@@ -101,31 +83,11 @@ void encode_block(const float* x, uint8_t* out) {
   std::memcpy(out, &blk, sizeof blk);
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK_K;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockIQ3_XXS)));
-  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK_K, tensors[0].data() + b * sizeof(BlockIQ3_XXS));
-}
-
 // Upstream ggml_vec_dot_iq3_xxs_q8_K: bsum = sum over 32-groups of (2s+1) * (exact signed
 // grid*code sum), sumf += (d_w*d_x)*(float)bsum per block, result 0.25f*sumf (the decode's
 // (s + 0.5)/2 is (2s+1)/4).
 void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
-  q8_K_paired_gemv<sizeof(BlockIQ3_XXS)>(w, act, r0, r1, y, 0.25f, [](const uint8_t* blk, const uint8_t* ab, float& sumf) {
-    const int8_t* q8 = q8_K_qs(ab);
-    int32_t bsum = 0;
-    for (int ib = 0; ib < kQK_K / 32; ++ib) {
-      const uint32_t a = group_word(blk, ib);
-      int32_t sumi = 0;
-      for (int l = 0; l < 4; ++l, q8 += 8) {
-        const uint8_t signs = ksigns_iq2xs[(a >> (7 * l)) & 127];
-        for (int j = 0; j < 8; ++j) sumi += magnitude(blk, ib, l, j) * q8[j] * (signs >> j & 1 ? -1 : 1);
-      }
-      bsum += static_cast<int32_t>(2 * (a >> 28) + 1) * sumi;
-    }
-    sumf += (fp16_to_f32(load_u16(blk)) * q8_K_d(ab)) * static_cast<float>(bsum);
-  });
+  iq_grid_gemv<sizeof(BlockIQ3_XXS), group>(w, act, r0, r1, y, 0.25f);
 }
 
 }  // namespace
@@ -133,9 +95,9 @@ void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r
 Format iq3_xxs_format(Format f) {
   f.activation = &q8_K_activation();
   f.fp16_scale_offsets = {0};
-  f.dequant_ref = dequant;
+  f.dequant_ref = iq_grid_dequant<sizeof(BlockIQ3_XXS), group, group_scale>;
   f.gemv_ref = gemv;
-  f.encode_ref = encode;
+  f.encode_ref = encode_blocks<kQK_K, sizeof(BlockIQ3_XXS), encode_block>;
   f.gemv_rounding_depth = iq_q8_K_rounding_depth;
   return f;
 }

@@ -76,13 +76,6 @@ void encode_block(const float* x, uint8_t* out) {
   std::memcpy(out, &blk, sizeof blk);
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK_K;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockIQ4_XS)));
-  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK_K, tensors[0].data() + b * sizeof(BlockIQ4_XS));
-}
-
 // Upstream ggml_vec_dot_iq4_xs_q8_K: d4d8 = d_w*d_x once per block, then per 32-group in order
 // sumf += (d4d8*(float)(ls-32))*(float)sumi, sumi the exact sum of level*code.
 void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
@@ -108,7 +101,7 @@ Format iq4_xs_format(Format f) {
   f.fp16_scale_offsets = {0};
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
-  f.encode_ref = encode;
+  f.encode_ref = encode_blocks<kQK_K, sizeof(BlockIQ4_XS), encode_block>;
   f.gemv_rounding_depth = iq_q8_K_rounding_depth;
   return f;
 }

@@ -1,9 +1,11 @@
 // What the 256-element iq types paired with q8_K share (specs/ggml.md 3.22-3.29, 4.2): the
-// scalar vec_dot loop and the GEMV rounding depth.
+// scalar vec_dot loop, the decoder and dot of the grid types read as 8-element groups, and the
+// GEMV rounding depth.
 #pragma once
 #include <cstdint>
 
 #include "harness/registry.h"
+#include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
 
@@ -30,6 +32,51 @@ void q8_K_paired_gemv(const qb_weight* w, const uint8_t* act, int64_t r0, int64_
     for (int64_t b = 0; b < nb; ++b) block(blk + b * kBlockBytes, act + b * sizeof(BlockQ8_K), sumf);
     y[r] = final_factor * sumf;
   }
+}
+
+// One 8-element group of a grid type (iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s; spec 3.23-3.27):
+// the magnitudes its grid entries give, its sign bits (bit j set: element j negative) and the
+// 4-bit scale s of the scale group holding it.
+struct IqGroup {
+  int mag[8];
+  uint8_t signs;
+  int s;
+};
+
+// dequantize_row_<type> of a grid type over rows [r0, r1): element j of 8-group l of 32-group ib
+// is (db * (float)mag[j]) with its sign applied (apply_sign), db = kGroupScale(d, s) rounded as the type's spec section
+// says; kGroup(block, ib, l) reads the group.
+template <int64_t kBlockBytes, IqGroup (*kGroup)(const uint8_t* block, int ib, int l),
+          float (*kGroupScale)(float d, int s)>
+void iq_grid_dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  dequant_blocks<kQK_K, kBlockBytes>(w, r0, r1, out, [](const uint8_t* blk, float* y) {
+    const float d = fp16_to_f32(load_u16(blk));
+    for (int ib = 0; ib < kQK_K / 32; ++ib)
+      for (int l = 0; l < 4; ++l, y += 8) {
+        const IqGroup g = kGroup(blk, ib, l);
+        const float db = kGroupScale(d, g.s);
+        for (int j = 0; j < 8; ++j) y[j] = apply_sign(db * static_cast<float>(g.mag[j]), g.signs >> j & 1);
+      }
+  });
+}
+
+// Upstream's ggml_vec_dot_<type>_q8_K of a grid type: bsum = sum over groups of (2s+1) * (exact
+// signed mag*q8 sum), an exact int32 however upstream groups it (|bsum| < 256*62*127*31 < 2^31);
+// sumf += (d_w*d_x)*(float)bsum per block; the result is final_factor * sumf (q8_K_paired_gemv).
+template <int64_t kBlockBytes, IqGroup (*kGroup)(const uint8_t* block, int ib, int l)>
+void iq_grid_gemv(const qb_weight* w, const uint8_t* act, int64_t r0, int64_t r1, float* y, float final_factor) {
+  q8_K_paired_gemv<kBlockBytes>(w, act, r0, r1, y, final_factor, [](const uint8_t* blk, const uint8_t* ab, float& sumf) {
+    const int8_t* q8 = q8_K_qs(ab);
+    int32_t bsum = 0;
+    for (int ib = 0; ib < kQK_K / 32; ++ib)
+      for (int l = 0; l < 4; ++l, q8 += 8) {
+        const IqGroup g = kGroup(blk, ib, l);
+        int32_t sumi = 0;
+        for (int j = 0; j < 8; ++j) sumi += g.mag[j] * q8[j] * (g.signs >> j & 1 ? -1 : 1);
+        bsum += (2 * g.s + 1) * sumi;
+      }
+    sumf += (fp16_to_f32(load_u16(blk)) * q8_K_d(ab)) * static_cast<float>(bsum);
+  });
 }
 
 // Roundings on one product's path in a q8_K-paired iq GEMV, for any correct evaluation order.

@@ -382,4 +382,26 @@ std::vector<double> kquant_gemv_rms_terms(const QWeight& w, const uint8_t* act, 
   return s;
 }
 
+float largest_magnitude_scale(const float scales[16]) {
+  float max_scale = 0.0f, amax = 0.0f;
+  for (int j = 0; j < 16; ++j) {
+    const float scale = std::fabs(scales[j]);
+    if (scale > amax) {
+      amax = scale;
+      max_scale = scales[j];
+    }
+  }
+  return max_scale;
+}
+
+void requantize_signed_levels(const float* x, const float dg[16], int nmax, int8_t* L) {
+  for (int j = 0; j < 16; ++j) {
+    if (dg[j] == 0.0f) continue;
+    for (int i = 0; i < 16; ++i) {
+      const int l = nearest_int(x[16 * j + i] / dg[j]);
+      L[16 * j + i] = static_cast<int8_t>((l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l) + nmax);
+    }
+  }
+}
+
 }  // namespace qb::ggml

@@ -1,12 +1,15 @@
 // What the five k-quants (q2_K, q3_K, q4_K, q5_K, q6_K; specs/ggml.md 3.11-3.16) share: the
 // scale packings, upstream's iterative level searches (quantize_row_*_ref), and the decoder, the
-// strict-order q8_K GEMV and the GEMV bound, written once over a block unpacked to integers.
+// strict-order q8_K GEMV and the GEMV bound, written once over a block unpacked to integers, and
+// the registry entry made of them.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "harness/qweight.h"
 #include "harness/registry.h"
+#include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
 
 namespace qb::ggml {
@@ -44,6 +47,14 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, float rmin,
                        float rdelta, int nstep, bool use_mad);
 
+// quantize_row_q3_K_ref and quantize_row_q6_K_ref: of the 16 sub-block scales, the one of
+// largest magnitude, signed (the first wins ties, a NaN never wins; 0 when all are 0).
+float largest_magnitude_scale(const float scales[16]);
+// Their levels again under the stored scales (pitfall 7.5): dg[j] is 16-group j's fp32 scale
+// (the fp16 super-scale times its stored integer scale); L = clamp(nearest_int(x / dg[j]),
+// -nmax, nmax - 1) + nmax, and a group whose dg[j] is 0 keeps the search's levels.
+void requantize_signed_levels(const float* x, const float dg[16], int nmax, int8_t* L);
+
 // The part of quantize_row_q4_K_ref and quantize_row_q5_K_ref before the bit packing (spec
 // 3.14, 3.15): per 32-element sub-block make_qkx2_quants(32, nmax, weights sqrt(mean x^2) + |x|,
 // rmin, 0.1, nstep, squared error); 6-bit scales and mins over d = fp16(max_scale/63), dmin =
@@ -64,6 +75,16 @@ struct KBlock {
   int scale[kQK_K / 16];
   int min[kQK_K / 16];  // 0 for q3_K and q6_K
 };
+// q4_K/q5_K: KBlock's scale and min of every 16-element group from scales[12]; 32-element
+// sub-block j's pair covers groups 2j and 2j+1.
+inline void unpack_scale_min_k4(const uint8_t* scales, KBlock& k) {
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    get_scale_min_k4(j, scales, sc, m);
+    k.scale[2 * j] = k.scale[2 * j + 1] = sc;
+    k.min[2 * j] = k.min[2 * j + 1] = m;
+  }
+}
 // Reads one stored block (unaligned bytes) into a KBlock.
 using KUnpack = void (*)(const uint8_t* block, KBlock& k);
 
@@ -94,5 +115,39 @@ std::vector<double> kquant_gemv_bounds(const QWeight& w, const uint8_t* act, int
                                        int64_t block_bytes);
 std::vector<double> kquant_gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
                                           int64_t block_bytes);
+
+// ---- A k-quant's registry hooks from its block unpacking and block encoder ----
+
+// Which strict q8_K order the type's upstream vec_dot follows (q2_K_order_gemv, lane_order_gemv).
+enum class KDotOrder { q2_K, lanes };
+
+// Fills a k-quant's catalog entry (spec 3.11-3.16, 4.2): q8_K activation, the fp16 fields at
+// fp16_scale_offsets, kquant_dequant and the kDot GEMV over kUnpack (kWithMin: the type stores
+// mins), the encoder kEncodeBlock (quantize_row_<type>_ref, one block) and the k-quant bounds.
+template <typename Block, void (*kUnpack)(const uint8_t* block, KBlock& k),
+          void (*kEncodeBlock)(const float* x, Block& y), bool kWithMin, KDotOrder kDot>
+Format kquant_format(Format f, std::vector<int64_t> fp16_scale_offsets) {
+  constexpr int64_t kBytes = sizeof(Block);
+  f.activation = &q8_K_activation();
+  f.fp16_scale_offsets = std::move(fp16_scale_offsets);
+  f.dequant_ref = [](const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+    kquant_dequant(w, r0, r1, out, kUnpack, kBytes, kWithMin);
+  };
+  f.gemv_ref = [](const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+    if constexpr (kDot == KDotOrder::q2_K)
+      q2_K_order_gemv(w, act, r0, r1, y, kUnpack, kBytes);
+    else
+      lane_order_gemv(w, act, r0, r1, y, kUnpack, kBytes, kWithMin);
+  };
+  f.encode_ref = encode_blocks<kQK_K, kBytes, encode_into_bytes<Block, kEncodeBlock>>;
+  f.gemv_rounding_depth = kquant_rounding_depth;
+  f.gemv_bounds = [](const QWeight& w, const uint8_t* act, int64_t m) {
+    return kquant_gemv_bounds(w, act, m, kUnpack, kBytes);
+  };
+  f.gemv_rms_terms = [](const QWeight& w, const uint8_t* act, int64_t m) {
+    return kquant_gemv_rms_terms(w, act, m, kUnpack, kBytes);
+  };
+  return f;
+}
 
 }  // namespace qb::ggml

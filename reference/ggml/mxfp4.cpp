@@ -47,13 +47,6 @@ void encode_block(const float* x, uint8_t* out) {
   std::memcpy(out, &blk, sizeof blk);
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQKMxfp4;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockMxfp4)));
-  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQKMxfp4, tensors[0].data() + b * sizeof(BlockMxfp4));
-}
-
 // Upstream ggml_vec_dot_mxfp4_q8_0: exact integer sum of table values times activation levels,
 // then (dy*e8m0_half(e))*(float)sumi.
 void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
@@ -74,7 +67,7 @@ Format mxfp4_format(Format f) {
   f.activation = &q8_0_activation();
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
-  f.encode_ref = encode;
+  f.encode_ref = encode_blocks<kQKMxfp4, sizeof(BlockMxfp4), encode_block>;
   f.exact_gemv_case = legacy_exact_case<ExactScales::e8m0>;
   f.gemv_rounding_depth = q8_0_paired_rounding_depth;  // one term of 2 roundings per 32 elements, as q4_0
   return f;

@@ -52,13 +52,6 @@ void encode_block(const float* x, uint8_t* out) {
   std::memcpy(out, &blk, sizeof blk);
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQKNvfp4;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockNvfp4)));
-  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQKNvfp4, tensors[0].data() + b * sizeof(BlockNvfp4));
-}
-
 // Upstream ggml_vec_dot_nvfp4_q8_0: one term per 16-element sub-block s, added to sumf in order:
 // (dy*ue4m3_half(d_s))*(float)sumi_s, dy the scale of the activation block holding the sub-block
 // (block 2b + s/2 for weight block b, its half s % 2).
@@ -89,7 +82,7 @@ Format nvfp4_format(Format f) {
   f.activation = &q8_0_activation();
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
-  f.encode_ref = encode;
+  f.encode_ref = encode_blocks<kQKNvfp4, sizeof(BlockNvfp4), encode_block>;
   f.exact_gemv_case = legacy_exact_case<ExactScales::ue4m3_x4>;
   f.gemv_rounding_depth = rounding_depth;
   return f;

@@ -18,15 +18,10 @@ namespace {
 int code(const uint8_t* blk, int j) { return (blk[2 + j / 4] >> (2 * (j % 4))) & 3; }
 
 void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  const int64_t nb = w->cols / kQK2_0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r, kQK2_0, sizeof(BlockQ2_0));
-    float* y = out + r * w->cols;
-    for (int64_t b = 0; b < nb; ++b, blk += sizeof(BlockQ2_0), y += kQK2_0) {
-      const float d = fp16_to_f32(load_u16(blk));
-      for (int j = 0; j < kQK2_0; ++j) y[j] = static_cast<float>(code(blk, j) - 1) * d;
-    }
-  }
+  dequant_blocks<kQK2_0, sizeof(BlockQ2_0)>(w, r0, r1, out, [](const uint8_t* blk, float* y) {
+    const float d = fp16_to_f32(load_u16(blk));
+    for (int j = 0; j < kQK2_0; ++j) y[j] = static_cast<float>(code(blk, j) - 1) * d;
+  });
 }
 
 // One block of quantize_row_q2_0_ref: d = amax (first largest |x|), id = 1/d in fp32, code =
@@ -48,27 +43,10 @@ void encode_block(const float* x, uint8_t* out) {
   std::memcpy(out, &blk, sizeof blk);
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK2_0;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockQ2_0)));
-  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK2_0, tensors[0].data() + b * sizeof(BlockQ2_0));
-}
-
-// Upstream ggml_vec_dot_q2_0_q8_0: per activation block k of the two a weight block covers,
-// sumi_k = sum((q - 1)*qy) exactly; t = 0.0f, t += dy_k*(float)sumi_k in order; sumf += dx*t.
+// Upstream ggml_vec_dot_q2_0_q8_0: element levels q - 1, two activation blocks per weight block.
 void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
-  strict_gemv<kQK2_0, sizeof(BlockQ2_0), sizeof(BlockQ8_0)>(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
-    float t = 0.0f;
-    for (int k = 0; k < kQK2_0 / 32; ++k) {
-      const uint8_t* xk = xb + k * sizeof(BlockQ8_0);
-      const int8_t* xq = reinterpret_cast<const int8_t*>(xk + 2);
-      int32_t sumi = 0;
-      for (int j = 0; j < 32; ++j) sumi += (code(blk, 32 * k + j) - 1) * xq[j];
-      t += fp16_to_f32(load_u16(xk)) * static_cast<float>(sumi);
-    }
-    return fp16_to_f32(load_u16(blk)) * t;
-  });
+  q8_0_grouped_gemv<kQK2_0, sizeof(BlockQ2_0)>(w, act, r0, r1, y,
+                                               [](const uint8_t* blk, int e) { return code(blk, e) - 1; });
 }
 
 }  // namespace
@@ -78,7 +56,7 @@ Format q2_0_format(Format f) {
   f.fp16_scale_offsets = {0};
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
-  f.encode_ref = encode;
+  f.encode_ref = encode_blocks<kQK2_0, sizeof(BlockQ2_0), encode_block>;
   f.exact_gemv_case = legacy_exact_case<ExactScales::fp16_d>;
   // Upstream's path for one product: dy_k*sumi_k, 2 additions into t, dx*t, one addition per
   // weight block: cols/64 + 4 roundings. A kernel scaling each activation block by dx*dy_k (2

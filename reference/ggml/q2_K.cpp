@@ -12,8 +12,6 @@
 namespace qb::ggml {
 namespace {
 
-constexpr int64_t kBytes = sizeof(BlockQ2_K);
-
 void unpack(const uint8_t* p, KBlock& k) {
   BlockQ2_K b;
   std::memcpy(&b, p, sizeof b);
@@ -72,42 +70,10 @@ void encode_block(const float* x, BlockQ2_K& y) {
     }
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK_K;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb * kBytes)));
-  for (int64_t b = 0; b < nb; ++b) {
-    BlockQ2_K y;
-    encode_block(src + b * kQK_K, y);
-    std::memcpy(tensors[0].data() + b * kBytes, &y, sizeof y);
-  }
-}
-
-void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  kquant_dequant(w, r0, r1, out, unpack, kBytes, true);
-}
-void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
-  q2_K_order_gemv(w, act, r0, r1, y, unpack, kBytes);
-}
-std::vector<double> bounds(const QWeight& w, const uint8_t* act, int64_t m) {
-  return kquant_gemv_bounds(w, act, m, unpack, kBytes);
-}
-std::vector<double> rms_terms(const QWeight& w, const uint8_t* act, int64_t m) {
-  return kquant_gemv_rms_terms(w, act, m, unpack, kBytes);
-}
-
 }  // namespace
 
 Format q2_K_format(Format f) {
-  f.activation = &q8_K_activation();
-  f.fp16_scale_offsets = {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)};
-  f.dequant_ref = dequant;
-  f.gemv_ref = gemv;
-  f.encode_ref = encode;
-  f.gemv_rounding_depth = kquant_rounding_depth;
-  f.gemv_bounds = bounds;
-  f.gemv_rms_terms = rms_terms;
-  return f;
+  return kquant_format<BlockQ2_K, unpack, encode_block, true, KDotOrder::q2_K>(f, {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)});
 }
 
 }  // namespace qb::ggml

@@ -1,7 +1,6 @@
 // q3_K golden reference (specs/ggml.md 3.11, 3.13, 4.2); compiled with -ffp-contract=off.
 #include "reference/ggml/q3_K.h"
 
-#include <cmath>
 #include <cstddef>
 #include <cstring>
 
@@ -11,8 +10,6 @@
 
 namespace qb::ggml {
 namespace {
-
-constexpr int64_t kBytes = sizeof(BlockQ3_K);
 
 void unpack(const uint8_t* p, KBlock& k) {
   BlockQ3_K b;
@@ -35,15 +32,8 @@ void unpack(const uint8_t* p, KBlock& k) {
 void encode_block(const float* x, BlockQ3_K& y) {
   int8_t L[kQK_K];
   float scales[16];
-  float max_scale = 0.0f, amax = 0.0f;  // the signed scale of largest magnitude
-  for (int j = 0; j < 16; ++j) {
-    scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
-    const float scale = std::fabs(scales[j]);
-    if (scale > amax) {
-      amax = scale;
-      max_scale = scales[j];
-    }
-  }
+  for (int j = 0; j < 16; ++j) scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
+  const float max_scale = largest_magnitude_scale(scales);
   std::memset(&y, 0, sizeof y);
   if (max_scale != 0.0f) {
     const float iscale = -32.0f / max_scale;
@@ -61,16 +51,9 @@ void encode_block(const float* x, BlockQ3_K& y) {
   } else {
     y.d = f32_to_fp16(0.0f);
   }
-  // Levels again under the stored fp16 super-scale (pitfall 7.5); a sub-block whose scale is 0
-  // keeps the search's levels.
-  for (int j = 0; j < 16; ++j) {
-    const float d = fp16_to_f32(y.d) * static_cast<float>(q3_K_scale(j, y.scales));
-    if (d == 0.0f) continue;
-    for (int i = 0; i < 16; ++i) {
-      const int l = nearest_int(x[16 * j + i] / d);
-      L[16 * j + i] = static_cast<int8_t>((l < -4 ? -4 : l > 3 ? 3 : l) + 4);
-    }
-  }
+  float dg[16];
+  for (int j = 0; j < 16; ++j) dg[j] = fp16_to_f32(y.d) * static_cast<float>(q3_K_scale(j, y.scales));
+  requantize_signed_levels(x, dg, 4, L);
   for (int e = 0; e < kQK_K; ++e) {
     if (L[e] > 3) {
       y.hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
@@ -84,42 +67,10 @@ void encode_block(const float* x, BlockQ3_K& y) {
     }
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK_K;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb * kBytes)));
-  for (int64_t b = 0; b < nb; ++b) {
-    BlockQ3_K y;
-    encode_block(src + b * kQK_K, y);
-    std::memcpy(tensors[0].data() + b * kBytes, &y, sizeof y);
-  }
-}
-
-void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  kquant_dequant(w, r0, r1, out, unpack, kBytes, false);
-}
-void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
-  lane_order_gemv(w, act, r0, r1, y, unpack, kBytes, false);
-}
-std::vector<double> bounds(const QWeight& w, const uint8_t* act, int64_t m) {
-  return kquant_gemv_bounds(w, act, m, unpack, kBytes);
-}
-std::vector<double> rms_terms(const QWeight& w, const uint8_t* act, int64_t m) {
-  return kquant_gemv_rms_terms(w, act, m, unpack, kBytes);
-}
-
 }  // namespace
 
 Format q3_K_format(Format f) {
-  f.activation = &q8_K_activation();
-  f.fp16_scale_offsets = {offsetof(BlockQ3_K, d)};
-  f.dequant_ref = dequant;
-  f.gemv_ref = gemv;
-  f.encode_ref = encode;
-  f.gemv_rounding_depth = kquant_rounding_depth;
-  f.gemv_bounds = bounds;
-  f.gemv_rms_terms = rms_terms;
-  return f;
+  return kquant_format<BlockQ3_K, unpack, encode_block, false, KDotOrder::lanes>(f, {offsetof(BlockQ3_K, d)});
 }
 
 }  // namespace qb::ggml

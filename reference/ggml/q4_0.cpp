@@ -51,13 +51,6 @@ void encode_block(const float* x, uint8_t* out) {
   }
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK4_0;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockQ4_0)));
-  for (int64_t b = 0; b < nb; ++b) encode_block(src + b * kQK4_0, tensors[0].data() + b * sizeof(BlockQ4_0));
-}
-
 // Upstream ggml_vec_dot_q4_0_q8_0: exact integer block sum, then ((float)sumi * d_w) * d_x.
 void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
   q8_0_paired_gemv<sizeof(BlockQ4_0)>(w, act, r0, r1, y, [](const uint8_t* blk, const uint8_t* xb) {
@@ -78,7 +71,7 @@ Format q4_0_format(Format f) {
   f.fp16_scale_offsets = {0};
   f.dequant_ref = dequant;
   f.gemv_ref = gemv;
-  f.encode_ref = encode;
+  f.encode_ref = encode_blocks<kQK4_0, sizeof(BlockQ4_0), encode_block>;
   f.gemv_rounding_depth = q8_0_paired_rounding_depth;
   f.exact_gemv_case = q8_0_paired_exact_case;
   return f;

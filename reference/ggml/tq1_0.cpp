@@ -8,61 +8,21 @@
 #include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
+#include "reference/ggml/ternary_common.h"
 
 namespace qb::ggml {
 namespace {
 
-constexpr int64_t kBytes = sizeof(BlockTQ1_0);
-
 // Trits of a block in element order, 0..2 (value t - 1).
-void trits(const BlockTQ1_0& b, int t[kQK_K]) {
+void trits(const uint8_t* p, int t[kQK_K]) {
+  BlockTQ1_0 b;
+  std::memcpy(&b, p, sizeof b);
   for (int n = 0; n < 5; ++n)
     for (int m = 0; m < 32; ++m) t[32 * n + m] = tq1_0_trit(b.qs[m], n);
   for (int n = 0; n < 5; ++n)
     for (int m = 0; m < 16; ++m) t[160 + 16 * n + m] = tq1_0_trit(b.qs[32 + m], n);
   for (int n = 0; n < 4; ++n)
     for (int j = 0; j < 4; ++j) t[240 + 4 * n + j] = tq1_0_trit(b.qh[j], n);
-}
-
-BlockTQ1_0 load(const uint8_t* p) {
-  BlockTQ1_0 b;
-  std::memcpy(&b, p, sizeof b);
-  return b;
-}
-
-void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
-  const int64_t nb = w->cols / kQK_K;
-  int t[kQK_K];
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r, kQK_K, kBytes);
-    for (int64_t i = 0; i < nb; ++i) {
-      const BlockTQ1_0 b = load(blk + i * kBytes);
-      const float d = fp16_to_f32(b.d);
-      trits(b, t);
-      float* y = out + r * w->cols + i * kQK_K;
-      for (int e = 0; e < kQK_K; ++e) y[e] = static_cast<float>(t[e] - 1) * d;
-    }
-  }
-}
-
-// Upstream ggml_vec_dot_tq1_0_q8_K: exact integer block sum, then (float)sum * (d_w * d_x).
-void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
-  const int64_t nb = w->cols / kQK_K;
-  int t[kQK_K];
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* blk = row_blocks(w, r, kQK_K, kBytes);
-    float sumf = 0.0f;
-    for (int64_t i = 0; i < nb; ++i) {
-      const BlockTQ1_0 b = load(blk + i * kBytes);
-      const uint8_t* xb = act + i * sizeof(BlockQ8_K);
-      const int8_t* x8 = q8_K_qs(xb);
-      trits(b, t);
-      int32_t sum = 0;
-      for (int e = 0; e < kQK_K; ++e) sum += (t[e] - 1) * x8[e];
-      sumf += static_cast<float>(sum) * (fp16_to_f32(b.d) * q8_K_d(xb));
-    }
-    y[r] = sumf;
-  }
 }
 
 // Five trits (first = most significant) as the byte ceil(q * 256 / 243): the fixed-point
@@ -97,24 +57,6 @@ void encode_block(const float* x, BlockTQ1_0& y) {
   }
 }
 
-void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
-            std::vector<std::vector<uint8_t>>& tensors) {
-  const int64_t nb = rows * cols / kQK_K;
-  tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb * kBytes)));
-  for (int64_t b = 0; b < nb; ++b) {
-    BlockTQ1_0 y;
-    encode_block(src + b * kQK_K, y);
-    std::memcpy(tensors[0].data() + b * kBytes, &y, sizeof y);
-  }
-}
-
-// The block sum is exact in int32; (float)sum * (d*yd) is 2 roundings (spec 4.2) and the
-// strict order adds one term per block (nb). A SIMD kernel that keeps per-lane float partial
-// sums and fuses the product into its accumulation needs no more on a term's path, plus a tree
-// over up to 64 lanes (6). One more covers the generic bound's |x_i|: q8_K's dequant rounds
-// yd*x8 to fp32 (gamma_n * (1 + u) <= gamma_(n+1)); the decoded weights (t-1)*d are exact.
-int64_t rounding_depth(int64_t cols) { return cols / kQK_K + 2 + 6 + 1; }
-
 }  // namespace
 
 int tq1_0_trit(uint8_t b, int n) {
@@ -123,14 +65,9 @@ int tq1_0_trit(uint8_t b, int n) {
   return (shifted * 3) >> 8;
 }
 
+// Upstream ggml_vec_dot_tq1_0_q8_K: exact integer block sum, then (float)sum * (d_w * d_x).
 Format tq1_0_format(Format f) {
-  f.activation = &q8_K_activation();
-  f.fp16_scale_offsets = {offsetof(BlockTQ1_0, d)};
-  f.dequant_ref = dequant;
-  f.gemv_ref = gemv;
-  f.encode_ref = encode;
-  f.gemv_rounding_depth = rounding_depth;
-  return f;
+  return ternary_format<BlockTQ1_0, offsetof(BlockTQ1_0, d), trits, encode_block, TernaryScaleOrder::weight_first>(f);
 }
 
 }  // namespace qb::ggml
