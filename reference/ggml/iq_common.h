@@ -44,8 +44,8 @@ struct IqGroup {
 };
 
 // dequantize_row_<type> of a grid type over rows [r0, r1): element j of 8-group l of 32-group ib
-// is (db * (float)mag[j]) with its sign applied (apply_sign), db = kGroupScale(d, s) rounded as the type's spec section
-// says; kGroup(block, ib, l) reads the group.
+// is db * (float)mag[j] with its sign applied (apply_sign), db = kGroupScale(d, s) rounded as the
+// type's spec section says; kGroup(block, ib, l) reads the group.
 template <int64_t kBlockBytes, IqGroup (*kGroup)(const uint8_t* block, int ib, int l),
           float (*kGroupScale)(float d, int s)>
 void iq_grid_dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
