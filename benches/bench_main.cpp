@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   model_opt->excludes(shape_opt);
   std::string suite_name;
   auto* suite_opt = app.add_option("--suite", suite_name,
-                                   "a family's named model shapes (e.g. llama7b-q4_0), benched like --model: "
+                                   "a family's named model shapes (" + known_suites() + "), benched like --model: "
                                    "per layer and projected per token");
   suite_opt->excludes(shape_opt)->excludes(model_opt);
   ParamOptions params;

@@ -42,7 +42,7 @@ OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t 
 void plant_special_scales(OwnedWeight& w, uint64_t seed, const std::string& only_tensor = "");
 // Block formats: one block in five gets every byte outside its scale fields set to one extreme
 // pattern (0x00, 0xFF, 0x80, 0x7F, 0x0F, 0xF0, 0x88): codes an encoder never writes, such as
-// q8_0's -128, which any stored file may hold.
+// an int8 code of -128, which any stored file may hold.
 void plant_extreme_codes(OwnedWeight& w, uint64_t seed);
 // One scale field of each of m activation vectors of `cols` gets a special value; vector i gets
 // class i, so vector 0 a subnormal, vector 1 a NaN, vector 2 -0, vector 3 +Inf, ... (a NaN

@@ -16,7 +16,7 @@ constexpr uint64_t kDefaultAlignment = 32;  // GGUF_DEFAULT_ALIGNMENT
 constexpr uint32_t kMaxDims = 4;            // GGML_MAX_DIMS
 constexpr uint64_t kMaxName = 63;           // GGML_MAX_NAME is 64 bytes with the terminating NUL
 constexpr uint64_t kMaxKey = 65535;         // the GGUF specification caps keys at 2^16 - 1 bytes
-// The specification allows arrays of arrays without a limit; real files nest none (ggml's own
+// The specification allows arrays of arrays without a limit; real files nest none (upstream's own
 // reader refuses any). The cap keeps a hostile file from exhausting the stack.
 constexpr int kMaxArrayDepth = 8;
 // The least a tensor info and a key/value pair can occupy (an empty name or key, no dimensions,

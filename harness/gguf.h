@@ -4,7 +4,7 @@
 // only allows big-endian files, which are refused here by their byte-swapped version):
 //   "GGUF", u32 version, u64 tensor_count, u64 metadata_kv_count,
 //   metadata_kv_count x {string key, u32 value_type, value},
-//   tensor_count x {string name, u32 n_dims, n_dims x u64 ne, u32 ggml type, u64 offset},
+//   tensor_count x {string name, u32 n_dims, n_dims x u64 ne, u32 type id, u64 offset},
 //   padding to general.alignment, then the data section (offsets count from its start).
 // A string is u64 length + bytes (no terminator); an array is u32 element type, u64 count, values.
 // GGUF v1 (u32 counts and lengths) is refused by name.
@@ -15,7 +15,7 @@
 // its own size (each key/value pair or tensor info takes at least 13 or 24 bytes). Every error is a
 // FileError naming the file, the field ("tensor_count", "metadata.general.alignment",
 // "tensors.<name>.offset") and what is wrong. Beyond the byte layout it applies the rules of
-// upstream's reader (ggml gguf.cpp): unique keys and tensor names, general.alignment a u32 power of
+// upstream's reference reader: unique keys and tensor names, general.alignment a u32 power of
 // two, at most 4 dimensions, names under 64 bytes, a known type whose block divides ne[0], and each
 // tensor at the previous one's end padded to the alignment (so no overlap, no hole, no
 // misalignment), inside the file.
@@ -37,7 +37,7 @@ class MappedFile;
 // bytes of tensors it will not decode.
 struct GgufTypeId {
   uint32_t id = 0;
-  std::string name;    // upstream's type name: "q4_0", "f32"
+  std::string name;    // upstream's type name, as the family lists it
   std::string format;  // registry format id; empty for an unquantized type
   int64_t block_elems = 1, block_bytes = 0;
 };
