@@ -49,7 +49,11 @@ void check_expectation(const std::string& path, const Fixture& fx, const OwnedTe
   if (n == "expect.dequant" || n == "expect.inner") expect_tensor(path, t, {DType::F32, DType::F16}, {fx.rows, fx.cols});
   if (n == "expect.x") expect_tensor(path, t, {DType::F32}, batch_shape(t, fx.cols));
   if (n == "expect.y") expect_tensor(path, t, {DType::F32}, batch_shape(t, fx.rows));
-  if (n == "expect.encode") expect_tensor(path, t, {DType::U8}, {static_cast<int64_t>(stored)});
+  if (n == "expect.encode" || n == "expect.encode_mask") expect_tensor(path, t, {DType::U8}, {static_cast<int64_t>(stored)});
+  if (n == "expect.encode_mask")
+    if (auto bad = std::find_if(t.bytes.begin(), t.bytes.end(), [](uint8_t b) { return b > 1; }); bad != t.bytes.end())
+      throw FileError(path, "tensors.expect.encode_mask", "byte " + std::to_string(bad - t.bytes.begin()) + " is " +
+                                                              std::to_string(*bad) + ", expected 0 (undefined) or 1 (compared)");
   if ((n == "expect.x" || n == "expect.x_q" || n == "expect.y") && t.shape.size() == 2 && t.shape[0] == 0)
     throw FileError(path, "tensors." + n + ".shape", "is " + shape_str(t.shape) + ": a batch of 0 vectors checks nothing");
   if (n == "expect.x_q") {
@@ -132,6 +136,8 @@ Fixture load_fixture(const std::string& path) {
     if (fx.find(name) && !y) throw FileError(path, std::string("tensors.") + name, "present without expect.y: nothing to compare");
   if (fx.find("expect.encode") && !fx.find("source"))
     throw FileError(path, "tensors.expect.encode", "present without source: nothing to encode");
+  if (fx.find("expect.encode_mask") && !fx.find("expect.encode"))
+    throw FileError(path, "tensors.expect.encode_mask", "present without expect.encode: nothing to mask");
   // A fixture is its expectations: stored tensors alone would make verify compare nothing.
   if (!y && !fx.find("expect.dequant") && !fx.find("expect.inner") && !fx.find("expect.encode"))
     throw FileError(path, "tensors", "no expectation (expect.dequant, expect.inner, expect.y or expect.encode): nothing to check");

@@ -30,7 +30,7 @@ struct Fixture {
 // Tensor names the contract defines besides a format's stored tensors.
 inline constexpr const char* kExpectationNames[] = {"source",   "expect.dequant", "expect.inner",
                                                     "expect.x", "expect.x_q",     "expect.y",
-                                                    "expect.encode"};
+                                                    "expect.encode", "expect.encode_mask"};
 
 // Throws FileError (file + field) on anything that breaks the contract, including an unknown
 // format id. A catalogued format without an implementation still loads (and is validated

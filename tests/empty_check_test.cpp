@@ -3,6 +3,7 @@
 // check was skipped.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -78,6 +79,48 @@ TEST_F(EmptyCheck, ActivationWithoutResultIsRefused) {
 TEST_F(EmptyCheck, EncodingWithoutSourceIsRefused) {
   OwnedTensor enc{"expect.encode", DType::U8, {72}, std::vector<uint8_t>(72)};
   expect_refused(write("encode_only", "q4_0", 18, {enc}), "tensors.expect.encode", "present without source");
+}
+
+TEST_F(EmptyCheck, EncodeMaskWithoutEncodingIsRefused) {
+  OwnedTensor mask{"expect.encode_mask", DType::U8, {72}, std::vector<uint8_t>(72, 1)};
+  expect_refused(write("mask_only", "q4_0", 18, {f32("source", {2, 64}), mask}), "tensors.expect.encode_mask",
+                 "present without expect.encode");
+}
+
+TEST_F(EmptyCheck, EncodeMaskOtherThanZeroOrOneIsRefused) {
+  OwnedTensor enc{"expect.encode", DType::U8, {72}, std::vector<uint8_t>(72)};
+  OwnedTensor mask{"expect.encode_mask", DType::U8, {72}, std::vector<uint8_t>(72, 1)};
+  mask.bytes[5] = 2;
+  expect_refused(write("mask_two", "q4_0", 18, {f32("source", {2, 64}), enc, mask}), "tensors.expect.encode_mask",
+                 "byte 5 is 2");
+}
+
+// Only the bytes expect.encode_mask marks defined are compared. An all-zero q4_0 source encodes
+// (spec: d = max / -8 = -0, fp16 00 80; id = 0, q = (int)(0 * id + 8.5) = 8) as blocks 00 80 then
+// 16 bytes 0x88; block 1's
+// index bytes are stored as 0x00 here: masked out they pass, compared they fail.
+TEST_F(EmptyCheck, EncodeMaskLeavesUndefinedBytesUncompared) {
+  std::vector<uint8_t> want;
+  for (int b = 0; b < 4; ++b) {
+    want.insert(want.end(), {0x00, 0x80});
+    want.insert(want.end(), 16, b == 1 ? 0x00 : 0x88);
+  }
+  std::vector<uint8_t> defined(72, 1);
+  std::fill_n(defined.begin() + 20, 16, uint8_t{0});
+  const std::string masked = write("masked", "q4_0", 18,
+                                   {f32("source", {2, 64}), {"expect.encode", DType::U8, {72}, want},
+                                    {"expect.encode_mask", DType::U8, {72}, defined}});
+  const test::Command pass = test::run_command(kVerify + " --fixture-only " + masked);
+  EXPECT_EQ(pass.status, 0) << pass.output;
+  EXPECT_NE(pass.output.find("bytes identical to expect.encode (56 bytes, 16 undefined bytes not compared)"), std::string::npos)
+      << pass.output;
+  defined[35] = 1;  // the last index byte of block 1
+  const std::string one_more = write("one_more", "q4_0", 18,
+                                     {f32("source", {2, 64}), {"expect.encode", DType::U8, {72}, want},
+                                      {"expect.encode_mask", DType::U8, {72}, defined}});
+  const test::Command fail = test::run_command(kVerify + " --fixture-only " + one_more);
+  EXPECT_EQ(fail.status, 1) << fail.output;
+  EXPECT_NE(fail.output.find("first differing block 1 (byte 35)"), std::string::npos) << fail.output;
 }
 
 // expect.inner of a format without an inner decode is not compared with anything.

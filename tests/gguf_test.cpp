@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -230,7 +231,7 @@ TEST(Gguf, HostileBytesGiveFileErrorsOnly) {
 // further dims, cols = in), the unquantized ones counted by type.
 TEST(Gguf, QuantizedTensorsBecomeLayers) {
   const ModelDir m = open_model_dir(kSource + "/fixtures/gguf/tiny_mixed.gguf", ModelData::headers_only);
-  ASSERT_EQ(m.layers.size(), 4u);
+  ASSERT_EQ(m.layers.size(), 7u);
   struct Want {
     const char* name;
     const char* format;
@@ -238,9 +239,12 @@ TEST(Gguf, QuantizedTensorsBecomeLayers) {
   };
   const Want want[] = {{"blk.0.attn_q.weight", "q4_0", 64, 256},
                        {"blk.0.attn_k.weight", "q8_0", 32, 256},
+                       {"blk.0.attn_v.weight", "q4_K", 32, 256},
+                       {"blk.0.attn_output.weight", "q6_K", 64, 256},
                        {"blk.0.ffn_down.weight", "q4_0", 64, 128},
+                       {"blk.0.ffn_up.weight", "iq4_xs", 16, 256},
                        {"blk.0.ffn_gate_exps.weight", "q8_0", 32, 64}};
-  for (std::size_t i = 0; i < 4; ++i) {
+  for (std::size_t i = 0; i < std::size(want); ++i) {
     EXPECT_EQ(m.layers[i].spec.name, want[i].name);
     EXPECT_EQ(m.layers[i].spec.format, want[i].format);
     EXPECT_EQ(m.layers[i].weight.rows, want[i].rows) << want[i].name;
@@ -258,7 +262,8 @@ TEST(Gguf, VerifyChecksTheModelAndSkipsUnquantizedTensors) {
       << r.output;
   EXPECT_NE(r.output.find("SKIP  " + path + "  f16  unquantized, no weight format checks it (1 tensors)"), std::string::npos)
       << r.output;
-  for (const char* layer : {"blk.0.attn_q.weight (64x256)", "blk.0.ffn_gate_exps.weight (32x64)"})
+  for (const char* layer : {"blk.0.attn_q.weight (64x256)", "blk.0.attn_v.weight (32x256)", "blk.0.attn_output.weight (64x256)",
+                            "blk.0.ffn_up.weight (16x256)", "blk.0.ffn_gate_exps.weight (32x64)"})
     EXPECT_NE(r.output.find("PASS  " + path + "::" + layer), std::string::npos) << layer << "\n" << r.output;
   EXPECT_EQ(r.output.find("FAIL"), std::string::npos) << r.output;
 }
@@ -271,7 +276,8 @@ TEST(Gguf, BenchModelListsEveryTypeAndShape) {
   const test::Command all = test::run_command(std::string(QB_BENCH_BIN) + " --model " + path + " --isa scalar --benchmark_list_tests");
   ASSERT_EQ(all.status, 0) << all.output;
   for (const char* row : {"q4_0/gemv/q4_0_gemv_ref/64x256/attn_q.weight-x1/", "q8_0/gemv/q8_0_gemv_ref/32x256/attn_k.weight-x1/",
-                          "q4_0/gemv/q4_0_gemv_ref/64x128/ffn_down.weight-x1/",
+                          "q4_0/gemv/q4_0_gemv_ref/64x128/ffn_down.weight-x1/", "q4_K/gemv/q4_K_gemv_ref/32x256/attn_v.weight-x1/",
+                          "q6_K/gemv/q6_K_gemv_ref/64x256/attn_output.weight-x1/", "iq4_xs/gemv/iq4_xs_gemv_ref/16x256/ffn_up.weight-x1/",
                           "q8_0/gemv/q8_0_gemv_ref/32x64/ffn_gate_exps.weight-x1/"})
     EXPECT_NE(all.output.find(row), std::string::npos) << row << "\n" << all.output;
   const test::Command one =
@@ -279,26 +285,6 @@ TEST(Gguf, BenchModelListsEveryTypeAndShape) {
   ASSERT_EQ(one.status, 0) << one.output;
   EXPECT_EQ(one.output.find("q4_0/gemv/"), std::string::npos) << one.output;
   EXPECT_NE(one.output.find("q8_0/gemv/q8_0_gemv_ref/32x64/ffn_gate_exps.weight-x1/"), std::string::npos) << one.output;
-}
-
-// A tensor of a type without a reference is reported SKIP with its type, the others still checked.
-TEST(Gguf, TypeWithoutReferenceIsSkippedByName) {
-  const GgufTypeId* missing = nullptr;
-  for (const GgufTypeId& t : types())
-    if (!t.format.empty() && !find_format(t.format)->implemented()) missing = &t;
-  if (!missing) GTEST_SKIP() << "every GGUF weight type has a reference";
-  File f = gguf_write::tiny_mixed_model();
-  const int64_t cols = missing->block_elems * 2;
-  f.tensors.push_back({"blk.0.attn_v.weight", {cols, 3}, missing->id,
-                       std::vector<uint8_t>(static_cast<std::size_t>(3 * 2 * missing->block_bytes), 0), {}});
-  const std::string path = temp_path("with_" + missing->name + ".gguf");
-  f.write(path);
-  const test::Command r = test::run_command(kVerify + " --threads 1 --fixture-only " + path);
-  EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("SKIP  " + path + "  " + missing->format + "  format " + missing->format +
-                          " is not implemented yet (1 layers)"),
-            std::string::npos)
-      << r.output;
 }
 
 }  // namespace

@@ -79,16 +79,18 @@ void dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
 }
 
 // quantize_row_iq4_nl_ref: the group fit without the scale search (ntry = -1), d = fp16 of the
-// fitted scale, the first pass's levels kept. Upstream leaves the levels of an all-zero group
-// (max |x| < 1e-15) unwritten, so its nibbles are whatever memory held; here they are index 8
-// (level +1, what the ntry > 0 path writes), decoding to d * 1 = +0 with d = 0.
+// fitted scale, the first pass's levels kept. Upstream's levels array lives across the groups of
+// one call and is left unwritten for an all-zero group (max |x| < 1e-15, d = 0): its nibbles repeat
+// the last written group's levels (all 75 such groups of the vectors' zero_blocks case do), and
+// before any group is written they are whatever memory held (spec 3.20; the importer masks those
+// bytes); here index 8 (level +1, what the ntry > 0 path writes), decoding to d * 1 = +0.
 void encode(const float* src, int64_t rows, int64_t cols, const nlohmann::json&,
             std::vector<std::vector<uint8_t>>& tensors) {
   const int64_t nb = rows * cols / kQK4_NL;
   tensors.assign(1, std::vector<uint8_t>(static_cast<std::size_t>(nb) * sizeof(BlockIQ4_NL)));
+  uint8_t L[kQK4_NL];
+  std::memset(L, 8, sizeof L);
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t L[kQK4_NL];
-    std::memset(L, 8, sizeof L);
     const float d = iq4_nl_group_scale(src + b * kQK4_NL, -1, L);
     BlockIQ4_NL blk;
     blk.d = f32_to_fp16(d);
