@@ -48,17 +48,20 @@ std::vector<LayerSpec> layers_of(const std::string& dir_or_config) {
   return layers_of(dir.empty() ? "." : dir);
 }
 
-// Layers grouped into one case per distinct (format, shape, params) with its multiplicity.
+// Layers grouped into one case per distinct (format, shape, params) with its multiplicity: the
+// GEMVs of that case one token runs (a MoE tensor: its experts_per_token matrices of one expert's
+// shape).
 ModelCases cases_of_layers(const std::string& source, const std::vector<LayerSpec>& layers) {
   ModelCases m;
   m.source = source;
   std::map<std::string, std::size_t> index;  // case key -> position in m.cases
   for (const LayerSpec& l : layers) {
-    ++m.layers;
+    m.layers += l.experts_per_token;
+    if (l.experts > 1) m.moe_note = std::to_string(l.experts_per_token) + " of " + std::to_string(l.experts) + " experts";
     const Format* format = find_format(l.format);
     if (!format) throw FileError(source, l.name, "format '" + l.format + "' is not registered");
     const std::string kind = layer_kind(l.name);
-    const Shape shape{l.rows, l.cols};
+    const Shape shape{l.rows / l.experts, l.cols};
     const std::string id = l.format + "/" + shape.str() + "/" + l.params.dump();
     auto it = index.find(id);
     if (it == index.end()) {
@@ -73,7 +76,7 @@ ModelCases cases_of_layers(const std::string& source, const std::vector<LayerSpe
       m.cases.push_back(std::move(c));
     }
     BenchCase& c = m.cases[it->second];
-    ++c.multiplicity;
+    c.multiplicity += l.experts_per_token;
     if (("+" + c.tag + "+").find("+" + kind + "+") == std::string::npos) c.tag += "+" + kind;
   }
   for (BenchCase& c : m.cases) {
@@ -136,8 +139,9 @@ void print_projection(const ModelCases& model, const std::vector<Projection>& p,
   std::string formats;
   for (const BenchCase& c : model.cases)
     if (("," + formats + ",").find("," + c.format + ",") == std::string::npos) formats += (formats.empty() ? "" : ",") + c.format;
-  std::printf("\nprojected GEMV time per token (m=1, %d threads): %lld %s layers of %s, %zu distinct\n", threads,
-              static_cast<long long>(model.layers), formats.c_str(), model.source.c_str(), model.cases.size());
+  std::printf("\nprojected GEMV time per token (m=1, %d threads): %lld %s layers of %s, %zu distinct%s\n", threads,
+              static_cast<long long>(model.layers), formats.c_str(), model.source.c_str(), model.cases.size(),
+              model.moe_note.empty() ? "" : ("; mixture-of-experts tensors as the " + model.moe_note + " a token uses").c_str());
   for (const Projection& r : p) {
     std::printf("  %-28s %10.3f ms/token  %9.1f tokens/s", r.variant.c_str(), r.seconds_per_token * 1e3,
                 r.seconds_per_token > 0 ? 1.0 / r.seconds_per_token : 0.0);

@@ -15,7 +15,8 @@ namespace qb::bench {
 
 struct ModelCases {
   std::string source;
-  int64_t layers = 0;             // linear layers in the model
+  int64_t layers = 0;             // GEMVs per token: linear layers, a MoE tensor's experts_per_token each
+  std::string moe_note;           // "K of N experts" when the model has mixture-of-experts tensors
   std::vector<BenchCase> cases;  // one per distinct (format, shape, params), in first-seen order
 };
 // A model directory, or a JSON file holding a quantization_config (config.json, or a bare

@@ -159,6 +159,20 @@ ModelDir open_gguf_model(const std::string& path) {
   m.files.dir = path;
   m.files.config_file = path;
   m.files.files = {path};
+  // Experts a token uses (llama.cpp's <arch>.expert_used_count); without it a projection counts all.
+  int64_t used = 0;
+  std::string used_key;
+  if (const GgufValue* arch = m.gguf->find("general.architecture"); arch && arch->type() == GgufValueType::string) {
+    used_key = std::string(arch->as_string()) + ".expert_used_count";
+    if (const GgufValue* v = m.gguf->find(used_key)) {
+      try {
+        used = static_cast<int64_t>(v->as_uint());
+      } catch (const std::exception& e) {
+        throw FileError(path, "metadata." + used_key, e.what());
+      }
+      if (used < 1) throw FileError(path, "metadata." + used_key, "is " + std::to_string(used) + ": a token uses at least one expert");
+    }
+  }
   for (const GgufTensor& t : m.gguf->tensors) {
     if (t.type->format.empty()) {
       auto it = std::find_if(m.unquantized.begin(), m.unquantized.end(), [&](const auto& u) { return u.first == t.type->name; });
@@ -174,6 +188,13 @@ ModelDir open_gguf_model(const std::string& path) {
     l.spec.format = f->id;
     l.spec.cols = t.ne.empty() ? 1 : t.ne[0];
     l.spec.rows = l.spec.cols == 0 ? 0 : t.numel() / l.spec.cols;
+    if (t.ne.size() == 3 && t.ne[2] > 1) {
+      l.spec.experts = t.ne[2];
+      l.spec.experts_per_token = used ? used : t.ne[2];
+      if (used > t.ne[2])
+        throw FileError(path, "metadata." + used_key,
+                        "is " + std::to_string(used) + ", more than the " + std::to_string(t.ne[2]) + " experts of " + t.name);
+    }
     l.file = path;
     l.weight.format = f;
     l.weight.rows = l.spec.rows;

@@ -31,6 +31,9 @@ struct LayerSpec {
   int64_t rows = 0, cols = 0;
   nlohmann::json params = nlohmann::json::object();
   std::string summary;  // the family's few words on the params, for report lines ("bits 4 mcg")
+  // A mixture-of-experts tensor stacks `experts` matrices of rows/experts x cols, of which one
+  // token multiplies `experts_per_token` (GGUF: ne[2] and <arch>.expert_used_count).
+  int64_t experts = 1, experts_per_token = 1;
 };
 
 struct ModelLayer {

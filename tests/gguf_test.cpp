@@ -250,8 +250,27 @@ TEST(Gguf, QuantizedTensorsBecomeLayers) {
     EXPECT_EQ(m.layers[i].weight.rows, want[i].rows) << want[i].name;
     EXPECT_EQ(m.layers[i].weight.cols, want[i].cols) << want[i].name;
   }
+  for (std::size_t i = 0; i + 1 < std::size(want); ++i) EXPECT_EQ(m.layers[i].spec.experts, 1) << want[i].name;
+  // The 3-D tensor holds 2 experts of 16x64, of which a token uses llama.expert_used_count = 1.
+  EXPECT_EQ(m.layers.back().spec.experts, 2);
+  EXPECT_EQ(m.layers.back().spec.experts_per_token, 1);
   const std::vector<std::pair<std::string, int64_t>> unq = {{"f16", 1}, {"f32", 3}};
   EXPECT_EQ(m.unquantized, unq);
+}
+
+TEST(Gguf, MoreExpertsPerTokenThanStoredIsRefused) {
+  File f = gguf_write::tiny_mixed_model();
+  for (auto& [key, value] : f.metadata)
+    if (key == "llama.expert_used_count") value = Value::u32(3);
+  const std::string path = temp_path("experts3.gguf");
+  f.write(path);
+  try {
+    open_model_dir(path, ModelData::headers_only);
+    FAIL() << "opened";
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.field(), "metadata.llama.expert_used_count");
+    EXPECT_NE(std::string(e.what()).find("more than the 2 experts of blk.0.ffn_gate_exps.weight"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Gguf, VerifyChecksTheModelAndSkipsUnquantizedTensors) {
@@ -270,7 +289,8 @@ TEST(Gguf, VerifyChecksTheModelAndSkipsUnquantizedTensors) {
 
 // bench --model FILE.gguf: a row per distinct (type, shape), each format with its own variants
 // (--benchmark_list_tests lists them without running, and without the bandwidth probe); --format
-// keeps one format's layers.
+// keeps one format's layers. The MoE tensor is benched as one expert's matrix, x the experts a
+// token uses.
 TEST(Gguf, BenchModelListsEveryTypeAndShape) {
   const std::string path = kSource + "/fixtures/gguf/tiny_mixed.gguf";
   const test::Command all = test::run_command(std::string(QB_BENCH_BIN) + " --model " + path + " --isa scalar --benchmark_list_tests");
@@ -278,13 +298,13 @@ TEST(Gguf, BenchModelListsEveryTypeAndShape) {
   for (const char* row : {"q4_0/gemv/q4_0_gemv_ref/64x256/attn_q.weight-x1/", "q8_0/gemv/q8_0_gemv_ref/32x256/attn_k.weight-x1/",
                           "q4_0/gemv/q4_0_gemv_ref/64x128/ffn_down.weight-x1/", "q4_K/gemv/q4_K_gemv_ref/32x256/attn_v.weight-x1/",
                           "q6_K/gemv/q6_K_gemv_ref/64x256/attn_output.weight-x1/", "iq4_xs/gemv/iq4_xs_gemv_ref/16x256/ffn_up.weight-x1/",
-                          "q8_0/gemv/q8_0_gemv_ref/32x64/ffn_gate_exps.weight-x1/"})
+                          "q8_0/gemv/q8_0_gemv_ref/16x64/ffn_gate_exps.weight-x1/"})
     EXPECT_NE(all.output.find(row), std::string::npos) << row << "\n" << all.output;
   const test::Command one =
       test::run_command(std::string(QB_BENCH_BIN) + " --model " + path + " --format q8_0 --isa scalar --benchmark_list_tests");
   ASSERT_EQ(one.status, 0) << one.output;
   EXPECT_EQ(one.output.find("q4_0/gemv/"), std::string::npos) << one.output;
-  EXPECT_NE(one.output.find("q8_0/gemv/q8_0_gemv_ref/32x64/ffn_gate_exps.weight-x1/"), std::string::npos) << one.output;
+  EXPECT_NE(one.output.find("q8_0/gemv/q8_0_gemv_ref/16x64/ffn_gate_exps.weight-x1/"), std::string::npos) << one.output;
 }
 
 }  // namespace
