@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 #include "reference/ggml/iq_lattice.h"
 #include "reference/ggml/iq_tables.h"
 #include "reference/ggml/nearest_int.h"
+#include "reference/ggml/q8_K_exact_case.h"
 
 namespace qb::ggml {
 
@@ -209,6 +211,28 @@ void encode_block(const float* x, uint8_t* out) {
   std::memcpy(out, &blk, sizeof blk);
 }
 
+// q8_K_exact_case's view: as iq1_s's (iq1_s.cpp), with the scale of the element's 16-half.
+void exact_terms(const uint8_t* blk, ExactTerms& t) {
+  for (int ib = 0; ib < kQK_K / 32; ++ib)
+    for (int l = 0; l < 4; ++l) {
+      const int ls = half_scale(blk, ib, l / 2);
+      const uint64_t g = group_grid(blk, ib, l);
+      for (int j = 0; j < 8; ++j) {
+        t.scaled[32 * ib + 8 * l + j] = ls * (8 * (std::abs(grid_i8(g, j)) + 1) + 1);
+        t.min[32 * ib + 8 * l + j] = 0;
+      }
+    }
+}
+
+// d's fp16 bits are nibble k of the top of scale word k (iq1_m_scale_bits); the 12 low bits, the
+// sub-block scales, stay.
+void exact_scales(uint8_t* blk, uint16_t d, uint16_t) {
+  for (int k = 0; k < 4; ++k) {
+    const uint16_t word = static_cast<uint16_t>((scale_word(blk, k) & 0x0FFF) | ((d >> (4 * k)) & 15) << 12);
+    std::memcpy(blk + kScales + 2 * k, &word, 2);
+  }
+}
+
 }  // namespace
 
 Format iq1_m_format(Format f) {
@@ -220,6 +244,7 @@ Format iq1_m_format(Format f) {
   f.gemv_ref = gemv;
   f.encode_ref = encode_blocks<kQK_K, sizeof(BlockIQ1_M), encode_block>;
   f.gemv_rounding_depth = iq1_rounding_depth;
+  f.exact_gemv_case = q8_K_exact_case<exact_terms, exact_scales>;
   return f;
 }
 

@@ -5,6 +5,7 @@
 #include "reference/ggml/ggml_format.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include "reference/ggml/iq_common.h"
 #include "reference/ggml/iq_lattice.h"
 #include "reference/ggml/nearest_int.h"
+#include "reference/ggml/q8_K_exact_case.h"
 #include "reference/ggml/iq_tables.h"
 
 namespace qb::ggml {
@@ -181,6 +183,23 @@ void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r
   });
 }
 
+// q8_K_exact_case's view: element j of 8-group l of 32-group ib is ls * (8g_j +- 1) in units of
+// d/8. Kernels sum the grid part ls*g*x8 (g in -1..1, or g + 1 unsigned with ls*bsum taken off)
+// and the shift part ls*(+-1)*x8 (through bsums) apart, at d and d/8: every subset of the pieces
+// is at most ls * (8(|g| + 1) + 1) * |x8| in units of d/8.
+void exact_terms(const uint8_t* blk, ExactTerms& t) {
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    const int ls = group_scale(group_bits(blk, ib));
+    for (int l = 0; l < 4; ++l) {
+      const uint64_t g = group_grid(blk, ib, l);
+      for (int j = 0; j < 8; ++j) {
+        t.scaled[32 * ib + 8 * l + j] = ls * (8 * (std::abs(grid_i8(g, j)) + 1) + 1);
+        t.min[32 * ib + 8 * l + j] = 0;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Format iq1_s_format(Format f) {
@@ -190,6 +209,7 @@ Format iq1_s_format(Format f) {
   f.gemv_ref = gemv;
   f.encode_ref = encode_blocks<kQK_K, sizeof(BlockIQ1_S), encode_block>;
   f.gemv_rounding_depth = iq1_rounding_depth;
+  f.exact_gemv_case = q8_K_exact_case<exact_terms>;
   return f;
 }
 

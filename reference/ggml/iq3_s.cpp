@@ -100,6 +100,7 @@ Format iq3_s_format(Format f) {
   f.gemv_ref = gemv;
   f.encode_ref = encode_blocks<kQK_K, sizeof(BlockIQ3_S), encode_block>;
   f.gemv_rounding_depth = iq_q8_K_rounding_depth;
+  f.exact_gemv_case = q8_K_exact_case<iq_grid_exact_terms<group>>;
   return f;
 }
 

@@ -2,6 +2,7 @@
 #include "reference/ggml/iq4_xs.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "reference/common/half.h"
@@ -10,6 +11,7 @@
 #include "reference/ggml/iq_common.h"
 #include "reference/ggml/iq_tables.h"
 #include "reference/ggml/nearest_int.h"
+#include "reference/ggml/q8_K_exact_case.h"
 
 namespace qb::ggml {
 namespace {
@@ -94,6 +96,21 @@ void gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r
   });
 }
 
+// q8_K_exact_case's view: element j of sub-block ib is (ls - 32) * kv_j in units of d. The levels
+// are signed (-127..113); a kernel may make them unsigned for u8 x s8 instructions (kv + 128) and
+// take 128 * (ls - 32) * bsum off: every subset of the pieces is at most |ls - 32| (|kv| + 128) |x8|.
+void exact_terms(const uint8_t* blk, ExactTerms& t) {
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    const int ls = scale_code(blk, ib) - 32;
+    const uint8_t* qs = blk + 8 + 16 * ib;
+    for (int j = 0; j < 16; ++j) {
+      t.scaled[32 * ib + j] = static_cast<int64_t>(std::abs(ls)) * (std::abs(kvalues_iq4nl[qs[j] & 15]) + 128);
+      t.scaled[32 * ib + 16 + j] = static_cast<int64_t>(std::abs(ls)) * (std::abs(kvalues_iq4nl[qs[j] >> 4]) + 128);
+      t.min[32 * ib + j] = t.min[32 * ib + 16 + j] = 0;
+    }
+  }
+}
+
 }  // namespace
 
 Format iq4_xs_format(Format f) {
@@ -103,6 +120,7 @@ Format iq4_xs_format(Format f) {
   f.gemv_ref = gemv;
   f.encode_ref = encode_blocks<kQK_K, sizeof(BlockIQ4_XS), encode_block>;
   f.gemv_rounding_depth = iq_q8_K_rounding_depth;
+  f.exact_gemv_case = q8_K_exact_case<exact_terms>;
   return f;
 }
 

@@ -8,6 +8,7 @@
 #include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
+#include "reference/ggml/q8_K_exact_case.h"
 
 namespace qb::ggml {
 
@@ -77,6 +78,21 @@ void iq_grid_gemv(const qb_weight* w, const uint8_t* act, int64_t r0, int64_t r1
       }
     sumf += (fp16_to_f32(load_u16(blk)) * q8_K_d(ab)) * static_cast<float>(bsum);
   });
+}
+
+// q8_K_exact_case's view of a grid type's block: element j of 8-group l of 32-group ib is
+// (2s+1) * sign * mag_j in units of d/8 (iq2_*), d/4 (iq3_xxs) or d (iq3_s); kernels put the sign
+// on the magnitude or on the code, no offset, so every piece is at most (2s+1) * mag_j * |x8|.
+template <IqGroup (*kGroup)(const uint8_t* block, int ib, int l)>
+void iq_grid_exact_terms(const uint8_t* block, ExactTerms& t) {
+  for (int ib = 0; ib < kQK_K / 32; ++ib)
+    for (int l = 0; l < 4; ++l) {
+      const IqGroup g = kGroup(block, ib, l);
+      for (int j = 0; j < 8; ++j) {
+        t.scaled[32 * ib + 8 * l + j] = static_cast<int64_t>(2 * g.s + 1) * g.mag[j];
+        t.min[32 * ib + 8 * l + j] = 0;
+      }
+    }
 }
 
 // Roundings on one product's path in a q8_K-paired iq GEMV, for any correct evaluation order.

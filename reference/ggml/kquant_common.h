@@ -11,6 +11,7 @@
 #include "harness/registry.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
+#include "reference/ggml/q8_K_exact_case.h"
 
 namespace qb::ggml {
 
@@ -74,6 +75,9 @@ struct KBlock {
   int q[kQK_K];    // level of each element, signed as the format decodes it
   int scale[kQK_K / 16];
   int min[kQK_K / 16];  // 0 for q3_K and q6_K
+  // The stored level is q + level_bias, unsigned (q3_K 4, q6_K 32; 0 where q is stored as is):
+  // the form kernels multiply, taking level_bias * scale * bsum off (q8_K_exact_case).
+  int level_bias = 0;
 };
 // q4_K/q5_K: KBlock's scale and min of every 16-element group from scales[12]; 32-element
 // sub-block j's pair covers groups 2j and 2j+1.
@@ -116,6 +120,21 @@ std::vector<double> kquant_gemv_bounds(const QWeight& w, const uint8_t* act, int
 std::vector<double> kquant_gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
                                           int64_t block_bytes);
 
+// q8_K_exact_case's view of a k-quant block: element e's pieces are scale*(q + level_bias)*x8
+// and level_bias*scale*x8 (through bsums) or scale*q*x8, so every subset of them is at most
+// |scale|*(|q| + level_bias)*|x8| (a q5_K kernel may split q into its low bits and 16*high
+// bit: both under |q|); the min part dmin*min*x8 (per element or through bsums), |min|*|x8|.
+template <void (*kUnpack)(const uint8_t* block, KBlock& k)>
+void kquant_exact_terms(const uint8_t* block, ExactTerms& t) {
+  KBlock k;
+  kUnpack(block, k);
+  for (int e = 0; e < kQK_K; ++e) {
+    const int sc = k.scale[e / 16], q = k.q[e], m = k.min[e / 16];
+    t.scaled[e] = static_cast<int64_t>(sc < 0 ? -sc : sc) * ((q < 0 ? -q : q) + k.level_bias);
+    t.min[e] = m < 0 ? -m : m;
+  }
+}
+
 // ---- A k-quant's registry hooks from its block unpacking and block encoder ----
 
 // Which strict q8_K order the type's upstream vec_dot follows (q2_K_order_gemv, lane_order_gemv).
@@ -123,7 +142,8 @@ enum class KDotOrder { q2_K, lanes };
 
 // Fills a k-quant's catalog entry (spec 3.11-3.16, 4.2): q8_K activation, the fp16 fields at
 // fp16_scale_offsets, kquant_dequant and the kDot GEMV over kUnpack (kWithMin: the type stores
-// mins), the encoder kEncodeBlock (quantize_row_<type>_ref, one block) and the k-quant bounds.
+// mins), the encoder kEncodeBlock (quantize_row_<type>_ref, one block), the k-quant bounds and
+// the exact-by-construction GEMV case (d at fp16_scale_offsets[0], dmin at [1]).
 template <typename Block, void (*kUnpack)(const uint8_t* block, KBlock& k),
           void (*kEncodeBlock)(const float* x, Block& y), bool kWithMin, KDotOrder kDot>
 Format kquant_format(Format f, std::vector<int64_t> fp16_scale_offsets) {
@@ -147,6 +167,7 @@ Format kquant_format(Format f, std::vector<int64_t> fp16_scale_offsets) {
   f.gemv_rms_terms = [](const QWeight& w, const uint8_t* act, int64_t m) {
     return kquant_gemv_rms_terms(w, act, m, kUnpack, kBytes);
   };
+  f.exact_gemv_case = q8_K_exact_case<kquant_exact_terms<kUnpack>>;
   return f;
 }
 

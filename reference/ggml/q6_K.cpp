@@ -20,6 +20,7 @@ void unpack(const uint8_t* p, KBlock& k) {
   std::memcpy(&b, p, sizeof b);
   k.d = fp16_to_f32(b.d);
   k.dmin = 0.0f;
+  k.level_bias = 32;
   for (int h = 0; h < 2; ++h)
     for (int s = 0; s < 4; ++s)
       for (int l = 0; l < 32; ++l) {

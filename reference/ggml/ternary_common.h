@@ -9,6 +9,7 @@
 #include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
+#include "reference/ggml/q8_K_exact_case.h"
 
 namespace qb::ggml {
 
@@ -58,8 +59,22 @@ void ternary_gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, i
 // yd*x8 to fp32 (gamma_n * (1 + u) <= gamma_(n+1)); the decoded weights (c-1)*d are exact.
 inline int64_t ternary_rounding_depth(int64_t cols) { return cols / kQK_K + 2 + 6 + 1; }
 
+// q8_K_exact_case's view of a ternary block: element e is (c_e - 1) * d; kernels multiply the
+// stored code c_e (0..3) and take x8 (or its bsum) off once, or the signed c_e - 1: every subset
+// of those pieces is at most (|c_e - 1| + 1) * |x8|.
+template <void (*kCodes)(const uint8_t* block, int c[kQK_K])>
+void ternary_exact_terms(const uint8_t* block, ExactTerms& t) {
+  int c[kQK_K];
+  kCodes(block, c);
+  for (int e = 0; e < kQK_K; ++e) {
+    t.scaled[e] = (c[e] < 1 ? 1 - c[e] : c[e] - 1) + 1;
+    t.min[e] = 0;
+  }
+}
+
 // The registry entry of tq1_0 / tq2_0: q8_K activation, the fp16 d at byte kDOffset, the decoder
-// and dot above over kCodes, kEncodeBlock (one block of quantize_row_tq{1,2}_0_ref).
+// and dot above over kCodes, kEncodeBlock (one block of quantize_row_tq{1,2}_0_ref), the exact
+// GEMV case.
 template <typename Block, int64_t kDOffset, void (*kCodes)(const uint8_t* block, int c[kQK_K]),
           void (*kEncodeBlock)(const float* x, Block& y), TernaryScaleOrder kOrder>
 Format ternary_format(Format f) {
@@ -69,6 +84,7 @@ Format ternary_format(Format f) {
   f.gemv_ref = ternary_gemv<sizeof(Block), kDOffset, kCodes, kOrder>;
   f.encode_ref = encode_blocks<kQK_K, sizeof(Block), encode_into_bytes<Block, kEncodeBlock>>;
   f.gemv_rounding_depth = ternary_rounding_depth;
+  f.exact_gemv_case = q8_K_exact_case<ternary_exact_terms<kCodes>>;
   return f;
 }
 
