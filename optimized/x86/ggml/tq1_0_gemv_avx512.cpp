@@ -1,11 +1,8 @@
 // tq1_0 x q8_K GEMV, AVX-512. The 52 packed bytes of a block (qs[0..47], qh[0..3]) are loaded
-// once into one 64-byte register (masked: nothing past the block is read; lanes 52..63 are 0), and
-// register n = 0..4 of the chain x -> x + x + x (wrapping byte adds, tq1_0_x86.h) holds b * 3^n
-// mod 256 in every lane, whose trit test gives trit n of each byte: 5 registers of trits t (0..2,
-// the code plus one) per block, no per-lane powers to assemble. The activation is regrouped to
-// match once per call (prepare below): stream n holds, under lane m < 32, element 32n + m; under
-// 32 + m (m < 16), 160 + 16n + m; under 48 + j (j < 4, n < 4), 240 + 4n + j; 0 elsewhere (lanes
-// 52..63, and qh's lanes in stream 4, where the chain holds a fifth trit qh does not store).
+// once into one 64-byte register, and register n = 0..4 of the chain x -> x + x + x (wrapping byte
+// adds) holds b * 3^n mod 256 in every lane, whose trit test gives trit n of each byte
+// (tq1_0_x86.h): 5 registers of trits t (0..2, the code plus one) per block, no per-lane powers to
+// assemble; the activation is regrouped to match once per call (tq1_0_x86.h prepare_streams).
 // vpmaddubsw of t against a stream (|pair sum| <= 2*2*128), the five sums added in int16 lanes,
 // the +1 offset removed there as the 16 q8_K bsums (|lane| <= 5*512 + 16*128), vpmaddwd by ones to
 // int32 lanes: the block's exact sum (t - 1)*x8. One FMA with d*yd per block (the reference's
@@ -16,10 +13,8 @@
 
 #include "optimized/x86/intrinsics.h"
 
-#include <cstring>
 #include <vector>
 
-#include "optimized/mutation.h"
 #include "optimized/x86/ggml/tq1_0_x86.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/target.h"
@@ -29,50 +24,27 @@
 namespace qb::x86 {
 namespace {
 
-// A prepared activation block: the five 64-byte streams, then q8_K's 16 bsums and its d.
-constexpr int64_t kStreams = 0, kBsums = 5 * 64, kDx = kBsums + 32;
-
 struct Term {
   using Acc = __m512;
   static constexpr int64_t kBlock = tq1_0::kBlock;
   static constexpr bool kMin = false;
-  static constexpr int64_t kActBlock = 6 * 64;
-
+  static constexpr int64_t kActBlock = tq1_0::kStreamsBytes;
   static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-    buf.assign(static_cast<std::size_t>(nb * kActBlock + 64), 0);
-    uint8_t* base = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
-    for (int64_t k = 0; k < nb; ++k) {
-      const uint8_t* xb = act + k * int64_t(sizeof(ggml::BlockQ8_K));
-      const uint8_t* x8 = xb + 4;
-      uint8_t* p = base + k * kActBlock;
-      for (int n = 0; n < 5; ++n) {
-        uint8_t* s = p + kStreams + 64 * n;
-        std::memcpy(s, x8 + 32 * n, 32);
-        std::memcpy(s + 32, x8 + 160 + 16 * n, 16);
-        // Mutant tq1_0_gemv512_qh_transposed: qh's trit n of byte j paired with element
-        // 240 + 4j + n, not 240 + 4n + j.
-        constexpr bool transposed = QB_MUTANT_ON(tq1_0_gemv512_qh_transposed);
-        for (int j = 0; n < 4 && j < 4; ++j) s[48 + j] = x8[240 + (transposed ? 4 * j + n : 4 * n + j)];
-      }
-      std::memcpy(p + kBsums, xb + 260, 32);
-      std::memcpy(p + kDx, xb, 4);
-    }
-    return base;
+    return tq1_0::prepare_streams<false>(act, nb, buf);
   }
 
   QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk, const uint8_t* xb,
                                                                              __m512 acc) {
-    constexpr __mmask64 kPacked = (__mmask64{1} << 52) - 1;  // qs and qh, not d
-    __m512i x = _mm512_maskz_loadu_epi8(kPacked, blk);
-    __m512i s16 = _mm512_maddubs_epi16(tq1_0::trit(x), _mm512_load_si512(xb + kStreams));
+    __m512i x = _mm512_maskz_loadu_epi8(tq1_0::kPacked, blk);
+    __m512i s16 = _mm512_maddubs_epi16(tq1_0::trit(x), _mm512_load_si512(xb));
 #pragma GCC unroll 4
     for (int n = 1; n < 5; ++n) {
       x = tq1_0::times3(x);
-      s16 = _mm512_add_epi16(s16, _mm512_maddubs_epi16(tq1_0::trit(x), _mm512_load_si512(xb + kStreams + 64 * n)));
+      s16 = _mm512_add_epi16(s16, _mm512_maddubs_epi16(tq1_0::trit(x), _mm512_load_si512(xb + 64 * n)));
     }
-    const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + kBsums));
+    const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + tq1_0::kBsums));
     const __m512i isum = _mm512_madd_epi16(_mm512_sub_epi16(s16, _mm512_zextsi256_si512(bsums)), _mm512_set1_epi16(1));
-    const float d = _cvtsh_ss(ggml::load_u16(blk + tq1_0::kD)) * ggml::q8_K_d(xb + kDx);
+    const float d = _cvtsh_ss(ggml::load_u16(blk + tq1_0::kD)) * ggml::q8_K_d(xb + tq1_0::kDx);
     return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
   }
 };

@@ -26,9 +26,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "optimized/mutation.h"
 #include "optimized/x86/target.h"
+#include "reference/ggml/q8_K_activation.h"
 #include "reference/ggml/tq1_0.h"
 
 namespace qb::x86::tq1_0 {
@@ -107,7 +109,54 @@ QB_TARGET_AVX2 inline __attribute__((always_inline)) void trits(const uint8_t* b
   t[7] = trit(_mm256_inserti128_si256(_mm256_castsi128_si256(b81), qh_powers(q), 1));
 }
 
-// ---- AVX-512: 64 trits per 512-bit register, plain bytes ----
+// ---- AVX-512: the block's 52 packed bytes in one 64-byte register, plain bytes ----
+
+// The AVX-512 GEMVs load a block's qs and qh (52 bytes, not d) as one register x, masked, so
+// lanes 52..63 are 0 and nothing past the block is read; x * 3^n (n steps of times3) holds in
+// every lane the byte whose trit test gives trit n. The q8_K activation is regrouped to match,
+// once per call, into prepared blocks of kStreamsBytes (kSeeded: kSeededBytes), 64-byte aligned:
+// stream n = 0..4 at 64n holds, under lane m < 32, element 32n + m; under 32 + m (m < 16),
+// 160 + 16n + m; under 48 + j (j < 4, n < 4), 240 + 4n + j; 0 elsewhere (lanes 52..63, and qh's
+// lanes in stream 4: qh stores four trits). Then q8_K's 16 bsums at kBsums, its fp32 d at kDx,
+// and with kSeeded 16 int32 lane seeds at kSeeds: 256 times the lane's activation sum over the
+// five streams.
+constexpr int64_t kBsums = 5 * 64, kDx = kBsums + 32, kSeeds = 6 * 64;
+constexpr int64_t kStreamsBytes = 6 * 64, kSeededBytes = 7 * 64;
+constexpr __mmask64 kPacked = (__mmask64{1} << 52) - 1;
+
+template <bool kSeeded>
+const uint8_t* prepare_streams(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
+  constexpr int64_t kBytes = kSeeded ? kSeededBytes : kStreamsBytes;
+  buf.assign(static_cast<std::size_t>(nb * kBytes + 64), 0);
+  uint8_t* base = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+  for (int64_t k = 0; k < nb; ++k) {
+    const uint8_t* xb = act + k * int64_t(sizeof(ggml::BlockQ8_K));
+    const int8_t* x8 = ggml::q8_K_qs(xb);
+    uint8_t* p = base + k * kBytes;
+    for (int n = 0; n < 5; ++n) {
+      uint8_t* s = p + 64 * n;
+      std::memcpy(s, x8 + 32 * n, 32);
+      std::memcpy(s + 32, x8 + 160 + 16 * n, 16);
+      // Mutant tq1_0_gemv512_qh_transposed: qh's trit n of byte j paired with element
+      // 240 + 4j + n, not 240 + 4n + j.
+      constexpr bool transposed = QB_MUTANT_ON(tq1_0_gemv512_qh_transposed);
+      for (int j = 0; n < 4 && j < 4; ++j)
+        s[48 + j] = static_cast<uint8_t>(x8[240 + (transposed ? 4 * j + n : 4 * n + j)]);
+    }
+    std::memcpy(p + kBsums, xb + 260, 32);
+    std::memcpy(p + kDx, xb, 4);
+    if constexpr (kSeeded) {
+      for (int l = 0; l < 16; ++l) {
+        int32_t sum = 0;
+        for (int n = 0; n < 5; ++n)
+          for (int b = 0; b < 4; ++b) sum += static_cast<int8_t>(p[64 * n + 4 * l + b]);
+        const int32_t seed = 256 * sum;
+        std::memcpy(p + kSeeds + 4 * l, &seed, 4);
+      }
+    }
+  }
+  return base;
+}
 
 QB_TARGET_AVX512 inline __attribute__((always_inline)) __m512i times3(__m512i v) {
   return _mm512_add_epi8(v, _mm512_add_epi8(v, v));
