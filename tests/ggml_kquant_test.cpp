@@ -163,6 +163,19 @@ TEST(ReferenceTQ1_0, TritsWrapModulo256) {
   }
 }
 
+TEST(ReferenceTQ1_0, EveryByteReadsTheBase3DigitsOfItsFraction) {
+  // From first principles, for all 256 bytes (243..255 included: the quantizer's ceiling map
+  // stores them, fixtures/edge/tq1_0 holds each in every position): the byte is the fraction
+  // f = b/256, and ((uint8_t)(b*3^n) * 3) >> 8 = floor(3 * frac(3^n f)) is digit n of f in base 3,
+  // so trits 0..4 are the five base-3 digits (most significant first) of floor(243 f) =
+  // (243 b) >> 8, computed here by division, without the wrap.
+  for (int b = 0; b < 256; ++b) {
+    int q = (243 * b) >> 8;
+    for (int n = 4; n >= 0; --n, q /= 3)
+      EXPECT_EQ(ggml::tq1_0_trit(static_cast<uint8_t>(b), n), q % 3) << b << " " << n;
+  }
+}
+
 TEST(ReferenceTQ1_0, DecodeMapping) {
   // qs @0, qh @48, d @52 = 0.5. qs[m] (m < 32) trit n -> e = 32n + m; qs[32 + m] (m < 16) ->
   // e = 160 + 16n + m; qh[j] trit n (n < 4) -> e = 240 + 4n + j. y = (t - 1)*d.

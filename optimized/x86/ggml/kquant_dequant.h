@@ -1,10 +1,10 @@
-// The row loops of the q4_K, q6_K and tq2_0 fp32 dequantizations (AVX2 and AVX-512), templated on
-// the vector width (V8: 8 floats per store, V16: 16 floats per store). Each assembles a 32-element
-// group's codes as 32 int8 in element order in one 256-bit register at either width, so the
-// widths differ only in how 16 codes and scalar scales are converted and stored: int8 widened and
-// converted to float (exact), one vmulps by the broadcast scale (and for q4_K one vsubps of the
-// broadcast min, never an FMA), the reference's roundings on the same operands in its order, so the
-// output is bit-identical at either width.
+// The row loops of the q4_K, q6_K, tq1_0 and tq2_0 fp32 dequantizations (AVX2 and AVX-512),
+// templated on the vector width (V8: 8 floats per store, V16: 16 floats per store). Each assembles
+// a 32-element group's codes as 32 int8 in element order in one 256-bit register at either width,
+// so the widths differ only in how 16 codes and scalar scales are converted and stored: int8
+// widened and converted to float (exact), one vmulps by the broadcast scale (and for q4_K one
+// vsubps of the broadcast min, never an FMA), the reference's roundings on the same operands in
+// its order, so the output is bit-identical at either width.
 //
 // q4_K (spec 3.14): per 32-element sub-block the reference computes d1 = d*sc and m1 = dmin*m once
 // (scalar, the same two IEEE multiplies here), then y = d1*q - m1; each 64-element chunk c holds
@@ -13,7 +13,9 @@
 // low-nibble bytes of ql and 2-bit pairs of qh, minus 32; per 16-element sub-block d1 = d*scale is
 // the reference's scalar multiply, then y = d1*q. tq2_0 (spec 3.19): byte 32c + m holds elements
 // 128c + 32n + m at bits 2n..2n+1, so shifting the block's 32-byte half c right by 2n and masking
-// gives elements 128c + 32n + 0..31 in order; y = (code - 1)*d. vcvtph2ps widens d exactly
+// gives elements 128c + 32n + 0..31 in order; y = (code - 1)*d. tq1_0 (spec 3.18): the base-3
+// trits t of tq1_0_x86.h's 256-bit decode (integer, equal to the reference's for every byte,
+// 243..255 included), 32 per register in element order; y = (t - 1)*d. vcvtph2ps widens d exactly
 // (quieting NaNs, keeping payloads) like fp16_to_f32. Large outputs use non-temporal stores when
 // aligned (optimized/x86/stream_store.h).
 //
@@ -32,6 +34,7 @@
 #include "reference/ggml/kquant_common.h"
 #include "reference/ggml/q4_K.h"
 #include "reference/ggml/q6_K.h"
+#include "optimized/x86/ggml/tq1_0_x86.h"
 #include "reference/ggml/q8_K_activation.h"
 #include "reference/ggml/tq2_0.h"
 
@@ -165,6 +168,26 @@ QB_KERNEL_TARGET void tq2_0_rows(const qb_weight* w, int64_t r0, int64_t r1, flo
   }
 }
 
+template <class V, bool kStream>
+QB_KERNEL_TARGET void tq1_0_rows(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  const int64_t nb = w->cols / ggml::kQK_K;
+  const __m256i one = _mm256_set1_epi8(1);
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* blk = ggml::row_blocks(w, r, ggml::kQK_K, tq1_0::kBlock);
+    float* y = out + r * w->cols;
+    for (int64_t b = 0; b < nb; ++b, blk += tq1_0::kBlock, y += ggml::kQK_K) {
+      const float d = _cvtsh_ss(ggml::load_u16(blk + tq1_0::kD));
+      __m256i t[8];
+      tq1_0::trits(blk, t);
+      for (int k = 0; k < 8; ++k) {
+        const __m256i q = _mm256_sub_epi8(t[k], one);
+        V::template store16<kStream>(y + 32 * k, _mm256_castsi256_si128(q), d);
+        V::template store16<kStream>(y + 32 * k + 16, _mm256_extracti128_si256(q, 1), d);
+      }
+    }
+  }
+}
+
 // Op::dequant rows [r0, r1) of w to fp32, out[r * w->cols + c].
 template <class V>
 inline void q4_K_dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
@@ -175,6 +198,12 @@ inline void q4_K_dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out)
 template <class V>
 inline void q6_K_dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
   dequant_with_stream_stores<V::kBytes, q6_K_rows<V, true>, q6_K_rows<V, false>>(w, r0, r1, out);
+}
+
+// Op::dequant rows [r0, r1) of w to fp32, out[r * w->cols + c].
+template <class V>
+inline void tq1_0_dequant(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
+  dequant_with_stream_stores<V::kBytes, tq1_0_rows<V, true>, tq1_0_rows<V, false>>(w, r0, r1, out);
 }
 
 // Op::dequant rows [r0, r1) of w to fp32, out[r * w->cols + c].

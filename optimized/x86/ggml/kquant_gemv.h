@@ -1,10 +1,13 @@
-// The row loop of the q4_K, q6_K and tq2_0 GEMVs against the q8_K activation (AVX2 and AVX-512),
-// templated on the kernel's block term: Term::kBlock (stored bytes per weight block), Term::Acc
-// (the row's fp32 vector accumulator, __m256 or __m512), Term::kMin, and Term::block, which
-// accumulates one weight block against one activation block (for kMin formats with a scalar min
-// term beside the vector, subtracted after the lane sum). Four rows share every activation block,
-// and the next row group's block is prefetched into L2 (hardware prefetchers barely train on four
-// interleaved short streams).
+// The row loop of the q4_K, q6_K, tq1_0 and tq2_0 GEMVs against the q8_K activation (AVX2 and
+// AVX-512), templated on the kernel's block term: Term::kBlock (stored bytes per weight block),
+// Term::Acc (the row's fp32 vector accumulator, __m256 or __m512), Term::kMin, and Term::block,
+// which accumulates one weight block against one activation block (for kMin formats with a scalar
+// min term beside the vector, subtracted after the lane sum). A term that reads the activation
+// regrouped also has Term::kActBlock (bytes per prepared block) and Term::prepare(act, nb, buf),
+// which writes the nb prepared blocks into buf once per call (scalar, O(cols), amortized over the
+// call's rows) and returns them; Term::block then gets prepared blocks. Four rows share every
+// activation block, and the next row group's block is prefetched into L2 (hardware prefetchers
+// barely train on four interleaved short streams).
 //
 // Every function here carries the including kernel's ISA target, so the including file defines
 // QB_KERNEL_TARGET (QB_TARGET_AVX2 or QB_TARGET_AVX512) first and includes this header once.
@@ -12,6 +15,9 @@
 // target and with its own mutant switches (a mutant plugin compiles one kernel file).
 #pragma once
 #include "optimized/x86/intrinsics.h"
+
+#include <type_traits>
+#include <vector>
 
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/reduce.h"
@@ -52,10 +58,24 @@ QB_TARGET_AVX2 inline __attribute__((always_inline)) Q4_KScalars q4_K_scalars(co
   return s;
 }
 
+// Whether Term prepares the activation (has kActBlock and prepare), and the bytes per activation
+// block Term::block reads: Term::kActBlock then, the q8_K block otherwise.
+template <class Term, class = void>
+struct Prepares : std::false_type {};
+template <class Term>
+struct Prepares<Term, std::void_t<decltype(Term::kActBlock)>> : std::true_type {};
+template <class Term>
+constexpr int64_t act_block() {
+  if constexpr (Prepares<Term>::value)
+    return Term::kActBlock;
+  else
+    return sizeof(ggml::BlockQ8_K);
+}
+
 template <class Term, int R>
 QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* w0, int64_t row_stride,
                                                                  const uint8_t* act, int64_t nb, float* y) {
-  constexpr int64_t kActBlock = sizeof(ggml::BlockQ8_K);
+  constexpr int64_t kActBlock = act_block<Term>();
   typename Term::Acc acc[R];
   float mins[R];
   for (int r = 0; r < R; ++r) {
@@ -86,6 +106,10 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void gemv(const qb_weight
                                                                  int64_t r1, float* y) {
   const int64_t nb = w->cols / ggml::kQK_K, row_bytes = nb * Term::kBlock;
   const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
+  if constexpr (Prepares<Term>::value) {
+    thread_local std::vector<uint8_t> buf;
+    act = Term::prepare(act, nb, buf);
+  }
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) rows<Term, 4>(data + r * row_bytes, row_bytes, act, nb, y + r);
   for (; r < r1; ++r) rows<Term, 1>(data + r * row_bytes, row_bytes, act, nb, y + r);
