@@ -3,8 +3,8 @@
 // (the row's fp32 vector accumulator, __m256 or __m512), Term::kMin, and Term::block, which
 // accumulates one weight block against one activation block (for kMin formats with a scalar min
 // term beside the vector, subtracted after the lane sum). Four rows share every activation block,
-// and the next row group's block is prefetched into L2 (hardware prefetchers barely train on four
-// interleaved short streams).
+// their accumulators stay in registers, and the next row group's block is prefetched into L2
+// (hardware prefetchers barely train on four interleaved short streams).
 //
 // Every function here carries the including kernel's ISA target, so the including file defines
 // QB_KERNEL_TARGET (QB_TARGET_AVX2 or QB_TARGET_AVX512) first and includes this header once.
@@ -63,6 +63,8 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* 
     mins[r] = 0.0f;
   }
   for (int64_t k = 0; k < nb; ++k)
+    // Unrolled, so that the accumulators stay in registers.
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w0 + r * row_stride + k * Term::kBlock;
       _mm_prefetch(reinterpret_cast<const char*>(p + R * row_stride), _MM_HINT_T1);
