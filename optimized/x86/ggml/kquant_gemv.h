@@ -4,8 +4,9 @@
 // which accumulates one weight block against one activation block (for kMin formats with the min
 // term beside it, in one float or, where the term names Term::MinAcc, in a vector of lanes;
 // subtracted after the lane sums). Four rows share every activation block, their accumulators
-// stay in registers, and the next row group's block is prefetched into L2 (hardware prefetchers
-// barely train on four interleaved short streams).
+// stay in registers, and every cache line of the next row group's block is prefetched into L2
+// (hardware prefetchers barely train on four interleaved short streams; a block spans two to five
+// lines).
 //
 // The block terms of q2_K, q3_K and q5_K are written once here over the vector width (W8: AVX2,
 // W16: AVX-512, which differ only in how a block's codes are paired with 32- or 64-byte
@@ -77,6 +78,13 @@ auto min_acc_of(int) -> typename Term::MinAcc;
 template <class Term>
 float min_acc_of(long);
 
+// Every cache line of the kBytes-byte block at p into L2 (a block spans up to kBytes / 64 + 2 lines).
+template <int64_t kBytes>
+QB_TARGET_AVX2 inline __attribute__((always_inline)) void prefetch_block(const uint8_t* p) {
+  for (int64_t off = 0; off < kBytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T1);
+  _mm_prefetch(reinterpret_cast<const char*>(p + kBytes - 1), _MM_HINT_T1);
+}
+
 template <class Term, int R>
 QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* w0, int64_t row_stride,
                                                                  const uint8_t* act, int64_t nb, float* y) {
@@ -92,7 +100,7 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* 
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w0 + r * row_stride + k * Term::kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(p + R * row_stride), _MM_HINT_T1);
+      prefetch_block<Term::kBlock>(p + R * row_stride);
       if constexpr (Term::kMin)
         Term::block(p, act + k * kActBlock, acc[r], mins[r]);
       else
