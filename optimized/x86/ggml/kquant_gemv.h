@@ -10,7 +10,8 @@
 //
 // The block terms of q2_K, q3_K and q5_K are written once here over the vector width (W8: AVX2,
 // W16: AVX-512, which differ only in how a block's codes are paired with 32- or 64-byte
-// activation loads); their kernel files pick the width. The q4_K, q6_K and tq2_0 terms live in
+// activation loads; for q2_K and q3_K, W16 reads a copy of the activation regrouped once per call
+// so that one shift serves both halves of a block's codes); their kernel files pick the width. The q4_K, q6_K and tq2_0 terms live in
 // their kernel files.
 //
 // Every function here carries the including kernel's ISA target, so the including file defines
@@ -22,6 +23,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "optimized/mutation.h"
 #include "optimized/x86/ggml/kquant_x86.h"
@@ -114,12 +116,26 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* 
   }
 }
 
+// Whether Term reads the activation regrouped by Term::Width::pair_halves.
+template <class Term>
+constexpr auto paired_halves(int) -> decltype(Term::kPairedHalves) {
+  return Term::kPairedHalves;
+}
+template <class Term>
+constexpr bool paired_halves(long) {
+  return false;
+}
+
 // Op::gemv rows [r0, r1) of w against act (the q8_K activation of w->cols values, spec section
 // 3.17): y[r] for each row r.
 template <class Term>
 QB_KERNEL_TARGET inline __attribute__((always_inline)) void gemv(const qb_weight* w, const uint8_t* act, int64_t r0,
                                                                  int64_t r1, float* y) {
   const int64_t nb = w->cols / ggml::kQK_K, row_bytes = nb * Term::kBlock;
+  if constexpr (paired_halves<Term>(0)) {  // regrouped once per call, per thread
+    thread_local std::vector<uint8_t> buf;
+    act = Term::Width::pair_halves(act, nb, buf);
+  }
   const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) rows<Term, 4>(data + r * row_bytes, row_bytes, act, nb, y + r);
@@ -135,7 +151,7 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void gemv(const qb_weight
 // int32 lane sums over the block (< 2^24): the lanes hold sum_e scale_e*u_e*x8_e exactly. q3_K's
 // +4 comes off as 4*sum_j scale_j*bsums_j (q6_K's offset trick), so the lanes hold the exact
 // sum scale*q*x8 of spec 4.2 for every int8 activation. The min terms of q2_K and q5_K are exact
-// int32 lanes too: min_j * bsums by vpmaddwd (|lane| <= 2*63*2*2048 < 2^20).
+// int32 lanes too: min_j * bsums by vpmaddwd (|lane| <= 2*63*2048 < 2^20).
 // Float part: one FMA of the lanes with d*yd per block; the min lanes (sum_j bsums_j*min_j split
 // over eight lanes, as q4_K's scalar summs) take one FMA with dmin*yd into a second, 8-lane
 // accumulator, whose lane sum is subtracted from the scale term's at the end. Each term's path:
@@ -149,29 +165,40 @@ QB_TARGET_AVX2 inline __attribute__((always_inline)) __m128i word_index(int w) {
   return _mm_set1_epi16(static_cast<int16_t>(2 * w | (2 * w + 1) << 8));
 }
 
-// The vpshufb indices that pick 16-element sub-block j's scale as an int16 word out of a 16-byte
-// table: kBytes, the table holds the 16 scales as unsigned bytes (zero-extended: index 0x80
-// gives 0); else it holds sub-blocks 8(j/8)..8(j/8)+7 as words.
-template <bool kBytes>
-QB_TARGET_AVX2 inline __attribute__((always_inline)) __m128i scale_index(int j) {
-  return kBytes ? _mm_set1_epi16(static_cast<int16_t>(j | 0x8000)) : word_index(j % 8);
-}
+// Where a 2-bit term's 16 sub-block scales sit: in two 16-byte tables (table(j) of sub-block j),
+// picked as int16 words by the vpshufb indices index(j).
+// q2_K: the scale nibbles as bytes (zero-extended: index byte 0x80 gives 0), one table.
+struct NibbleScales {
+  static constexpr int table(int) { return 0; }
+  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m128i index(int j) {
+    return _mm_set1_epi16(static_cast<int16_t>(j | 0x8000));
+  }
+};
+// q3_K: int16 words in q3_K_scales_paired's order, sub-blocks 0, 8, 1, 9, 2, 10, 3, 11 in table 0
+// and 4, 12, 5, 13, 6, 14, 7, 15 in table 1.
+struct PairedWordScales {
+  static constexpr int table(int j) { return q3_K_scale_pos(j) / 8; }
+  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m128i index(int j) {
+    return word_index(q3_K_scale_pos(j) % 8);
+  }
+};
 
 struct W8 {
   using Acc = __m256;
   using Int = __m256i;
+  static constexpr bool kPairedHalves = false;  // the 2-bit terms read the activation as stored
 
   // int32 lanes of sum_e scale_(e/16)*u_e*x8_e over the block: u_e the 2-bit code of element e =
   // 128h + 32k + l (bits 2k of qs[32h + l], spec 3.12) plus, with kHigh, 4 * bit 4h + k of
-  // hmask[l] (spec 3.13); the scales from the 16-byte tables tab[h] of half h (scale_index). One
-  // register per 32 elements (sub-blocks j = 8h + 2k in int16 lanes 0-7, j + 1 in 8-15), scales
-  // picked by vpshufb from the table repeated in both 128-bit lanes.
-  template <bool kHigh, bool kByteScales>
+  // hmask[l] (spec 3.13); the scales as Sc places them in tab[0], tab[1]. One register per 32
+  // elements (sub-blocks j = 8h + 2k in int16 lanes 0-7, j + 1 in 8-15), scales picked by vpshufb
+  // from the table repeated in both 128-bit lanes.
+  template <bool kHigh, class Sc>
   QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i dot_2bit(const uint8_t* qs,
                                                                                const uint8_t* hmask,
                                                                                const __m128i tab[2], const int8_t* x8) {
     const __m256i m2 = _mm256_set1_epi8(0x03), bit2 = _mm256_set1_epi8(0x04);
-    const __m256i half_sc[2] = {_mm256_broadcastsi128_si256(tab[0]), _mm256_broadcastsi128_si256(tab[1])};
+    const __m256i tabs[2] = {_mm256_broadcastsi128_si256(tab[0]), _mm256_broadcastsi128_si256(tab[1])};
     __m256i hm = _mm256_setzero_si256();
     if constexpr (kHigh) hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hmask));
     __m256i isum = _mm256_setzero_si256();
@@ -185,9 +212,9 @@ struct W8 {
         const int hbit = QB_MUTANT_ON(q3_K_gemv2_hmask_half) ? k : 4 * h + k;
         if constexpr (kHigh) u = _mm256_or_si256(u, _mm256_and_si256(move_bit(hm, hbit, 2), bit2));
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x8 + 128 * h + 32 * k));
-        const int j = 8 * h + 2 * k;
-        const __m256i sc = _mm256_shuffle_epi8(
-            half_sc[h], _mm256_set_m128i(scale_index<kByteScales>(j + 1), scale_index<kByteScales>(j)));
+        const int j = 8 * h + 2 * k;  // Sc::table(j) == Sc::table(j + 1)
+        const __m256i sc =
+            _mm256_shuffle_epi8(tabs[Sc::table(j)], _mm256_set_m128i(Sc::index(j + 1), Sc::index(j)));
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), sc));
       }
     }
@@ -234,45 +261,57 @@ struct W16 {
   using Acc = __m512;
   using Int = __m512i;
 
-  // W8::dot_2bit with one register per 64 elements: the 32 bytes of half h repeated in both
-  // register halves and shifted per half by vpsrlvw (2n below, 2n + 2 above) give elements 128h +
-  // 32n + 0..63 in order (n = 0, 2), sub-block 8h + 2n + i in 128-bit lane i; hmask repeated the
-  // same way, its bit 4h + n (below) or 4h + n + 1 (above) tested into a mask that adds the 4.
-  template <bool kHigh, bool kByteScales>
+  // The q8_K activation of the 2-bit terms with each block's 256 int8 regrouped (the rest as
+  // stored): 64-byte chunk k holds elements 32k..32k+31 then 128+32k..128+32k+31, the elements
+  // whose codes share the shift 2k in the two 32-byte halves of qs. Prepared once per call.
+  static constexpr bool kPairedHalves = true;
+  static const uint8_t* pair_halves(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
+    constexpr int64_t kAct = sizeof(ggml::BlockQ8_K);
+    buf.resize(static_cast<std::size_t>(nb * kAct));
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* src = act + b * kAct;
+      uint8_t* dst = buf.data() + b * kAct;
+      std::memcpy(dst, src, kAct);
+      for (int k = 0; k < 4; ++k)
+        for (int h = 0; h < 2; ++h) std::memcpy(dst + 4 + 64 * k + 32 * h, src + 4 + 128 * h + 32 * k, 32);
+    }
+    return buf.data();
+  }
+
+  // W8::dot_2bit against the regrouped activation (pair_halves), one register per 64 elements:
+  // all 64 bytes of qs shifted right by 2k (one shift for both halves) and masked give chunk k's
+  // codes in its element order, sub-block 2k + (i & 1) + 8(i >> 1) in 128-bit lane i (all four in
+  // one of Sc's tables); hmask repeated in both halves, its bit k (below) or 4 + k (above) tested
+  // into a mask that adds the 4.
+  template <bool kHigh, class Sc>
   QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512i dot_2bit(const uint8_t* qs,
                                                                                  const uint8_t* hmask,
                                                                                  const __m128i tab[2],
                                                                                  const int8_t* x8) {
     const __m512i m2 = _mm512_set1_epi8(0x03), bit2 = _mm512_set1_epi8(0x04);
-    const __m512i half_sc[2] = {_mm512_broadcast_i32x4(tab[0]), _mm512_broadcast_i32x4(tab[1])};
+    const __m512i tabs[2] = {_mm512_broadcast_i32x4(tab[0]), _mm512_broadcast_i32x4(tab[1])};
     __m512i hm = _mm512_setzero_si512();
     if constexpr (kHigh) hm = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hmask)));
+    const __m512i q = _mm512_loadu_si512(qs);
     __m512i isum = _mm512_setzero_si512();
-    for (int h = 0; h < 2; ++h) {
-      const __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * h)));
-      for (int n = 0; n < 4; n += 2) {
-        const __m512i shifts =
-            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<int16_t>(2 * n))),
-                               _mm256_set1_epi16(static_cast<int16_t>(2 * n + 2)), 1);
-        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(raw, shifts), m2);
-        if constexpr (kHigh) {
-          // Mutant q3_K_gemv512_hmask_upper: the upper group tests bit 4h + n, like the lower one.
-          const int upper = QB_MUTANT_ON(q3_K_gemv512_hmask_upper) ? 4 * h + n : 4 * h + n + 1;
-          const __m512i bits =
-              _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << (4 * h + n)))),
-                                 _mm256_set1_epi8(static_cast<char>(1 << upper)), 1);
-          u = _mm512_mask_add_epi8(u, _mm512_test_epi8_mask(hm, bits), u, bit2);  // u < 4: the add is an or
-        }
-        const __m512i x = _mm512_loadu_si512(x8 + 128 * h + 32 * n);
-        // Mutant q2_K_gemv512_scale_lanes: lane i scaled by sub-block 8h + 2n + (3 - i).
-        const int i1 = QB_MUTANT_ON(q2_K_gemv512_scale_lanes) ? 3 : 0, j = 8 * h + 2 * n;
-        const __m512i idx = _mm512_inserti64x4(
-            _mm512_castsi256_si512(
-                _mm256_set_m128i(scale_index<kByteScales>(j + (1 ^ i1)), scale_index<kByteScales>(j + (0 ^ i1)))),
-            _mm256_set_m128i(scale_index<kByteScales>(j + (3 ^ i1)), scale_index<kByteScales>(j + (2 ^ i1))), 1);
-        const __m512i sc = _mm512_shuffle_epi8(half_sc[h], idx);
-        isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(u, x), sc));
+    for (int k = 0; k < 4; ++k) {
+      __m512i u = _mm512_and_si512(_mm512_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), m2);
+      if constexpr (kHigh) {
+        // Mutant q3_K_gemv512_hmask_upper: the upper 32 elements test bit k, like the lower ones.
+        const int upper = QB_MUTANT_ON(q3_K_gemv512_hmask_upper) ? k : 4 + k;
+        const __m512i bits = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << k)),
+                                                _mm256_set1_epi8(static_cast<char>(1 << upper)), 1);
+        u = _mm512_mask_add_epi8(u, _mm512_test_epi8_mask(hm, bits), u, bit2);  // u < 4: the add is an or
       }
+      const __m512i x = _mm512_loadu_si512(x8 + 64 * k);
+      // Mutant q2_K_gemv512_scale_lanes: lane i scaled by the sub-block of lane 3 - i.
+      const int r = QB_MUTANT_ON(q2_K_gemv512_scale_lanes) ? 3 : 0;
+      __m128i index[4];  // lane i: sub-block 2k + (i & 1) + 8(i >> 1)
+      for (int i = 0; i < 4; ++i) index[i] = Sc::index(2 * k + ((i ^ r) & 1) + 8 * ((i ^ r) >> 1));
+      const __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(index[1], index[0])),
+                                             _mm256_set_m128i(index[3], index[2]), 1);
+      isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(u, x),
+                                                      _mm512_shuffle_epi8(tabs[Sc::table(2 * k)], idx)));
     }
     return isum;
   }
@@ -355,14 +394,15 @@ struct Q2_KTerm {
   using Acc = typename W::Acc;
   using MinAcc = __m256;
   static constexpr int64_t kBlock = sizeof(ggml::BlockQ2_K);
-  static constexpr bool kMin = true;
+  static constexpr bool kMin = true, kPairedHalves = W::kPairedHalves;
+  using Width = W;
   QB_KERNEL_TARGET static inline __attribute__((always_inline)) void block(const uint8_t* blk, const uint8_t* xb,
                                                                            Acc& acc, __m256& mins) {
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
-    const __m128i nib = _mm_and_si128(sc8, _mm_set1_epi8(0x0F));  // the scale nibbles as bytes, both halves'
+    const __m256i mn16 = _mm256_srli_epi16(_mm256_cvtepu8_epi16(sc8), 4);  // the min nibbles as words
+    const __m128i nib = _mm_and_si128(sc8, _mm_set1_epi8(0x0F));             // the scale nibbles as bytes
     const __m128i tab[2] = {nib, nib};
-    const __m256i mn16 = _mm256_srli_epi16(_mm256_cvtepu8_epi16(sc8), 4);       // the min nibbles as words
-    const auto isum = W::template dot_2bit<false, true>(blk + 16, nullptr, tab, ggml::q8_K_qs(xb));
+    const auto isum = W::template dot_2bit<false, NibbleScales>(blk + 16, nullptr, tab, ggml::q8_K_qs(xb));
     const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
     const __m128 dd = scale_pair(blk + 80, ggml::q8_K_d(xb));
     acc = W::fma(_mm_cvtss_f32(dd), isum, acc);
@@ -377,13 +417,18 @@ template <class W>
 struct Q3_KTerm {
   using Acc = typename W::Acc;
   static constexpr int64_t kBlock = sizeof(ggml::BlockQ3_K);
-  static constexpr bool kMin = false;
+  static constexpr bool kMin = false, kPairedHalves = W::kPairedHalves;
+  using Width = W;
   QB_KERNEL_TARGET static inline __attribute__((always_inline)) Acc block(const uint8_t* blk, const uint8_t* xb,
                                                                           Acc acc) {
-    const __m256i sc16 = q3_K_scales16(blk + 96);
+    const __m256i sc16 = q3_K_scales_paired(blk + 96);  // sub-blocks 0, 8, 1, 9, ..., 7, 15
     const __m128i tab[2] = {_mm256_castsi256_si128(sc16), _mm256_extracti128_si256(sc16, 1)};
-    auto isum = W::template dot_2bit<true, false>(blk + 32, blk, tab, ggml::q8_K_qs(xb));
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+    auto isum = W::template dot_2bit<true, PairedWordScales>(blk + 32, blk, tab, ggml::q8_K_qs(xb));
+    // bsums in the same order: words 0-3 and 8-11 interleaved, then 4-7 and 12-15.
+    const __m256i bsums = _mm256_shuffle_epi8(
+        _mm256_permute4x64_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260)), 0xD8),
+        _mm256_setr_epi8(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15, 0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13,
+                         6, 7, 14, 15));
     isum = W::sub8(isum, _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 2));  // 4 * scale * bsum
     return W::fma(_cvtsh_ss(ggml::load_u16(blk + 108)) * ggml::q8_K_d(xb), isum, acc);
   }
