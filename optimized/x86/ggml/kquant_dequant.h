@@ -12,7 +12,7 @@
 // 4) once (the same two scalar multiplies here), then y = dl*q - ml.
 // q3_K (spec 3.13): the low two bits as q2_K's, the third from bit 4h + k of hmask[l], moved to bit
 // 2 (kquant_x86.h move_bit): code = (low | 4*bit) - 4 in -4..3; per sub-block dl = d*scale (the
-// signed 6-bit scales decoded by kquant_x86.h q3_K_scales_paired), then y = dl*q.
+// signed 6-bit scales decoded by kquant_x86.h q3_K_scales16), then y = dl*q.
 // q4_K (spec 3.14): per 32-element sub-block the reference computes d1 = d*sc and m1 = dmin*m once
 // (scalar, the same two IEEE multiplies here), then y = d1*q - m1; each 64-element chunk c holds
 // sub-block 2c in the low nibbles of qs[32c..32c+31] and sub-block 2c+1 in the high nibbles.
@@ -136,9 +136,9 @@ QB_KERNEL_TARGET void q3_K_rows(const qb_weight* w, int64_t r0, int64_t r1, floa
     for (int64_t b = 0; b < nb; ++b, blk += kBlock, y += ggml::kQK_K) {
       const float d = _cvtsh_ss(ggml::load_u16(blk + 108));
       alignas(32) int16_t sc[16];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(sc), q3_K_scales_paired(blk + 96));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(sc), q3_K_scales16(blk + 96));
       float dl[16];
-      for (int j = 0; j < 16; ++j) dl[j] = d * static_cast<float>(sc[q3_K_scale_pos(j)]);
+      for (int j = 0; j < 16; ++j) dl[j] = d * static_cast<float>(sc[j]);
       const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk));
       for (int h = 0; h < 2; ++h) {
         const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 + 32 * h));

@@ -165,8 +165,9 @@ QB_TARGET_AVX2 inline __attribute__((always_inline)) __m128i word_index(int w) {
   return _mm_set1_epi16(static_cast<int16_t>(2 * w | (2 * w + 1) << 8));
 }
 
-// Where a 2-bit term's 16 sub-block scales sit: in two 16-byte tables (table(j) of sub-block j),
-// picked as int16 words by the vpshufb indices index(j).
+// Where a 2-bit term's 16 sub-block scales sit: in two 16-byte tables (table(j) of sub-block j;
+// the low and high 128 bits of the __m256i the term passes), picked as int16 words by the vpshufb
+// indices index(j).
 // q2_K: the scale nibbles as bytes (zero-extended: index byte 0x80 gives 0), one table.
 struct NibbleScales {
   static constexpr int table(int) { return 0; }
@@ -174,13 +175,10 @@ struct NibbleScales {
     return _mm_set1_epi16(static_cast<int16_t>(j | 0x8000));
   }
 };
-// q3_K: int16 words in q3_K_scales_paired's order, sub-blocks 0, 8, 1, 9, 2, 10, 3, 11 in table 0
-// and 4, 12, 5, 13, 6, 14, 7, 15 in table 1.
-struct PairedWordScales {
-  static constexpr int table(int j) { return q3_K_scale_pos(j) / 8; }
-  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m128i index(int j) {
-    return word_index(q3_K_scale_pos(j) % 8);
-  }
+// q3_K: int16 words, sub-blocks 0..7 in table 0 and 8..15 in table 1 (q3_K_scales16's halves).
+struct WordScales {
+  static constexpr int table(int j) { return j / 8; }
+  QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m128i index(int j) { return word_index(j % 8); }
 };
 
 struct W8 {
@@ -190,15 +188,15 @@ struct W8 {
 
   // int32 lanes of sum_e scale_(e/16)*u_e*x8_e over the block: u_e the 2-bit code of element e =
   // 128h + 32k + l (bits 2k of qs[32h + l], spec 3.12) plus, with kHigh, 4 * bit 4h + k of
-  // hmask[l] (spec 3.13); the scales as Sc places them in tab[0], tab[1]. One register per 32
+  // hmask[l] (spec 3.13); the scales as Sc places them in tab. One register per 32
   // elements (sub-blocks j = 8h + 2k in int16 lanes 0-7, j + 1 in 8-15), scales picked by vpshufb
   // from the table repeated in both 128-bit lanes.
   template <bool kHigh, class Sc>
   QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i dot_2bit(const uint8_t* qs,
                                                                                const uint8_t* hmask,
-                                                                               const __m128i tab[2], const int8_t* x8) {
+                                                                               __m256i tab, const int8_t* x8) {
     const __m256i m2 = _mm256_set1_epi8(0x03), bit2 = _mm256_set1_epi8(0x04);
-    const __m256i tabs[2] = {_mm256_broadcastsi128_si256(tab[0]), _mm256_broadcastsi128_si256(tab[1])};
+    const __m256i tabs[2] = {_mm256_permute4x64_epi64(tab, 0x44), _mm256_permute4x64_epi64(tab, 0xEE)};
     __m256i hm = _mm256_setzero_si256();
     if constexpr (kHigh) hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hmask));
     __m256i isum = _mm256_setzero_si256();
@@ -280,16 +278,18 @@ struct W16 {
 
   // W8::dot_2bit against the regrouped activation (pair_halves), one register per 64 elements:
   // all 64 bytes of qs shifted right by 2k (one shift for both halves) and masked give chunk k's
-  // codes in its element order, sub-block 2k + (i & 1) + 8(i >> 1) in 128-bit lane i (all four in
-  // one of Sc's tables); hmask repeated in both halves, its bit k (below) or 4 + k (above) tested
-  // into a mask that adds the 4.
+  // codes in its element order, sub-block 2k + (i & 1) + 8(i >> 1) in 128-bit lane i (lanes 0-1
+  // from half 0, 2-3 from half 1: Sc's table of each half in those lanes); hmask repeated in both
+  // halves, its bit k (below) or 4 + k (above) tested into a mask that adds the 4.
   template <bool kHigh, class Sc>
   QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512i dot_2bit(const uint8_t* qs,
                                                                                  const uint8_t* hmask,
-                                                                                 const __m128i tab[2],
-                                                                                 const int8_t* x8) {
+                                                                                 __m256i tab, const int8_t* x8) {
     const __m512i m2 = _mm512_set1_epi8(0x03), bit2 = _mm512_set1_epi8(0x04);
-    const __m512i tabs[2] = {_mm512_broadcast_i32x4(tab[0]), _mm512_broadcast_i32x4(tab[1])};
+    // Sub-blocks 0..7 (the lower 32 elements of every chunk) look up table(0), 8..15 table(8).
+    static_assert(Sc::table(0) == 0 && (Sc::table(8) == 0 || Sc::table(8) == 1), "W16::dot_2bit: table layout");
+    const __m512i tabs = _mm512_shuffle_i64x2(_mm512_castsi256_si512(tab), _mm512_castsi256_si512(tab),
+                                              Sc::table(8) ? 0x50 : 0x00);  // 128-bit lanes 0 0 1 1 or 0 0 0 0
     __m512i hm = _mm512_setzero_si512();
     if constexpr (kHigh) hm = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hmask)));
     const __m512i q = _mm512_loadu_si512(qs);
@@ -310,8 +310,7 @@ struct W16 {
       for (int i = 0; i < 4; ++i) index[i] = Sc::index(2 * k + ((i ^ r) & 1) + 8 * ((i ^ r) >> 1));
       const __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(index[1], index[0])),
                                              _mm256_set_m128i(index[3], index[2]), 1);
-      isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(u, x),
-                                                      _mm512_shuffle_epi8(tabs[Sc::table(2 * k)], idx)));
+      isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(u, x), _mm512_shuffle_epi8(tabs, idx)));
     }
     return isum;
   }
@@ -401,8 +400,8 @@ struct Q2_KTerm {
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
     const __m256i mn16 = _mm256_srli_epi16(_mm256_cvtepu8_epi16(sc8), 4);  // the min nibbles as words
     const __m128i nib = _mm_and_si128(sc8, _mm_set1_epi8(0x0F));             // the scale nibbles as bytes
-    const __m128i tab[2] = {nib, nib};
-    const auto isum = W::template dot_2bit<false, NibbleScales>(blk + 16, nullptr, tab, ggml::q8_K_qs(xb));
+    const auto isum = W::template dot_2bit<false, NibbleScales>(blk + 16, nullptr, _mm256_castsi128_si256(nib),
+                                                                ggml::q8_K_qs(xb));
     const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
     const __m128 dd = scale_pair(blk + 80, ggml::q8_K_d(xb));
     acc = W::fma(_mm_cvtss_f32(dd), isum, acc);
@@ -421,14 +420,9 @@ struct Q3_KTerm {
   using Width = W;
   QB_KERNEL_TARGET static inline __attribute__((always_inline)) Acc block(const uint8_t* blk, const uint8_t* xb,
                                                                           Acc acc) {
-    const __m256i sc16 = q3_K_scales_paired(blk + 96);  // sub-blocks 0, 8, 1, 9, ..., 7, 15
-    const __m128i tab[2] = {_mm256_castsi256_si128(sc16), _mm256_extracti128_si256(sc16, 1)};
-    auto isum = W::template dot_2bit<true, PairedWordScales>(blk + 32, blk, tab, ggml::q8_K_qs(xb));
-    // bsums in the same order: words 0-3 and 8-11 interleaved, then 4-7 and 12-15.
-    const __m256i bsums = _mm256_shuffle_epi8(
-        _mm256_permute4x64_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260)), 0xD8),
-        _mm256_setr_epi8(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15, 0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13,
-                         6, 7, 14, 15));
+    const __m256i sc16 = q3_K_scales16(blk + 96);
+    auto isum = W::template dot_2bit<true, WordScales>(blk + 32, blk, sc16, ggml::q8_K_qs(xb));
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
     isum = W::sub8(isum, _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 2));  // 4 * scale * bsum
     return W::fma(_cvtsh_ss(ggml::load_u16(blk + 108)) * ggml::q8_K_d(xb), isum, acc);
   }

@@ -20,25 +20,23 @@ QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i move_bit(__m
 }
 
 // q3_K's sixteen signed 6-bit scales (spec 3.11; reference/ggml/kquant_common.h q3_K_scale) from
-// scales[12] at s, as int16 words in the order 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7,
-// 15 (q3_K_scale_pos(i) is scale i's word). Scale i's low nibble is nibble 2(i % 8) + i / 8 of
-// s[0..7] and its high pair is pair 4(i % 4) + i / 4 of s[8..11], so in this order the nibbles are
-// those of s[0..3], then of s[4..7], in memory order, and the pairs the even, then the odd ones:
-// two pdep of nibbles and two pext/pdep of pairs assemble the bytes (BMI2), in integer registers
-// beside the vector pipes the kernels keep busy.
-constexpr int q3_K_scale_pos(int i) { return 8 * (i % 8 / 4) + 2 * (i % 4) + i / 8; }
-QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i q3_K_scales_paired(const uint8_t* s) {
-  constexpr uint64_t kNibbles = 0x0F0F0F0F0F0F0F0Full, kPairs = 0x3030303030303030ull;
+// scales[12] at s, as int16 words 0..15. In 64-bit integer registers, beside the vector pipes the
+// kernels keep busy (shifts and masks: pdep/pext would be fewer but are microcoded on Zen 1/2):
+// scale i's low four bits are nibble i/8 of s[i % 8], its high two bits pair i/4 of s[8 + i%4];
+// the bytes of scales 0..7 and 8..15 are assembled in b0 and b1, widened once.
+QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i q3_K_scales16(const uint8_t* s) {
+  constexpr uint64_t m4 = 0x0F0F0F0F0F0F0F0Full;
+  constexpr uint32_t m2 = 0x03030303u;
   uint64_t lo;
   uint32_t hb;
   std::memcpy(&lo, s, 8);
   std::memcpy(&hb, s + 8, 4);
-  // Mutant q3_K_dq512_scale_high_order: the even and odd pairs swapped (scale i takes the high
-  // bits of scale i ^ 4).
-  constexpr bool swap = QB_MUTANT_ON(q3_K_dq512_scale_high_order);
-  const uint32_t even = swap ? 0xCCCCCCCCu : 0x33333333u;
-  const uint64_t b0 = _pdep_u64(lo & 0xFFFFFFFFu, kNibbles) | _pdep_u64(_pext_u32(hb, even), kPairs);
-  const uint64_t b1 = _pdep_u64(lo >> 32, kNibbles) | _pdep_u64(_pext_u32(hb, ~even), kPairs);
+  // Mutant q3_K_dq512_scale_high_order: the high bit pairs taken in reverse order (pair 3 - i/4).
+  constexpr bool rev = QB_MUTANT_ON(q3_K_dq512_scale_high_order);
+  const uint32_t pair[4] = {(hb >> (rev ? 6 : 0)) & m2, (hb >> (rev ? 4 : 2)) & m2, (hb >> (rev ? 2 : 4)) & m2,
+                            (hb >> (rev ? 0 : 6)) & m2};
+  const uint64_t b0 = (lo & m4) | ((pair[0] | static_cast<uint64_t>(pair[1]) << 32) << 4);
+  const uint64_t b1 = ((lo >> 4) & m4) | ((pair[2] | static_cast<uint64_t>(pair[3]) << 32) << 4);
   const __m128i sc8 = _mm_sub_epi8(_mm_set_epi64x(static_cast<int64_t>(b1), static_cast<int64_t>(b0)),
                                    _mm_set1_epi8(32));
   return _mm256_cvtepi8_epi16(sc8);
