@@ -46,12 +46,6 @@ void pack_scale_min_k4(const uint8_t ls[8], const uint8_t lm[8], uint8_t* q) {
   }
 }
 
-int q3_K_scale(int i, const uint8_t* s) {
-  const int low4 = i < 8 ? s[i] & 15 : s[i - 8] >> 4;
-  const int high2 = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
-  return (low4 | (high2 << 4)) - 32;
-}
-
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
   float max, amax;
   signed_extreme(n, x, max, amax);

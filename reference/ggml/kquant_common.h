@@ -30,8 +30,13 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
 }
 // The inverse for all eight sub-blocks at once (ls, lm < 64); writes every byte of q[12].
 void pack_scale_min_k4(const uint8_t ls[8], const uint8_t lm[8], uint8_t* q);
-// q3_K: the signed scale (-32..31) of 16-element sub-block i (0..15) from scales[12].
-int q3_K_scale(int i, const uint8_t* s);
+// q3_K: the signed scale (-32..31) of 16-element sub-block i (0..15) from scales[12]. Inline
+// for the same reason.
+inline int q3_K_scale(int i, const uint8_t* s) {
+  const int low4 = i < 8 ? s[i] & 15 : s[i - 8] >> 4;
+  const int high2 = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+  return (low4 | (high2 << 4)) - 32;
+}
 
 // ---- Level searches of the reference quantizers (spec 3.11), upstream's fp32 order ----
 
