@@ -319,8 +319,9 @@ int64_t kquant_rounding_depth(int64_t cols) { return cols / kQK_K + 3 + 1 + 16; 
 
 namespace {
 
-// Per output row of each vector, sum over elements of (|d*scale*q_i| + |dmin*min_i|) * |yd*x8_i|
-// (power = 1) or its squares (power = 2), exact in fp64 from the block and activation fields.
+// Per output row of each vector, sum over elements of
+// (|d*scale|*(|q_i| + level_bias) + |dmin*min_i|) * |yd*x8_i| (power = 1) or its squares
+// (power = 2), exact in fp64 from the block and activation fields.
 std::vector<double> term_sums(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack, int64_t block_bytes,
                               int power) {
   const int64_t nb = w.cols / kQK_K;
@@ -337,7 +338,7 @@ std::vector<double> term_sums(const QWeight& w, const uint8_t* act, int64_t m, K
         const int8_t* x8 = q8_K_qs(xb);
         double s = 0;
         for (int e = 0; e < kQK_K; ++e) {
-          const double mag = std::fabs(static_cast<double>(k.d) * k.scale[e / 16] * k.q[e]) +
+          const double mag = std::fabs(static_cast<double>(k.d) * k.scale[e / 16]) * (std::abs(k.q[e]) + k.level_bias) +
                              std::fabs(static_cast<double>(k.dmin) * k.min[e / 16]);
           const double t = mag * std::fabs(yd * x8[e]);
           s += power == 1 ? t : t * t;
@@ -353,22 +354,28 @@ std::vector<double> term_sums(const QWeight& w, const uint8_t* act, int64_t m, K
 // The generic bound (harness/check.h) sums |w_i*x_i| of the decoded w_i = d*scale*q_i - dmin*min_i.
 // The GEMV never forms w_i: it rounds the scale terms and the min terms separately (spec 4.2),
 // so where they nearly cancel in w_i their rounding errors are still those of |d*scale*q_i| and
-// |dmin*min_i|. Each evaluation is within gamma_n * sum (|d*scale*q_i| + |dmin*min_i|)*|x_i| of
-// the exact value (Higham 3.1 over the terms above), the reference as well: twice that, plus the
-// generic 2n*2^-149 for products in the subnormal range. Decoded values would also miss the
-// rounding of yd*x8 in fp32 (q8_K's d is fp32); these fields are exact in fp64. Non-finite
-// scales give a non-finite bound, which harness/check.h compares as "must be non-finite".
+// |dmin*min_i|. Likewise a kernel may multiply the stored level q_i + level_bias (unsigned, what
+// vpmaddubsw and vpdpbusd take) and take level_bias*scale*x8 off through the bsums, and those two
+// pieces land in different int32 lanes: each lane's integer is exact, but its float partial sums
+// then carry |d*scale|*(|q_i| + level_bias)*|x_i|, however small w_i*x_i is (a block of level
+// q = 0 with a large d beside tiny blocks shows it: its lanes are large and cancel only in the
+// final tree). Each evaluation is within
+// gamma_n * sum (|d*scale|*(|q_i| + level_bias) + |dmin*min_i|)*|x_i| of the exact value (Higham
+// 3.1 over those pieces), the reference as well: twice that, plus the generic 2n*2^-149 for
+// products in the subnormal range. Decoded values would also miss the rounding of yd*x8 in fp32
+// (q8_K's d is fp32); these fields are exact in fp64. Non-finite scales give a non-finite bound,
+// which harness/check.h compares as "must be non-finite".
 std::vector<double> kquant_gemv_bounds(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
-                                       int64_t block_bytes) {
-  const double n = static_cast<double>(kquant_rounding_depth(w.cols));
+                                       int64_t block_bytes, int64_t (*depth)(int64_t cols)) {
+  const double n = static_cast<double>(depth(w.cols));
   std::vector<double> s = term_sums(w, act, m, unpack, block_bytes, 1);
   for (double& v : s) v = 2.0 * gamma32(n) * v + 2.0 * n * std::ldexp(1.0, -149);
   return s;
 }
 
 // T_r of the probabilistic model (harness/check.h gemv_sigmas): any partial sum a kernel rounds
-// is sum_i c_i*x_i with |c_i| <= |d*scale*q_i| + |dmin*min_i|, so its mean square under the
-// harness's independent zero-mean x is at most sum (|d*scale*q_i| + |dmin*min_i|)^2 x_i^2.
+// is sum_i c_i*x_i with |c_i| <= |d*scale|*(|q_i| + level_bias) + |dmin*min_i|, so its mean
+// square under the harness's independent zero-mean x is at most the sum of those c_i^2 x_i^2.
 std::vector<double> kquant_gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
                                           int64_t block_bytes) {
   std::vector<double> s = term_sums(w, act, m, unpack, block_bytes, 2);

@@ -117,11 +117,12 @@ void lane_order_gemv(const qb_weight* w, const uint8_t* act, int64_t r0, int64_t
 // kquant_common.cpp).
 int64_t kquant_rounding_depth(int64_t cols);
 
-// Format::gemv_bounds and gemv_rms_terms of the k-quants: the generic 2*gamma_n*sum|w*x| with
-// |w_i| replaced by |d*scale*q_i| + |dmin*min_i|, from the block fields in fp64 (why: in
+// Format::gemv_bounds and gemv_rms_terms of the k-quants (and of the ternary types, as KBlocks):
+// the generic 2*gamma_n*sum|w*x|, n = depth(cols), with |w_i| replaced by
+// |d*scale|*(|q_i| + level_bias) + |dmin*min_i|, from the block fields in fp64 (why: in
 // kquant_common.cpp). [m][rows].
 std::vector<double> kquant_gemv_bounds(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
-                                       int64_t block_bytes);
+                                       int64_t block_bytes, int64_t (*depth)(int64_t cols) = kquant_rounding_depth);
 std::vector<double> kquant_gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m, KUnpack unpack,
                                           int64_t block_bytes);
 

@@ -8,6 +8,7 @@
 #include "harness/registry.h"
 #include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/kquant_common.h"
 #include "reference/ggml/q8_K_activation.h"
 #include "reference/ggml/q8_K_exact_case.h"
 
@@ -55,21 +56,26 @@ void ternary_gemv(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, i
 // The block sum is exact in int32; (float)sum * (d*yd) is 2 roundings (spec 4.2) and the
 // strict order adds one term per block (nb). A SIMD kernel that keeps per-lane float partial
 // sums and fuses the product into its accumulation needs no more on a term's path, plus a tree
-// over up to 64 lanes (6). One more covers the generic bound's |x_i|: q8_K's dequant rounds
-// yd*x8 to fp32 (gamma_n * (1 + u) <= gamma_(n+1)); the decoded weights (c-1)*d are exact.
-inline int64_t ternary_rounding_depth(int64_t cols) { return cols / kQK_K + 2 + 6 + 1; }
+// over up to 64 lanes (6). The bound (kquant_gemv_bounds over ternary_unpack) sums the stored
+// fields exactly in fp64, so no rounding of decoded values needs covering.
+inline int64_t ternary_rounding_depth(int64_t cols) { return cols / kQK_K + 2 + 6; }
 
-// q8_K_exact_case's view of a ternary block: element e is (c_e - 1) * d; kernels multiply the
-// stored code c_e (0..3) and take x8 (or its bsum) off once, or the signed c_e - 1: every subset
-// of those pieces is at most (|c_e - 1| + 1) * |x8|.
-template <void (*kCodes)(const uint8_t* block, int c[kQK_K])>
-void ternary_exact_terms(const uint8_t* block, ExactTerms& t) {
+// A ternary block as a k-quant block (KBlock): level c_e - 1 under d, scale 1, no min, stored
+// level c_e = (c_e - 1) + level_bias 1. Kernels multiply the stored code and take x8 (or its
+// bsum) off once, or the signed level: the k-quants' bound and exact case cover both (why: in
+// kquant_common.cpp).
+template <int64_t kDOffset, void (*kCodes)(const uint8_t* block, int c[kQK_K])>
+void ternary_unpack(const uint8_t* block, KBlock& k) {
   int c[kQK_K];
   kCodes(block, c);
-  for (int e = 0; e < kQK_K; ++e) {
-    t.scaled[e] = (c[e] < 1 ? 1 - c[e] : c[e] - 1) + 1;
-    t.min[e] = 0;
+  k.d = fp16_to_f32(load_u16(block + kDOffset));
+  k.dmin = 0;
+  for (int e = 0; e < kQK_K; ++e) k.q[e] = c[e] - 1;
+  for (int g = 0; g < kQK_K / 16; ++g) {
+    k.scale[g] = 1;
+    k.min[g] = 0;
   }
+  k.level_bias = 1;
 }
 
 // The registry entry of tq1_0 / tq2_0: q8_K activation, the fp16 d at byte kDOffset, the decoder
@@ -84,7 +90,14 @@ Format ternary_format(Format f) {
   f.gemv_ref = ternary_gemv<sizeof(Block), kDOffset, kCodes, kOrder>;
   f.encode_ref = encode_blocks<kQK_K, sizeof(Block), encode_into_bytes<Block, kEncodeBlock>>;
   f.gemv_rounding_depth = ternary_rounding_depth;
-  f.exact_gemv_case = q8_K_exact_case<ternary_exact_terms<kCodes>>;
+  constexpr KUnpack kUnpack = ternary_unpack<kDOffset, kCodes>;
+  f.gemv_bounds = [](const QWeight& w, const uint8_t* act, int64_t m) {
+    return kquant_gemv_bounds(w, act, m, kUnpack, sizeof(Block), ternary_rounding_depth);
+  };
+  f.gemv_rms_terms = [](const QWeight& w, const uint8_t* act, int64_t m) {
+    return kquant_gemv_rms_terms(w, act, m, kUnpack, sizeof(Block));
+  };
+  f.exact_gemv_case = q8_K_exact_case<kquant_exact_terms<kUnpack>>;
   return f;
 }
 
