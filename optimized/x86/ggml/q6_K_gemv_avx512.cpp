@@ -31,6 +31,14 @@ struct Term {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
     const int8_t* x8 = ggml::q8_K_qs(xb);
     const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192);
+    // The 16 sub-block scales as int16 lanes 0..15; vpermw spreads four of them over 8 lanes each
+    // (no per-block store and reload of a scale table: a store-forwarding stall per group).
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
+    const __m512i sc_all = _mm512_castsi256_si512(sc16);
+    const __m512i lane_group = _mm512_srli_epi16(
+        _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7,
+                         6, 5, 4, 3, 2, 1, 0),
+        3);  // lane / 8
     __m512i isum = _mm512_setzero_si512();
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
@@ -45,15 +53,12 @@ struct Term {
         const __m512i high = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shifts), m2), 4);
         const __m512i x = _mm512_loadu_si512(x8 + 128 * h + 64 * t);
         // int16 lanes 8i..8i+7 hold 16 elements of sub-block 8h + 4t + i.
-        alignas(64) int16_t sv[32];
-        for (int i = 0; i < 4; ++i)
-          for (int l = 0; l < 8; ++l) sv[8 * i + l] = scales[8 * h + 4 * t + i];
-        const __m512i sc = _mm512_load_si512(sv);
+        const __m512i sc =
+            _mm512_permutexvar_epi16(_mm512_add_epi16(lane_group, _mm512_set1_epi16(static_cast<int16_t>(8 * h + 4 * t))), sc_all);
         isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_or_si512(low, high), x), sc));
       }
     }
     const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
-    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
     const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);  // 32 * scale * bsum
     if constexpr (!QB_MUTANT_ON(q6_K_gemv512_offset_dropped))
       isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(offset));
