@@ -1,6 +1,7 @@
-// The row loop of the k-quant (q2_K..q6_K), tq1_0 and tq2_0 GEMVs against the q8_K activation
-// (AVX2 and AVX-512), templated on the kernel's block term: Term::kBlock (stored bytes per weight
-// block), Term::Acc (the row's fp32 vector accumulator, __m256 or __m512), Term::kMin, and
+// The row loop of the k-quant (q2_K..q6_K), tq1_0, tq2_0 and iq4_xs GEMVs against the q8_K
+// activation (AVX2 and AVX-512; iq4_xs AVX-512 only), templated on the kernel's block term:
+// Term::kBlock (stored bytes per weight block), Term::Acc (the row's fp32 vector accumulator,
+// __m256 or __m512), Term::kMin, and
 // Term::block, which accumulates one weight block against one activation block (for kMin formats
 // with the min term beside it, in one float or, where the term names Term::MinAcc, in a vector of
 // lanes; subtracted after the lane sums). A term that reads the activation regrouped also has
@@ -15,7 +16,7 @@
 // W16: AVX-512, which differ only in how a block's codes are paired with 32- or 64-byte
 // activation loads; for q2_K and q3_K, W16 prepares the activation regrouped so that one shift
 // serves both halves of a block's codes); their kernel files pick the width. The q4_K, q6_K,
-// tq1_0 and tq2_0 terms live in their kernel files.
+// tq1_0, tq2_0 and iq4_xs terms live in their kernel files.
 //
 // Every function here carries the including kernel's ISA target, so the including file defines
 // QB_KERNEL_TARGET (QB_TARGET_AVX2 or QB_TARGET_AVX512) first and includes this header once.
