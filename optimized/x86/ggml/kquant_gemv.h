@@ -392,10 +392,8 @@ QB_TARGET_AVX2 inline __attribute__((always_inline)) K4Scales k4_scales(const ui
   return {_mm_cvtepu8_epi16(v), _mm256_madd_epi16(mn16, bsums)};
 }
 
-// q2_K (spec 3.12): 4-bit scales and mins per 16-element sub-block in scales[16] at 0, 2-bit codes
-// at 16, d at 80, dmin at 82. The min term's eight lanes min_(2i)*bsums_(2i) + min_(2i+1)*bsums_(2i+1)
-// go through one FMA with dmin*yd into their own accumulator.
-// How the 2-bit terms read the activation: as stored (W8), or prepared by W16::pair_halves.
+// How the 2-bit terms (q2_K, q3_K; tq2_0 at AVX-512) read the activation: as stored (W8), or
+// prepared by W16::pair_halves.
 template <class W>
 struct TwoBitActivation {};
 template <>
@@ -406,6 +404,9 @@ struct TwoBitActivation<W16> {
   }
 };
 
+// q2_K (spec 3.12): 4-bit scales and mins per 16-element sub-block in scales[16] at 0, 2-bit codes
+// at 16, d at 80, dmin at 82. The min term's eight lanes min_(2i)*bsums_(2i) + min_(2i+1)*bsums_(2i+1)
+// go through one FMA with dmin*yd into their own accumulator.
 template <class W>
 struct Q2_KTerm : TwoBitActivation<W> {
   using Acc = typename W::Acc;

@@ -1,10 +1,12 @@
-// tq2_0 x q8_K GEMV, AVX-512: tq2_0_gemv_avx2.cpp with two 32-element groups per register. The
-// block's 32-byte half c, repeated in both halves of a 64-byte register and shifted per half by
-// vpsrlvw (2n below, 2n + 2 above), gives elements 128c + 32n + 0..63 in order, which pair with
-// one 64-byte activation load; vpmaddubsw of the codes minus vpmaddubsw of ones gives exact
-// (code - 1)*x8 pair sums, vpmaddwd widens them to int32 lanes. One FMA with yd*d per block and a
-// 4-level lane tree, within tq2_0's rounding depth (reference/ggml/tq2_0.cpp). Four rows share
-// every activation load.
+// tq2_0 x q8_K GEMV, AVX-512: one register per 64 elements. All 64 bytes of qs shifted right by
+// 2k and masked give the codes (0..3) of elements 32k..32k+31 (from qs[0..31]) and
+// 128+32k..128+32k+31 (from qs[32..63]); the activation is regrouped in that order once per call
+// (kquant_gemv.h's W16::pair_halves, as q2_K's), so one load pairs with them. vpmaddubsw of codes
+// against the int8 activation (|pair sum| <= 2*3*128), four chunks added in int16 lanes (<= 3072),
+// the +1 offset removed there as the 16 q8_K bsums (|lane| <= 3072 + 16*128), vpmaddwd by ones to
+// int32 lanes: the block's exact sum (code - 1)*x8. One FMA with yd*d per block and a 4-level lane
+// tree, within tq2_0's rounding depth (reference/ggml/tq2_0.cpp). Four rows share every
+// activation load.
 #define QB_KERNEL_TARGET QB_TARGET_AVX512
 #include "optimized/x86/ggml/kquant_gemv.h"
 
@@ -20,29 +22,25 @@
 namespace qb::x86 {
 namespace {
 
-struct Term {
+struct Term : kquant::TwoBitActivation<kquant::W16> {
   using Acc = __m512;
   static constexpr int64_t kBlock = sizeof(ggml::BlockTQ2_0);
   static constexpr bool kMin = false;
   QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk, const uint8_t* xb,
                                                                              __m512 acc) {
-    const __m512i m2 = _mm512_set1_epi8(0x03), ones8 = _mm512_set1_epi8(1), ones16 = _mm512_set1_epi16(1);
+    const __m512i m2 = _mm512_set1_epi8(0x03);
     const int8_t* x8 = ggml::q8_K_qs(xb);
-    __m512i isum = _mm512_setzero_si512();
-    for (int c = 0; c < 2; ++c) {
-      const __m256i raw256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 * c));
-      const __m512i raw = _mm512_inserti64x4(_mm512_castsi256_si512(raw256), raw256, 1);
-      for (int n = 0; n < 4; n += 2) {
-        const int upper = QB_MUTANT_ON(tq2_0_gemv512_upper_shift) ? 2 * n : 2 * n + 2;
-        const __m512i shifts =
-            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<int16_t>(2 * n))),
-                               _mm256_set1_epi16(static_cast<int16_t>(upper)), 1);
-        const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(raw, shifts), m2);
-        const __m512i x = _mm512_loadu_si512(x8 + 128 * c + 32 * n);
-        const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(q, x), _mm512_maddubs_epi16(ones8, x));
-        isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p, ones16));
-      }
+    const __m512i raw = _mm512_loadu_si512(blk);
+    __m512i s16 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      // Mutant tq2_0_gemv512_shift_k: the codes of chunk k taken from bits k, not 2k.
+      const int shift = QB_MUTANT_ON(tq2_0_gemv512_shift_k) ? k : 2 * k;
+      const __m512i q = _mm512_and_si512(_mm512_srli_epi16(raw, shift), m2);
+      s16 = _mm512_add_epi16(s16, _mm512_maddubs_epi16(q, _mm512_loadu_si512(x8 + 64 * k)));
     }
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+    const __m512i isum = _mm512_madd_epi16(_mm512_sub_epi16(s16, _mm512_zextsi256_si512(bsums)), _mm512_set1_epi16(1));
     const float d = ggml::q8_K_d(xb) * _cvtsh_ss(ggml::load_u16(blk + 64));
     return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
   }
