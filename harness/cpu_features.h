@@ -48,7 +48,8 @@ constexpr uint64_t kIsaScalar = 0;
 constexpr uint64_t kIsaAVX2 = kSSE2 | kSSSE3 | kSSE41 | kAVX | kF16C | kFMA | kAVX2 | kBMI2;
 constexpr uint64_t kIsaAVX512 = kIsaAVX2 | kAVX512F | kAVX512DQ | kAVX512BW | kAVX512VL;
 constexpr uint64_t kIsaAVX512VNNI = kIsaAVX512 | kAVX512VNNI;
-constexpr uint64_t kIsaAVX512VBMI = kIsaAVX512VNNI | kAVX512VBMI | kAVX512VBMI2;
+// Ice Lake / Zen 4 and later: every CPU with VBMI2 has GFNI too, so kernels at this level may use both.
+constexpr uint64_t kIsaAVX512VBMI = kIsaAVX512VNNI | kAVX512VBMI | kAVX512VBMI2 | kGFNI;
 
 // The levels by name, for kernel lists (optimized/<arch>/kernels.inc): a line naming a level that
 // does not exist fails to compile instead of registering a kernel nothing ever runs.

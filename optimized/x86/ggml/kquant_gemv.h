@@ -7,10 +7,10 @@
 // lanes; subtracted after the lane sums). A term that reads the activation regrouped also has
 // Term::kActBlock (bytes per prepared block) and Term::prepare(act, nb, buf), which writes the nb
 // prepared blocks into buf once per call (scalar, O(cols), amortized over the call's rows) and
-// returns them; Term::block then gets prepared blocks. Four rows share every activation block,
-// their accumulators stay in registers, and every cache line of the next row group's block is
-// prefetched into L2 (hardware prefetchers barely train on four interleaved short streams; a
-// block spans two to five lines).
+// returns them; Term::block then gets prepared blocks. Four rows (eight where the term says so in
+// Term::kRows) share every activation block, their accumulators stay in registers, and every
+// cache line of the next row group's block is prefetched into L2 (hardware prefetchers barely
+// train on four interleaved short streams; a block spans two to five lines).
 //
 // The block terms of q2_K, q3_K and q5_K are written once here over the vector width (W8: AVX2,
 // W16: AVX-512, which differ only in how a block's codes are paired with 32- or 64-byte
@@ -88,6 +88,19 @@ constexpr int64_t act_block() {
     return sizeof(ggml::BlockQ8_K);
 }
 
+// Rows per group: Term::kRows (4 or 8) where the term names it, else 4. Eight pay where a block
+// term is short (tq2_0: more loads in flight per activation block), four where its registers
+// would spill.
+template <class Term, class = void>
+struct RowGroup : std::integral_constant<int, 4> {};
+template <class Term>
+struct RowGroup<Term, std::void_t<decltype(Term::kRows)>> : std::integral_constant<int, Term::kRows> {};
+template <class Term>
+constexpr int row_group() {
+  static_assert(RowGroup<Term>::value == 4 || RowGroup<Term>::value == 8, "kquant::gemv: kRows is 4 or 8");
+  return RowGroup<Term>::value;
+}
+
 QB_TARGET_AVX2 inline __attribute__((always_inline)) void set_zero(float& v) { v = 0.0f; }
 QB_TARGET_AVX2 inline __attribute__((always_inline)) float hsum(float v) { return v; }
 using x86::hsum;
@@ -118,7 +131,7 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* 
   }
   for (int64_t k = 0; k < nb; ++k)
     // Unrolled, so that the accumulators stay in registers.
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w0 + r * row_stride + k * Term::kBlock;
       prefetch_block<Term::kBlock>(p + R * row_stride);
@@ -147,6 +160,8 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void gemv(const qb_weight
     act = Term::prepare(act, nb, buf);
   }
   int64_t r = r0;
+  if constexpr (row_group<Term>() == 8)
+    for (; r + 8 <= r1; r += 8) rows<Term, 8>(data + r * row_bytes, row_bytes, act, nb, y + r);
   for (; r + 4 <= r1; r += 4) rows<Term, 4>(data + r * row_bytes, row_bytes, act, nb, y + r);
   for (; r < r1; ++r) rows<Term, 1>(data + r * row_bytes, row_bytes, act, nb, y + r);
 }

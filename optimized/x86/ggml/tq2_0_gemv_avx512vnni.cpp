@@ -3,7 +3,7 @@
 // |lane| <= 4*4*3*128) straight into int32 lanes; the +1 offset removed by one vpdpwssd of the
 // 16 q8_K bsums (words 0..15, zero above) against -1. The lanes hold the block's exact sum
 // (code - 1)*x8. One FMA with yd*d per block and a 4-level lane tree, within tq2_0's rounding
-// depth (reference/ggml/tq2_0.cpp). Four rows share every activation load.
+// depth (reference/ggml/tq2_0.cpp). Eight rows share every activation load.
 #define QB_KERNEL_TARGET QB_TARGET_AVX512VNNI
 #include "optimized/x86/ggml/kquant_gemv.h"
 
@@ -23,6 +23,7 @@ struct Term : kquant::TwoBitActivation<kquant::W16> {
   using Acc = __m512;
   static constexpr int64_t kBlock = sizeof(ggml::BlockTQ2_0);
   static constexpr bool kMin = false;
+  static constexpr int kRows = 8;
   QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk,
                                                                                  const uint8_t* xb, __m512 acc) {
     const __m512i m2 = _mm512_set1_epi8(0x03);
