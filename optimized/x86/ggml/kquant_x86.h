@@ -1,15 +1,24 @@
 // Pieces the k-quant x86 kernels (kquant_dequant.h, kquant_gemv.h and their kernel files) share:
-// moving one bit of every byte into place, and the sixteen q3_K scales decoded in SIMD.
+// the q8_K bsums as one register, moving one bit of every byte into place, and the sixteen q3_K
+// scales decoded in SIMD.
 #pragma once
 #include "optimized/x86/intrinsics.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "optimized/mutation.h"
 #include "optimized/x86/target.h"
+#include "reference/ggml/q8_K_activation.h"
 
 namespace qb::x86::kquant {
+
+// The sixteen int16 bsums (sums of 16 levels) of the q8_K activation block at xb, for the min and
+// offset terms (spec 3.17).
+QB_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i q8_K_bsums16(const uint8_t* xb) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + offsetof(ggml::BlockQ8_K, bsums)));
+}
 
 // Bit `from` of every byte of v moved to bit `to` (0..7 both) by one word shift: the bit stays in
 // its byte, the other bits land anywhere in the byte or its neighbour, so the caller masks the

@@ -43,7 +43,7 @@ struct Term {
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(low, high), x), sc));
       }
     }
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+    const __m256i bsums = kquant::q8_K_bsums16(xb);
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
     const int offset_shift = QB_MUTANT_ON(q6_K_gemv2_offset_16) ? 4 : 5;  // 32 = 2^5
     isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), offset_shift));

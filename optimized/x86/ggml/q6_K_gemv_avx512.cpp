@@ -58,7 +58,7 @@ struct Term {
         isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_or_si512(low, high), x), sc));
       }
     }
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+    const __m256i bsums = kquant::q8_K_bsums16(xb);
     const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);  // 32 * scale * bsum
     if constexpr (!QB_MUTANT_ON(q6_K_gemv512_offset_dropped))
       isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(offset));

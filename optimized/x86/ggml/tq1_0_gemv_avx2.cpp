@@ -35,7 +35,7 @@ struct Term {
     for (int k = 1; k < 8; ++k)
       s16 = _mm256_add_epi16(
           s16, _mm256_maddubs_epi16(t[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x8 + 32 * k))));
-    __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+    __m256i bsums = kquant::q8_K_bsums16(xb);
     // Mutant tq1_0_gemv2_bsums_half: only the first 8 bsums subtracted (elements 128..255 keep +1).
     if constexpr (QB_MUTANT_ON(tq1_0_gemv2_bsums_half)) bsums = _mm256_blend_epi32(bsums, _mm256_setzero_si256(), 0xF0);
     const __m256i isum = _mm256_madd_epi16(_mm256_sub_epi16(s16, bsums), _mm256_set1_epi16(1));

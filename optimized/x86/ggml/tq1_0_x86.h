@@ -24,6 +24,7 @@
 #pragma once
 #include "optimized/x86/intrinsics.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -143,7 +144,7 @@ const uint8_t* prepare_streams(const uint8_t* act, int64_t nb, std::vector<uint8
       for (int j = 0; n < 4 && j < 4; ++j)
         s[48 + j] = static_cast<uint8_t>(x8[240 + (transposed ? 4 * j + n : 4 * n + j)]);
     }
-    std::memcpy(p + kBsums, xb + 260, 32);
+    std::memcpy(p + kBsums, xb + offsetof(ggml::BlockQ8_K, bsums), 32);
     std::memcpy(p + kDx, xb, 4);
     if constexpr (kSeeded) {
       for (int l = 0; l < 16; ++l) {
