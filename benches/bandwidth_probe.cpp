@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "benches/memory.h"
@@ -15,12 +17,9 @@ namespace qb::bench {
 namespace {
 
 constexpr std::size_t kProbeBytes = std::size_t{1} << 30;
-constexpr int kTimedPasses = 8;
 // Elements summed per loop step: 8 independent accumulators of one 64-byte vector each, so the
 // loop is bound by loads, not by the add latency chain.
 constexpr std::size_t kStep = 64;
-
-using SumFn = uint64_t (*)(const uint64_t* p, std::size_t n);
 
 __attribute__((target("avx512f"))) uint64_t sum_avx512(const uint64_t* p, std::size_t n) {
   __m512i a[8];
@@ -58,54 +57,58 @@ uint64_t sum_baseline(const uint64_t* p, std::size_t n) {
   return s;
 }
 
+BandwidthProbe::SumFn pick_sum(std::string& kernel) {
+  const uint64_t have = cpu_info().features;
+  if ((have & (kAVX512F | kAVX2)) == (kAVX512F | kAVX2)) {
+    kernel = "avx512";
+    return sum_avx512;
+  }
+  if (have & kAVX2) {
+    kernel = "avx2";
+    return sum_avx2;
+  }
+  kernel = "scalar";
+  return sum_baseline;
+}
+
+// Same contiguous split as qb::run_gemv, so each thread reads the pages it touched first.
+std::pair<std::size_t, std::size_t> chunk(std::size_t steps, int t, int n) {
+  return {steps * t / n * kStep, steps * (t + 1) / n * kStep};
+}
+
 }  // namespace
 
-ProbeResult probe_read_bandwidth(int threads) {
-  const uint64_t have = cpu_info().features;
-  ProbeResult r;
-  SumFn sum = sum_baseline;
-  r.kernel = "scalar";
-  if ((have & (kAVX512F | kAVX2)) == (kAVX512F | kAVX2)) {
-    sum = sum_avx512;
-    r.kernel = "avx512";
-  } else if (have & kAVX2) {
-    sum = sum_avx2;
-    r.kernel = "avx2";
-  }
-  r.bytes = kProbeBytes;
-  r.passes = kTimedPasses;
-
-  Buffer buf(kProbeBytes);
-  auto* data = reinterpret_cast<uint64_t*>(buf.data());
+BandwidthProbe::BandwidthProbe(int threads) : threads_(threads), buf_(kProbeBytes), sum_(pick_sum(kernel_)) {
+  auto* data = reinterpret_cast<uint64_t*>(buf_.data());
   const std::size_t steps = kProbeBytes / sizeof(uint64_t) / kStep;
-  // Same contiguous split as qb::run_gemv, so each thread reads the pages it touched first.
-  const auto chunk = [&](int t, int n) {
-    return std::pair<std::size_t, std::size_t>{steps * t / n * kStep, steps * (t + 1) / n * kStep};
-  };
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads_)
   {
-    const auto [b, e] = chunk(omp_get_thread_num(), omp_get_num_threads());
+    const auto [b, e] = chunk(steps, omp_get_thread_num(), omp_get_num_threads());
     for (std::size_t i = b; i < e; ++i) data[i] = i;
   }
+}
 
-  std::vector<uint64_t> sums(static_cast<std::size_t>(threads));
+double BandwidthProbe::measure(int passes, bool warm_up) {
+  const auto* data = reinterpret_cast<const uint64_t*>(buf_.data());
+  const std::size_t steps = kProbeBytes / sizeof(uint64_t) / kStep;
+  std::vector<uint64_t> sums(static_cast<std::size_t>(threads_));
   double best_s = 1e30;
-  for (int pass = 0; pass <= kTimedPasses; ++pass) {  // pass 0 warms up
+  for (int pass = warm_up ? -1 : 0; pass < passes; ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads_)
     {
       const int t = omp_get_thread_num();
-      const auto [b, e] = chunk(t, omp_get_num_threads());
-      sums[t] += sum(data + b, e - b);
+      const auto [b, e] = chunk(steps, t, omp_get_num_threads());
+      sums[t] += sum_(data + b, e - b);
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (pass > 0) best_s = std::min(best_s, s);
+    if (pass >= 0) best_s = std::min(best_s, s);
   }
   // The sums feed a side effect so the compiler cannot drop the reads.
   volatile uint64_t sink = 0;
   for (uint64_t v : sums) sink = sink + v;
-  r.best_GBps = static_cast<double>(kProbeBytes) / best_s / 1e9;
-  return r;
+  samples_.push_back(static_cast<double>(kProbeBytes) / best_s / 1e9);
+  return samples_.back();
 }
 
 }  // namespace qb::bench

@@ -10,6 +10,7 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
+#include "benches/bandwidth_probe.h"
 #include "benches/bench_data.h"
 #include "harness/shape.h"
 #include "harness/registry.h"
@@ -33,7 +34,7 @@ struct RunConfig {
   const Format* format = nullptr;
   Op op = Op::gemv;
   int threads = 1;
-  double probe_GBps = 0;  // read bandwidth at `threads`, measured in this process
+  BandwidthProbe* probe = nullptr;  // at `threads`, measured around every row (none: no bw_fraction)
   DataOptions data;       // rotation (--warm) and GEMV batch (--batch)
 };
 

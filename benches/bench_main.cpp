@@ -34,6 +34,8 @@ using namespace qb::bench;
 // Long enough for ~10 iterations of the slowest default row (a scalar reference on a 32000x4096
 // weight, ~50 ms), short enough that the default run takes about two minutes.
 constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.5";
+// Timed 1 GiB passes of the start-up probe (the run context's figure).
+constexpr int kStartupProbePasses = 8;
 
 const Format& check_format(const std::string& id) {
   const Format* f = find_format(id);
@@ -306,16 +308,20 @@ int main(int argc, char** argv) {
   }
 
   // Listing runs nothing, so it needs no roofline.
-  ProbeResult probe;
+  std::unique_ptr<BandwidthProbe> probe;
+  double startup_GBps = 0;
   if (!has_arg(bm_args, "--benchmark_list_tests", "--benchmark_list_tests=true")) {
-    probe = probe_read_bandwidth(threads);
-    std::fprintf(stderr, "probe: %.2f GB/s read bandwidth with %d threads (best of %d passes over %zu MiB, %s)\n",
-                 probe.best_GBps, threads, probe.passes, probe.bytes >> 20, probe.kernel.c_str());
+    probe = std::make_unique<BandwidthProbe>(threads);
+    startup_GBps = probe->measure(kStartupProbePasses, /*warm_up=*/true);
+    std::fprintf(stderr,
+                 "probe: %.2f GB/s read bandwidth with %d threads (best of %d passes over %zu MiB, %s); "
+                 "measured again around every row\n",
+                 startup_GBps, threads, kStartupProbePasses, probe->bytes() >> 20, probe->kernel().c_str());
   }
-  config.probe_GBps = probe.best_GBps;
-  for (RunConfig& c : configs) c.probe_GBps = probe.best_GBps;
+  config.probe = probe.get();
+  for (RunConfig& c : configs) c.probe = probe.get();
 
-  add_run_context(config, isa_str, sel, probe, cases);
+  add_run_context(config, isa_str, sel, probe.get(), startup_GBps, cases);
   if (!model_path.empty()) benchmark::AddCustomContext("model", model_path);
   for (const std::string& lib : plugin_paths) benchmark::AddCustomContext("plugin", lib);
 
@@ -333,6 +339,11 @@ int main(int argc, char** argv) {
   TableReporter table;
   const std::size_t ran = own_format ? benchmark::RunSpecifiedBenchmarks() : benchmark::RunSpecifiedBenchmarks(&table);
   benchmark::Shutdown();
+  if (probe && probe->samples().size() > 1) {
+    const auto [lo, hi] = std::minmax_element(probe->samples().begin(), probe->samples().end());
+    std::fprintf(stderr, "probe over the run: %.2f to %.2f GB/s in %zu measurements (each row's bw_fraction uses its own)\n",
+                 *lo, *hi, probe->samples().size());
+  }
   if (!model_path.empty() && ran > 0) {
     std::map<std::string, std::map<std::string, double>> seconds;
     for (const auto& c : contexts) seconds.insert(c->seconds().begin(), c->seconds().end());

@@ -16,7 +16,8 @@
 namespace qb::bench {
 
 void add_run_context(const RunConfig& config, const std::string& isa_ceiling, const Selection& selection,
-                     const ProbeResult& probe, const std::vector<BenchCase>& cases) {
+                     const BandwidthProbe* probe, double startup_GBps,
+                     const std::vector<BenchCase>& cases) {
   const auto& cpu = cpu_info();
   benchmark::AddCustomContext("quantbench_version", QB_VERSION);
   benchmark::AddCustomContext("git_commit", QB_GIT_COMMIT);
@@ -33,11 +34,15 @@ void add_run_context(const RunConfig& config, const std::string& isa_ceiling, co
     benchmark::AddCustomContext("loadavg_1_5_15min", one + " " + five + " " + fifteen);
   }
   // Keyed by thread count so files from runs at different counts merge without ambiguity.
-  benchmark::AddCustomContext("probe_read_GBps_threads_" + std::to_string(config.threads),
-                              std::to_string(probe.best_GBps));
-  benchmark::AddCustomContext("probe_method", "sum of " + std::to_string(probe.bytes >> 20) +
-                                                  " MiB first-touched by the same threads, best of " +
-                                                  std::to_string(probe.passes) + " passes, " + probe.kernel);
+  if (probe) {
+    benchmark::AddCustomContext("probe_read_GBps_threads_" + std::to_string(config.threads),
+                                std::to_string(startup_GBps));
+    benchmark::AddCustomContext("probe_method", "sum of " + std::to_string(probe->bytes() >> 20) +
+                                                    " MiB first-touched by the same threads (" + probe->kernel() +
+                                                    "): best of 8 passes at start-up (probe_read_GBps_threads_N); "
+                                                    "each row's probe_GBps and bw_fraction: best of 2 passes "
+                                                    "before and 2 after it");
+  }
   // Context values are strings; these two are JSON objects serialized into them.
   auto isa = nlohmann::json::object();
   for (const Variant* v : selection.run) isa[v->name] = target_label(*v);

@@ -12,6 +12,7 @@
 namespace qb::bench {
 
 void add_run_context(const RunConfig& config, const std::string& isa_ceiling, const Selection& selection,
-                     const ProbeResult& probe, const std::vector<BenchCase>& cases);
+                     const BandwidthProbe* probe, double startup_GBps,
+                     const std::vector<BenchCase>& cases);
 
 }  // namespace qb::bench

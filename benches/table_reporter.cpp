@@ -19,9 +19,9 @@ std::string counter(const benchmark::BenchmarkReporter::Run& run, const char* na
 void TableReporter::PrintHeader(const Run& run) {
   (void)run;
   const int w = static_cast<int>(name_field_width_);
-  std::printf("%-*s %12s %7s %10s %8s %8s %9s %9s %8s  %s\n", w, "Benchmark", "ms/iter", "iters", "weight_GBps",
-              "bw_frac", "speedup", "ns/weight", "tsc_c/w", "out_GBps", "isa");
-  std::printf("%s\n", std::string(static_cast<std::size_t>(w) + 92, '-').c_str());
+  std::printf("%-*s %12s %7s %10s %8s %8s %8s %9s %9s %8s  %s\n", w, "Benchmark", "ms/iter", "iters", "weight_GBps",
+              "probe", "bw_frac", "speedup", "ns/weight", "tsc_c/w", "out_GBps", "isa");
+  std::printf("%s\n", std::string(static_cast<std::size_t>(w) + 101, '-').c_str());
 }
 
 void TableReporter::PrintRunData(const Run& run) {
@@ -31,8 +31,9 @@ void TableReporter::PrintRunData(const Run& run) {
   } else {
     const double ms = run.GetAdjustedRealTime() * benchmark::GetTimeUnitMultiplier(benchmark::kMillisecond) /
                       benchmark::GetTimeUnitMultiplier(run.time_unit);
-    std::printf("%-*s %12.3f %7lld %11s %8s %8s %9s %9s %8s  %s\n", w, run.benchmark_name().c_str(), ms,
+    std::printf("%-*s %12.3f %7lld %11s %8s %8s %8s %9s %9s %8s  %s\n", w, run.benchmark_name().c_str(), ms,
                 static_cast<long long>(run.iterations), counter(run, "weight_GBps", "%.2f").c_str(),
+                counter(run, "probe_GBps", "%.2f").c_str(),
                 counter(run, "bw_fraction", "%.3f").c_str(), counter(run, "speedup_vs_ref", "%.2f").c_str(),
                 counter(run, "ns_per_weight", "%.4f").c_str(), counter(run, "tsc_cycles_per_weight", "%.4f").c_str(),
                 counter(run, "out_GBps", "%.2f").c_str(),
