@@ -1,5 +1,5 @@
-// The row loop of the k-quant (q2_K..q6_K), tq1_0, tq2_0 and iq4_xs GEMVs against the q8_K
-// activation (AVX2 and AVX-512; iq4_xs AVX-512 only), templated on the kernel's block term:
+// The row loop of the k-quant (q2_K..q6_K), tq1_0, tq2_0, iq4_xs and iq2_xxs GEMVs against the q8_K
+// activation (AVX2 and AVX-512; iq4_xs and iq2_xxs AVX-512 only), templated on the kernel's block term:
 // Term::kBlock (stored bytes per weight block), Term::Acc (the row's fp32 vector accumulator,
 // __m256 or __m512), Term::kMin, and
 // Term::block, which accumulates one weight block against one activation block (for kMin formats
@@ -7,7 +7,8 @@
 // lanes; subtracted after the lane sums). A term that reads the activation regrouped also has
 // Term::kActBlock (bytes per prepared block) and Term::prepare(act, nb, buf), which writes the nb
 // prepared blocks into buf once per call (scalar, O(cols), amortized over the call's rows) and
-// returns them; Term::block then gets prepared blocks. Four rows (eight where the term says so in
+// returns them; Term::block then gets prepared blocks. Term::kRowScale, where named, multiplies
+// each row's sum. Four rows (eight where the term says so in
 // Term::kRows) share every activation block, their accumulators stay in registers, and every
 // cache line of the next row group's block is prefetched into L2 (hardware prefetchers barely
 // train on four interleaved short streams; a block spans two to five lines).
@@ -101,6 +102,13 @@ constexpr int row_group() {
   return RowGroup<Term>::value;
 }
 
+// A factor on each row's sum where the term names one (Term::kRowScale: iq2_xxs's 0.125f, applied
+// to the row sum as upstream does), else none.
+template <class Term, class = void>
+struct HasRowScale : std::false_type {};
+template <class Term>
+struct HasRowScale<Term, std::void_t<decltype(Term::kRowScale)>> : std::true_type {};
+
 QB_TARGET_AVX2 inline __attribute__((always_inline)) void set_zero(float& v) { v = 0.0f; }
 QB_TARGET_AVX2 inline __attribute__((always_inline)) float hsum(float v) { return v; }
 using x86::hsum;
@@ -145,6 +153,7 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* 
       y[r] = hsum(acc[r]) - hsum(mins[r]);
     else
       y[r] = hsum(acc[r]);
+    if constexpr (HasRowScale<Term>::value) y[r] *= Term::kRowScale;
   }
 }
 
@@ -403,7 +412,7 @@ QB_TARGET_AVX2 inline __attribute__((always_inline)) K4Scales k4_scales(const ui
   const __m128i v = _mm_setr_epi32(static_cast<int32_t>(a & 0x3F3F3F3Fu), static_cast<int32_t>(sc_hi),
                                    static_cast<int32_t>(b & 0x3F3F3F3Fu), static_cast<int32_t>(mn_hi));
   const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(v, v));  // min_j in words 2j, 2j + 1
-  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+  const __m256i bsums = q8_K_bsums16(xb);
   return {_mm_cvtepu8_epi16(v), _mm256_madd_epi16(mn16, bsums)};
 }
 
@@ -435,7 +444,7 @@ struct Q2_KTerm : TwoBitActivation<W> {
     const __m128i nib = _mm_and_si128(sc8, _mm_set1_epi8(0x0F));             // the scale nibbles as bytes
     const auto isum = W::template dot_2bit<false, NibbleScales>(blk + 16, nullptr, _mm256_castsi128_si256(nib),
                                                                 ggml::q8_K_qs(xb));
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+    const __m256i bsums = q8_K_bsums16(xb);
     const __m128 dd = scale_pair(blk + 80, ggml::q8_K_d(xb));
     acc = W::fma(_mm_cvtss_f32(dd), isum, acc);
     mins = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)),
@@ -454,7 +463,7 @@ struct Q3_KTerm : TwoBitActivation<W> {
                                                                           Acc acc) {
     const __m256i sc16 = q3_K_scales16(blk + 96);
     auto isum = W::template dot_2bit<true, WordScales>(blk + 32, blk, sc16, ggml::q8_K_qs(xb));
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 260));
+    const __m256i bsums = q8_K_bsums16(xb);
     isum = W::sub8(isum, _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 2));  // 4 * scale * bsum
     return W::fma(_cvtsh_ss(ggml::load_u16(blk + 108)) * ggml::q8_K_d(xb), isum, acc);
   }
