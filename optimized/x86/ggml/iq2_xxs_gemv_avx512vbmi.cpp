@@ -11,16 +11,10 @@
 // maps its low two bits to 64 + level (bits above them index copies of the same entries).
 // Signs: vpmultishiftqb takes the four 7-bit sign indices out of each group word into bytes, one
 // vpermi2b reads ksigns_iq2xs (128 bytes) for all 32 groups; per register a vpermb spreads group
-// g's sign byte over qword g and vptestmb turns it into the element mask, which maps 64 + m to
-// 64 - m (128 - (64 + m)). So every weight byte is 64 + w, unsigned (21..107), and vpdpbusd
-// against the int8 activation (|lane| <= 4*107*128), started from the prepared seed -64 * (the
-// lane's four activation codes), leaves the exact sum of w*x8 over the lane's 4 elements
-// (|v| <= 4*43*128 < 2^15). A lane's elements share one 32-group, so vpdpwssd with the group's
-// odd scale 2s + 1 in the lane's low word (high word 0) adds v*(2s + 1) exactly (the low word of
-// v is v). Over the block |lane| <= 2 * 8 * 22016 * 31 < 2^24: exact in fp32. One FMA with
-// d_w*d_x per block, upstream's 0.125f on the row sum, a 4-level lane tree: within
-// iq_q8_K_rounding_depth as the AVX-512 kernel. Four rows share every activation block
-// (kquant_gemv.h's row loop).
+// g's sign byte over qword g and vptestmb turns it into the element mask. The dot and its
+// exactness: iq_grid_vbmi.h. One FMA with d_w*d_x per block, upstream's 0.125f on the row sum, a
+// 4-level lane tree: within iq_q8_K_rounding_depth as the AVX-512 kernel. Four rows share every
+// activation block (kquant_gemv.h's row loop).
 #define QB_KERNEL_TARGET QB_TARGET_AVX512VBMI
 #include "optimized/x86/ggml/kquant_gemv.h"
 
@@ -31,6 +25,7 @@
 #include <vector>
 
 #include "optimized/mutation.h"
+#include "optimized/x86/ggml/iq_grid_vbmi.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
@@ -71,27 +66,6 @@ Tables make_tables() {
 // dynamic initialization): no guard in the block loop.
 const Tables kTables = make_tables();
 
-// Prepared activation block: q8_K's 256 codes as stored, 64 int32 seeds (-64 times the sum of
-// each lane's 4 codes), q8_K's fp32 d.
-constexpr int64_t kSeeds = 256, kDx = 512, kPrepared = 576;
-
-const uint8_t* prepare_act(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-  buf.resize(static_cast<std::size_t>(nb * kPrepared));
-  for (int64_t k = 0; k < nb; ++k) {
-    const uint8_t* xb = act + k * static_cast<int64_t>(sizeof(ggml::BlockQ8_K));
-    uint8_t* p = buf.data() + k * kPrepared;
-    const int8_t* x8 = ggml::q8_K_qs(xb);
-    std::memcpy(p, x8, 256);
-    for (int lane = 0; lane < 64; ++lane) {
-      const int32_t seed = -64 * (x8[4 * lane] + x8[4 * lane + 1] + x8[4 * lane + 2] + x8[4 * lane + 3]);
-      std::memcpy(p + kSeeds + 4 * lane, &seed, 4);
-    }
-    const float d = ggml::q8_K_d(xb);
-    std::memcpy(p + kDx, &d, 4);
-  }
-  return buf.data();
-}
-
 // Byte p of 32-group ib, 8-group l in the 64 qs bytes: 8ib + l; register q's qword g is 8-group
 // 8q + g, that is ib = 2q + g/4, l = g % 4.
 constexpr int group_byte(int q, int g) { return 16 * q + 8 * (g / 4) + g % 4; }
@@ -120,32 +94,24 @@ Selectors make_selectors() {
 
 const Selectors kSelectors = make_selectors();
 
-QB_TARGET_AVX512VBMI inline __attribute__((always_inline)) __m512i load(const void* p) { return _mm512_load_si512(p); }
-
-// Byte idx of the 256-byte table t for every index byte of idx (upper: their bit 7).
-QB_TARGET_AVX512VBMI inline __attribute__((always_inline)) __m512i lookup256(const uint8_t* t, __m512i idx,
-                                                                              __mmask64 upper) {
-  return _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(load(t), idx, load(t + 64)),
-                                _mm512_permutex2var_epi8(load(t + 128), idx, load(t + 192)));
-}
-
 struct Term {
   using Acc = __m512;
   static constexpr int64_t kBlock = sizeof(ggml::BlockIQ2_XXS);
   static constexpr bool kMin = false;
-  static constexpr int64_t kActBlock = kPrepared;
+  static constexpr int64_t kActBlock = iq_vbmi::kPrepared;
   static constexpr float kRowScale = 0.125f;
   static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-    return prepare_act(act, nb, buf);
+    return iq_vbmi::prepare(act, nb, buf);
   }
 
   QB_TARGET_AVX512VBMI static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk,
                                                                                  const uint8_t* xb, __m512 acc) {
+    using iq_vbmi::load;
     const Tables& t = kTables;
     const Selectors& sel = kSelectors;
     const __m512i raw = _mm512_loadu_si512(blk + 2);
     const __mmask64 upper = _mm512_movepi8_mask(raw);  // index bit 7: entries 128..255
-    const __m512i lo = lookup256(t.code_lo, raw, upper), hi = lookup256(t.code_hi, raw, upper);
+    const __m512i lo = iq_vbmi::lookup256(t.code_lo, raw, upper), hi = iq_vbmi::lookup256(t.code_hi, raw, upper);
     // Qword ib: sign index l at bits 32 + 7l (the group word), into byte l.
     // Mutant iq2_xxs_vbmi_sign_stride8: the sign indices read 8 bits apart.
     constexpr uint64_t kStride = QB_MUTANT_ON(iq2_xxs_vbmi_sign_stride8) ? 8 : 7;
@@ -157,21 +123,14 @@ struct Term {
                                                      _mm512_set1_epi32(1), 0xEA);  // (a & b) | c
     const __m512i shifts = _mm512_set1_epi64(0x0E0C0A0806040200);
     const __m512i bit = _mm512_set1_epi64(static_cast<int64_t>(0x8040201008040201));
-    const int8_t* x8 = reinterpret_cast<const int8_t*>(xb);
     __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) {
       const __m512i codes = _mm512_multishift_epi64_epi8(shifts, _mm512_permutex2var_epi8(lo, load(sel.code[q]), hi));
-      const __m512i mag = _mm512_permutexvar_epi8(codes, load(t.level));
       const __mmask64 neg = _mm512_test_epi8_mask(_mm512_permutexvar_epi8(load(sel.sign[q]), signs), bit);
-      const __m512i w = _mm512_mask_sub_epi8(mag, neg, _mm512_set1_epi8(static_cast<char>(128)), mag);
-      const __m512i v = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + kSeeds + 64 * q), w,
-                                            _mm512_loadu_si512(x8 + 64 * q));
-      isum = _mm512_dpwssd_epi32(isum, v, _mm512_permutexvar_epi32(load(sel.scale[q]), scales));
+      isum = iq_vbmi::dot64(isum, codes, t.level, neg, _mm512_permutexvar_epi32(load(sel.scale[q]), scales), xb, q);
     }
-    float yd;
-    std::memcpy(&yd, xb + kDx, 4);
-    const float d = _cvtsh_ss(ggml::load_u16(blk)) * yd;
+    const float d = _cvtsh_ss(ggml::load_u16(blk)) * iq_vbmi::act_d(xb);
     return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
   }
 };
