@@ -94,15 +94,9 @@ Selectors make_selectors() {
 
 const Selectors kSelectors = make_selectors();
 
-struct Term {
-  using Acc = __m512;
+struct Term : iq_vbmi::TermBase {
   static constexpr int64_t kBlock = sizeof(ggml::BlockIQ2_XXS);
-  static constexpr bool kMin = false;
-  static constexpr int64_t kActBlock = iq_vbmi::kPrepared;
   static constexpr float kRowScale = 0.125f;
-  static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-    return iq_vbmi::prepare(act, nb, buf);
-  }
 
   QB_TARGET_AVX512VBMI static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk,
                                                                                  const uint8_t* xb, __m512 acc) {
@@ -130,8 +124,7 @@ struct Term {
       const __mmask64 neg = _mm512_test_epi8_mask(_mm512_permutexvar_epi8(load(sel.sign[q]), signs), bit);
       isum = iq_vbmi::dot64(isum, codes, t.level, neg, _mm512_permutexvar_epi32(load(sel.scale[q]), scales), xb, q);
     }
-    const float d = _cvtsh_ss(ggml::load_u16(blk)) * iq_vbmi::act_d(xb);
-    return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
+    return finish(blk, xb, isum, acc);
   }
 };
 

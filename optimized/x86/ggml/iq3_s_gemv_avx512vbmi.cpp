@@ -80,14 +80,8 @@ Selectors make_selectors() {
 
 const Selectors kSelectors = make_selectors();
 
-struct Term {
-  using Acc = __m512;
+struct Term : iq_vbmi::TermBase {
   static constexpr int64_t kBlock = sizeof(ggml::BlockIQ3_S);
-  static constexpr bool kMin = false;
-  static constexpr int64_t kActBlock = iq_vbmi::kPrepared;
-  static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-    return iq_vbmi::prepare(act, nb, buf);
-  }
 
   // Bytes of the 512-byte table t for the 9-bit indices idx | bit8 << 8 (upper: the indices' bit 7).
   QB_TARGET_AVX512VBMI static inline __attribute__((always_inline)) __m512i lookup512(const uint8_t* t, __m512i idx,
@@ -128,8 +122,7 @@ struct Term {
       isum = iq_vbmi::dot64(isum, codes, t.level, _cvtu64_mask64(signs),
                             _mm512_permutexvar_epi32(load(sel.scale[q]), scales), xb, q);
     }
-    const float d = _cvtsh_ss(ggml::load_u16(blk)) * iq_vbmi::act_d(xb);
-    return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
+    return finish(blk, xb, isum, acc);
   }
 };
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "optimized/x86/target.h"
+#include "reference/ggml/ggml_format.h"
 #include "reference/ggml/q8_K_activation.h"
 
 namespace qb::x86::iq_vbmi {
@@ -74,6 +75,23 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) __m512i dot64(__m512i isu
   const __m512i v = _mm512_dpbusd_epi32(_mm512_loadu_si512(xb + kSeeds + 64 * q), w, _mm512_loadu_si512(xb + 64 * q));
   return _mm512_dpwssd_epi32(isum, v, scale);
 }
+
+// What the two kernels' block terms share for kquant_gemv.h's row loop: the accumulator, the
+// prepared activation, and the block's closing FMA of its exact lanes with d_w * d_x (the
+// reference's product: fp16 d_w at byte 0 of the weight block, times q8_K's d).
+struct TermBase {
+  using Acc = __m512;
+  static constexpr bool kMin = false;
+  static constexpr int64_t kActBlock = kPrepared;
+  static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
+    return iq_vbmi::prepare(act, nb, buf);
+  }
+  QB_KERNEL_TARGET static inline __attribute__((always_inline)) __m512 finish(const uint8_t* blk, const uint8_t* xb,
+                                                                              __m512i isum, __m512 acc) {
+    const float d = _cvtsh_ss(ggml::load_u16(blk)) * act_d(xb);
+    return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
+  }
+};
 
 }  // namespace
 }  // namespace qb::x86::iq_vbmi
