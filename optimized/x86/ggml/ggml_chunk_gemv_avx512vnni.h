@@ -1,4 +1,4 @@
-// The AVX-512 VNNI row driver shared by the q4_0 and q8_0 GEMVs: rows are read as raw 64-byte
+// The AVX-512 VNNI row driver shared by the q4_0, q8_0, iq4_nl and q4_1 GEMVs: rows are read as raw 64-byte
 // chunks against the prepared activation of ggml_x86_common.h; vpermt2w picks each lane's d_w
 // out of (previous chunk, current chunk), and one FMA per lane accumulates
 // (float)lane_sum * (d_w * d_x). Up to eight rows share every activation load. A format supplies
@@ -76,11 +76,11 @@ QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void chunk_row
   for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
 }
 
-template <class Sums, int kBlockBytes, int kStreams, int kWeightOffset>
+template <class Sums, int kBlockBytes, int kStreams, int kWeightOffset, bool kMinLane = false>
 QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void chunk_gemv(const qb_weight* w, const uint8_t* act,
                                                                                  int64_t r0, int64_t r1, float* y) {
   thread_local std::vector<uint8_t> buf;
-  const ChunkAct A = prepare_chunks<kBlockBytes, kStreams, kWeightOffset>(act, w->cols, buf);
+  const ChunkAct A = prepare_chunks<kBlockBytes, kStreams, kWeightOffset, kMinLane>(act, w->cols, buf);
   const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
   int64_t r = r0;
   if constexpr (QB_MUTANT_ON(q8_0_vnni_y_r0)) y -= r0;  // y taken as the call's own rows

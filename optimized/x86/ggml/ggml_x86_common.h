@@ -2,11 +2,14 @@
 // O(cols), and is amortized over the rows the call computes).
 //
 // The AVX-512 kernels read a weight row in 64-byte chunks exactly as stored, without regrouping
-// blocks. That works because both block sizes (18, 34) are 2 mod 4: every 4-byte lane of a row holds
-// quant bytes of a single block (the only mixed lanes pair a block's last quant bytes with the next
-// block's fp16 scale). The prepared activation therefore mirrors the weight row byte for byte:
-// activation values under quant bytes, zero under scale bytes, so vpdpbusd over raw chunks gives
-// exact per-lane sums, and each lane is later scaled by its own block's d_w * d_x.
+// blocks. That works because every 4-byte lane of a row holds quant bytes of a single block: the
+// q8_0-paired sizes (18, 34) are 2 mod 4 with a 2-byte header (the only mixed lanes pair a block's
+// last quant bytes with the next block's fp16 scale), and q4_1's 20 bytes are 0 mod 4 with a
+// 4-byte header (d, m) that fills a lane of its own. The prepared activation therefore mirrors the
+// weight row byte for byte: activation values under quant bytes, zero under header bytes, so
+// vpdpbusd over raw chunks gives exact per-lane sums, and each lane is later scaled by its own
+// block's d_w * d_x. q4_1's header lane carries the block's min term instead: its seed is 1 and
+// its scale m_w * s_x (the q8_1 activation's stored s), so it adds exactly that product.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -16,6 +19,7 @@
 #include "reference/common/half.h"
 #include "reference/ggml/blocks.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/ggml/q8_1_activation.h"
 
 namespace qb::x86::ggml_x86 {
 
@@ -26,8 +30,8 @@ constexpr int64_t kChunk = 64;
 // row), int32 accumulator seeds per lane (minus the weight offset times the lane's activation sum,
 // making unsigned weight bytes exact), fp32 d_x per lane, and one vpermt2w index vector per chunk
 // phase (the chunk pattern repeats every lcm(block_bytes, 64) bytes) that picks, for lane i, the
-// fp16 d_w of the lane's block out of (previous chunk, current chunk). Arrays are padded to whole
-// chunks and 64-byte aligned.
+// fp16 d_w of the lane's block (m_w for a min lane) out of (previous chunk, current chunk). Arrays
+// are padded to whole chunks and 64-byte aligned.
 struct ChunkAct {
   int64_t row_bytes = 0;  // stored bytes per row
   int64_t nfull = 0;      // whole 64-byte chunks in a row
@@ -39,11 +43,16 @@ struct ChunkAct {
   const uint16_t* idx = nullptr;  // period * 32 words
 };
 
-// q4_0 (2 streams): quant byte j holds elements j (low nibble) and j + 16 (high nibble).
-// q8_0 (1 stream): quant byte j holds element j.
-template <int kBlockBytes, int kStreams, int kWeightOffset>
+// q4_0, iq4_nl (2 streams): quant byte j holds elements j (low nibble) and j + 16 (high nibble).
+// q8_0 (1 stream): quant byte j holds element j. kMinLane: a q8_1-paired format with the 4-byte
+// header (d, m) of q4_1 (2 streams) against q8_1 blocks (d, s, 32 values); else a 2-byte header
+// against q8_0 blocks (d, 32 values).
+template <int kBlockBytes, int kStreams, int kWeightOffset, bool kMinLane = false>
 ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& buf) {
-  constexpr int64_t kQuant = kBlockBytes - 2;
+  constexpr int64_t kHeader = kMinLane ? 4 : 2;
+  constexpr int64_t kActBlock = kMinLane ? sizeof(ggml::BlockQ8_1) : sizeof(ggml::BlockQ8_0);
+  constexpr int64_t kQuant = kBlockBytes - kHeader;
+  static_assert(!kMinLane || kBlockBytes % 4 == 0, "a min lane needs blocks of whole lanes");
   ChunkAct A;
   const int64_t nb = cols / 32;
   A.row_bytes = nb * kBlockBytes;
@@ -62,8 +71,9 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
   uint16_t* idx = reinterpret_cast<uint16_t*>(base + (kStreams + 2) * padded);
 
   for (int64_t k = 0; k < nb; ++k) {
-    const uint8_t* blk = act + k * int64_t(sizeof(ggml::BlockQ8_0));
-    for (int s = 0; s < kStreams; ++s) std::memcpy(x[s] + k * kBlockBytes + 2, blk + 2 + 16 * s, kQuant);
+    const uint8_t* blk = act + k * kActBlock;
+    for (int s = 0; s < kStreams; ++s)
+      std::memcpy(x[s] + k * kBlockBytes + kHeader, blk + (kActBlock - 32) + 16 * s, kQuant);
   }
   for (int64_t i = 0; i < lanes; ++i) {
     int32_t sum = 0;
@@ -71,18 +81,27 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
       for (int b = 0; b < 4; ++b) sum += x[s][4 * i + b];
     seed[i] = -kWeightOffset * sum;
   }
-  // Lanes of block k: from the one holding its first quant byte to the one holding its last.
+  // Lanes of block k: from the one holding its first quant byte to the one holding its last; a
+  // min lane (the header's) counts 1 at scale s_x.
   for (int64_t k = 0; k < nb; ++k) {
-    float d = fp16_to_f32(ggml::load_u16(act + k * int64_t(sizeof(ggml::BlockQ8_0))));
+    const uint8_t* blk = act + k * kActBlock;
+    float d = fp16_to_f32(ggml::load_u16(blk));
     if (QB_MUTANT_ON(q8_0_vnni_act_scale_nan_zero) && d != d) d = 0.0f;
-    for (int64_t i = (k * kBlockBytes + 2) / 4; i <= (k * kBlockBytes + kBlockBytes - 1) / 4; ++i) dx[i] = d;
+    for (int64_t i = (k * kBlockBytes + kHeader) / 4; i <= (k * kBlockBytes + kBlockBytes - 1) / 4; ++i) dx[i] = d;
+    if constexpr (kMinLane) {
+      // Mutant q4_1_vnni_min_lane_zero: the min lane's seed left 0, the min term never added.
+      seed[k * kBlockBytes / 4] = QB_MUTANT_ON(q4_1_vnni_min_lane_zero) ? 0 : 1;
+      dx[k * kBlockBytes / 4] = fp16_to_f32(ggml::load_u16(blk + 2));
+    }
   }
   for (int64_t ph = 0; ph < A.period; ++ph)
     for (int i = 0; i < 16; ++i) {
       // Word offset of the owner's scale from the chunk start lies in [-kBlockBytes / 2, 32); the
-      // table is (previous chunk: words 0..31, current chunk: 32..63).
-      const int64_t owner = (ph * kChunk + 4 * i) / kBlockBytes;
-      idx[ph * 32 + i] = static_cast<uint16_t>(owner * kBlockBytes / 2 - ph * kChunk / 2 + 32);
+      // table is (previous chunk: words 0..31, current chunk: 32..63). A min lane takes the word
+      // after d: m.
+      const int64_t byte = ph * kChunk + 4 * i, owner = byte / kBlockBytes;
+      const int64_t word = owner * kBlockBytes / 2 + (kMinLane && byte == owner * kBlockBytes ? 1 : 0);
+      idx[ph * 32 + i] = static_cast<uint16_t>(word - ph * kChunk / 2 + 32);
     }
   for (int s = 0; s < kStreams; ++s) A.x[s] = x[s];
   A.seed = seed;

@@ -1,13 +1,33 @@
-// q4_1 x q8_1 GEMV, AVX-512 VNNI (256-bit vpdpbusd): the row loop of legacy_gemv.h (Q4_1 unpacking), whose comment
-// gives the layout and why the integer sums are exact.
-#define QB_KERNEL_TARGET QB_TARGET_AVX512VNNI
-#include "optimized/x86/ggml/legacy_gemv.h"
+// q4_1 x q8_1 GEMV, AVX-512 VNNI: q4_0's raw 64-byte chunks (ggml_chunk_gemv_avx512vnni.h) for
+// q4_1's 20-byte blocks, whose 4-byte header (d, m) is a lane of its own. The two nibble planes
+// go through vpdpbusd against the prepared activation: unsigned codes 0..15 need no offset, so the
+// quant lanes hold the exact sums q*x (|lane| <= 8 * 15 * 128) and are scaled by d_w * d_x; the
+// header lane meets zero activation and the seed 1, and its scale picks m_w and s_x: it adds the
+// block's min term m_w * s_x (ggml_x86_common.h). Each product's path: one product of two fp16
+// values, the FMA into its lane, the lane's later FMAs, a 4-level tree: within q4_1's bound
+// (reference/ggml/q4_1.cpp), as the AVX2 kernel's.
+#include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
+#include "optimized/mutation.h"
+#include "optimized/x86/kernels.h"
+#include "reference/ggml/q4_1.h"
 
 namespace qb::x86 {
+namespace {
+
+struct Q4_1Sums {
+  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w,
+                                                                                     const ggml_x86::ChunkVecs& a) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.seed, lo, a.x[0]), hi, a.x[1]);
+  }
+};
+
+}  // namespace
 
 QB_TARGET_AVX512VNNI void q4_1_gemv_avx512vnni(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
                                                float* y) {
-  legacy::gemv<legacy::Q4_1, legacy::VnniDot>(w, act, r0, r1, y);
+  ggml_x86::chunk_gemv<Q4_1Sums, sizeof(ggml::BlockQ4_1), 2, 0, true>(w, act, r0, r1, y);
 }
 
 }  // namespace qb::x86
