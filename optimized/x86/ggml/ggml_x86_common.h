@@ -41,15 +41,21 @@ struct ChunkAct {
   const int32_t* seed = nullptr;
   const float* dx = nullptr;
   const uint16_t* idx = nullptr;  // period * 32 words
+  // q5_0/q5_1 (kQh): per chunk phase, the vpermi2b index of the qh byte holding each quant byte's
+  // fifth bit, for its low nibble then its high nibble (2 x 64 bytes; into (previous chunk,
+  // current chunk)), and that bit's mask within the byte (64 bytes; 0 under header bytes).
+  const uint8_t* qh_idx = nullptr;
+  const uint8_t* qh_bit = nullptr;
 };
 
 // q4_0, iq4_nl (2 streams): quant byte j holds elements j (low nibble) and j + 16 (high nibble).
-// q8_0 (1 stream): quant byte j holds element j. kMinLane: a q8_1-paired format with the 4-byte
-// header (d, m) of q4_1 (2 streams) against q8_1 blocks (d, s, 32 values); else a 2-byte header
-// against q8_0 blocks (d, 32 values).
-template <int kBlockBytes, int kStreams, int kWeightOffset, bool kMinLane = false>
+// q8_0 (1 stream): quant byte j holds element j. kMinLane: a q8_1-paired format whose header
+// starts with (d, m) in a lane of its own (q4_1, q5_1; 2 streams) against q8_1 blocks (d, s, 32
+// values); else a header starting with d against q8_0 blocks (d, 32 values). kQh: the header ends
+// in q5's uint32 qh (bit j: the fifth bit of element j), 4 more header bytes.
+template <int kBlockBytes, int kStreams, int kWeightOffset, bool kMinLane = false, bool kQh = false>
 ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& buf) {
-  constexpr int64_t kHeader = kMinLane ? 4 : 2;
+  constexpr int64_t kHeader = (kMinLane ? 4 : 2) + (kQh ? 4 : 0);
   constexpr int64_t kActBlock = kMinLane ? sizeof(ggml::BlockQ8_1) : sizeof(ggml::BlockQ8_0);
   constexpr int64_t kQuant = kBlockBytes - kHeader;
   static_assert(!kMinLane || kBlockBytes % 4 == 0, "a min lane needs blocks of whole lanes");
@@ -61,7 +67,7 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
   A.period = 1;
   while ((A.period * kChunk) % kBlockBytes != 0) ++A.period;
   const int64_t padded = (A.nfull + (A.tail ? 1 : 0)) * kChunk, lanes = padded / 4;
-  buf.assign(static_cast<std::size_t>(padded * (kStreams + 2) + A.period * kChunk + kChunk), 0);
+  buf.assign(static_cast<std::size_t>(padded * (kStreams + 2) + A.period * kChunk * (kQh ? 4 : 1) + kChunk), 0);
   uint8_t* base = buf.data() + (kChunk - reinterpret_cast<uintptr_t>(buf.data()) % kChunk) % kChunk;
 
   int8_t* x[kStreams];
@@ -87,7 +93,10 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
     const uint8_t* blk = act + k * kActBlock;
     float d = fp16_to_f32(ggml::load_u16(blk));
     if (QB_MUTANT_ON(q8_0_vnni_act_scale_nan_zero) && d != d) d = 0.0f;
-    for (int64_t i = (k * kBlockBytes + kHeader) / 4; i <= (k * kBlockBytes + kBlockBytes - 1) / 4; ++i) dx[i] = d;
+    // From the block's first lane not shared with the previous block's quant bytes (header lanes
+    // meet zero activation: d_x keeps their product a quant lane's) to its last.
+    const int64_t first = kMinLane ? k * kBlockBytes / 4 + 1 : (k * kBlockBytes + 2) / 4;
+    for (int64_t i = first; i <= (k * kBlockBytes + kBlockBytes - 1) / 4; ++i) dx[i] = d;
     if constexpr (kMinLane) {
       // Mutant q4_1_vnni_min_lane_zero: the min lane's seed left 0, the min term never added.
       seed[k * kBlockBytes / 4] = QB_MUTANT_ON(q4_1_vnni_min_lane_zero) ? 0 : 1;
@@ -103,6 +112,22 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
       const int64_t word = owner * kBlockBytes / 2 + (kMinLane && byte == owner * kBlockBytes ? 1 : 0);
       idx[ph * 32 + i] = static_cast<uint16_t>(word - ph * kChunk / 2 + 32);
     }
+  if constexpr (kQh) {
+    uint8_t* qh_idx = base + (kStreams + 2) * padded + A.period * kChunk;
+    uint8_t* qh_bit = qh_idx + 2 * A.period * kChunk;
+    for (int64_t ph = 0; ph < A.period; ++ph)
+      for (int p = 0; p < kChunk; ++p) {
+        const int64_t byte = ph * kChunk + p, owner = byte / kBlockBytes, j = byte - owner * kBlockBytes - kHeader;
+        if (j < 0) continue;  // a header byte: bit mask 0
+        // qh is the last 4 header bytes; relative to the previous chunk's start, within [0, 128).
+        const int64_t qh = owner * kBlockBytes + kHeader - 4 - ph * kChunk + kChunk;
+        qh_idx[ph * 2 * kChunk + p] = static_cast<uint8_t>(qh + j / 8);
+        qh_idx[ph * 2 * kChunk + kChunk + p] = static_cast<uint8_t>(qh + 2 + j / 8);
+        qh_bit[ph * kChunk + p] = static_cast<uint8_t>(1 << (j % 8));
+      }
+    A.qh_idx = qh_idx;
+    A.qh_bit = qh_bit;
+  }
   for (int s = 0; s < kStreams; ++s) A.x[s] = x[s];
   A.seed = seed;
   A.dx = dx;

@@ -5,6 +5,7 @@
 // saturation in vpdpbusd; |lane| <= 8 * 240 * 128 + 8 * 127 * 128). The scale bytes meet zero
 // activation. The row driver is ggml_chunk_gemv_avx512vnni.h; each product's path is q4_0's,
 // within q8_0_paired_rounding_depth.
+#define QB_KERNEL_TARGET QB_TARGET_AVX512VNNI
 #include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
@@ -18,7 +19,7 @@ namespace {
 constexpr int kOffset = 127;  // -kvalues_iq4nl[0]: every shifted level is a valid unsigned byte
 
 struct IQ4_NLSums {
-  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w,
+  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w, __m512i,
                                                                                      const ggml_x86::ChunkVecs& a) {
     // Mutant iq4_nl_vnni_offset_128: the table shifted by 128 against seeds of 127 (every level + 1).
     const int offset = QB_MUTANT_ON(iq4_nl_vnni_offset_128) ? 128 : kOffset;

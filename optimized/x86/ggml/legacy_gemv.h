@@ -1,6 +1,7 @@
-// The row loop of the q4_1, q5_0, q5_1 and mxfp4 GEMVs (AVX2; AVX-512 VNNI for all but q4_1, whose
-// AVX-512 kernel reads raw chunks: q4_1_gemv_avx512vnni.cpp), templated on the format's block
-// unpacking (Q4_1, Q5_0, Q5_1, Mxfp4 below) and on the integer dot (MaddDot, VnniDot).
+// The row loop of the q4_1, q5_0, q5_1 and mxfp4 GEMVs (AVX2; AVX-512 VNNI for mxfp4, whose 17-byte
+// blocks do not fit the raw-chunk driver the others use there: ggml_chunk_gemv_avx512vnni.h),
+// templated on the format's block unpacking (Q4_1, Q5_0, Q5_1, Mxfp4 below) and on the integer dot
+// (MaddDot, VnniDot).
 //
 // Per block and row: the 32 codes as unsigned bytes in element order, their exact int32 lane sums
 // against the int8 activation (plus the prepared seeds that cancel a code offset), one FMA of those

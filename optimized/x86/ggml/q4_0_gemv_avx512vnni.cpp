@@ -3,6 +3,7 @@
 // the exact sum (q-8)*x for every int8 activation (vpdpbusd accumulates in int32 without
 // saturation; a lane is at most 8 * 15 * 128 + 8 * 8 * 128 in magnitude); the row driver is
 // ggml_chunk_gemv_avx512vnni.h.
+#define QB_KERNEL_TARGET QB_TARGET_AVX512VNNI
 #include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
@@ -12,7 +13,7 @@ namespace qb::x86 {
 namespace {
 
 struct Q4_0Sums {
-  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w,
+  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w, __m512i,
                                                                                      const ggml_x86::ChunkVecs& a) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i lo = _mm512_and_si512(w, m4);

@@ -6,6 +6,7 @@
 // block's min term m_w * s_x (ggml_x86_common.h). Each product's path: one product of two fp16
 // values, the FMA into its lane, the lane's later FMAs, a 4-level tree: within q4_1's bound
 // (reference/ggml/q4_1.cpp), as the AVX2 kernel's.
+#define QB_KERNEL_TARGET QB_TARGET_AVX512VNNI
 #include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
@@ -15,10 +16,10 @@ namespace qb::x86 {
 namespace {
 
 struct Q4_1Sums {
-  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w,
+  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w, __m512i prev,
                                                                                      const ggml_x86::ChunkVecs& a) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    __m512i lo, hi;
+    ggml_x86::nibble_planes<false>(w, prev, a, lo, hi);
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.seed, lo, a.x[0]), hi, a.x[1]);
   }
 };

@@ -3,6 +3,7 @@
 // sums) cancel that offset exactly; the row driver is ggml_chunk_gemv_avx512vnni.h. Exact for every
 // int8 pair: vpdpbusd adds its four u8 x s8 products (each within [-32640, 32385]) into int32
 // without saturation, so a lane stays within 4 * 255 * 128 + 4 * 128 * 128 < 2^18.
+#define QB_KERNEL_TARGET QB_TARGET_AVX512VNNI
 #include "optimized/x86/ggml/ggml_chunk_gemv_avx512vnni.h"
 #include "optimized/mutation.h"
 #include "optimized/x86/kernels.h"
@@ -12,7 +13,7 @@ namespace qb::x86 {
 namespace {
 
 struct Q8_0Sums {
-  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w,
+  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w, __m512i,
                                                                                      const ggml_x86::ChunkVecs& a) {
     return _mm512_dpbusd_epi32(a.seed, _mm512_xor_si512(w, _mm512_set1_epi8(-128)), a.x[0]);
   }
