@@ -74,6 +74,19 @@ QB_KERNEL_TARGET static inline __attribute__((always_inline)) void nibble_planes
   }
 }
 
+// The lane sums of the nibble formats (q4_1, q5_0, q5_1): both planes (nibble_planes) through
+// vpdpbusd against their activation streams, from the prepared seeds.
+template <bool kQhBits>
+struct NibbleSums {
+  static constexpr bool kQh = kQhBits;
+  QB_KERNEL_TARGET static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w, __m512i prev,
+                                                                                 const ChunkVecs& a) {
+    __m512i lo, hi;
+    nibble_planes<kQh>(w, prev, a, lo, hi);
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.seed, lo, a.x[0]), hi, a.x[1]);
+  }
+};
+
 template <class Sums>
 QB_KERNEL_TARGET static inline __attribute__((always_inline)) __m512 chunk_term(__m512i w, __m512i prev,
                                                                                    const ChunkVecs& a, __m512 acc) {

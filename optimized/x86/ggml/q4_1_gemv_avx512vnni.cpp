@@ -13,22 +13,10 @@
 #include "reference/ggml/q4_1.h"
 
 namespace qb::x86 {
-namespace {
-
-struct Q4_1Sums {
-  QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w, __m512i prev,
-                                                                                     const ggml_x86::ChunkVecs& a) {
-    __m512i lo, hi;
-    ggml_x86::nibble_planes<false>(w, prev, a, lo, hi);
-    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.seed, lo, a.x[0]), hi, a.x[1]);
-  }
-};
-
-}  // namespace
 
 QB_TARGET_AVX512VNNI void q4_1_gemv_avx512vnni(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
                                                float* y) {
-  ggml_x86::chunk_gemv<Q4_1Sums, sizeof(ggml::BlockQ4_1), 2, 0, true>(w, act, r0, r1, y);
+  ggml_x86::chunk_gemv<ggml_x86::NibbleSums<false>, sizeof(ggml::BlockQ4_1), 2, 0, true>(w, act, r0, r1, y);
 }
 
 }  // namespace qb::x86

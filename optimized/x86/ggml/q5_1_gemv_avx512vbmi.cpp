@@ -10,23 +10,10 @@
 #include "reference/ggml/q5_1.h"
 
 namespace qb::x86 {
-namespace {
-
-struct Q5_1Sums {
-  static constexpr bool kQh = true;
-  QB_TARGET_AVX512VBMI static inline __attribute__((always_inline)) __m512i lane_sums(__m512i w, __m512i prev,
-                                                                                     const ggml_x86::ChunkVecs& a) {
-    __m512i lo, hi;
-    ggml_x86::nibble_planes<true>(w, prev, a, lo, hi);
-    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.seed, lo, a.x[0]), hi, a.x[1]);
-  }
-};
-
-}  // namespace
 
 QB_TARGET_AVX512VBMI void q5_1_gemv_avx512vbmi(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
                                                float* y) {
-  ggml_x86::chunk_gemv<Q5_1Sums, sizeof(ggml::BlockQ5_1), 2, 0, true>(w, act, r0, r1, y);
+  ggml_x86::chunk_gemv<ggml_x86::NibbleSums<true>, sizeof(ggml::BlockQ5_1), 2, 0, true>(w, act, r0, r1, y);
 }
 
 }  // namespace qb::x86
