@@ -1,5 +1,6 @@
-// The row loop of the q4_1, q5_0, q5_1 and mxfp4 GEMVs (AVX2; AVX-512 VNNI for mxfp4, whose 17-byte
-// blocks do not fit the raw-chunk driver the others use there: ggml_chunk_gemv_avx512vnni.h),
+// The row loop of the q4_1, q5_0, q5_1 and mxfp4 GEMVs at AVX2, and of q5_0 and q5_1 at AVX-512 VNNI
+// (for CPUs without VBMI: their VBMI kernels and q4_1's VNNI kernel read raw chunks,
+// ggml_chunk_gemv_avx512vnni.h; mxfp4's VNNI kernel takes only the Mxfp4 unpacking from here),
 // templated on the format's block unpacking (Q4_1, Q5_0, Q5_1, Mxfp4 below) and on the integer dot
 // (MaddDot, VnniDot).
 //
