@@ -15,9 +15,6 @@
 namespace qb::bench {
 namespace {
 
-// Probe passes (1 GiB each) before and after every row: enough for a best-of at ~0.1 s a row.
-constexpr int kRowProbePasses = 2;
-
 uint64_t tsc() {
 #if defined(__x86_64__)
   return __rdtsc();

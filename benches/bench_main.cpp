@@ -34,8 +34,6 @@ using namespace qb::bench;
 // Long enough for ~10 iterations of the slowest default row (a scalar reference on a 32000x4096
 // weight, ~50 ms), short enough that the default run takes about two minutes.
 constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.5";
-// Timed 1 GiB passes of the start-up probe (the run context's figure).
-constexpr int kStartupProbePasses = 8;
 
 const Format& check_format(const std::string& id) {
   const Format* f = find_format(id);

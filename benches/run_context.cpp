@@ -39,9 +39,11 @@ void add_run_context(const RunConfig& config, const std::string& isa_ceiling, co
                                 std::to_string(startup_GBps));
     benchmark::AddCustomContext("probe_method", "sum of " + std::to_string(probe->bytes() >> 20) +
                                                     " MiB first-touched by the same threads (" + probe->kernel() +
-                                                    "): best of 8 passes at start-up (probe_read_GBps_threads_N); "
-                                                    "each row's probe_GBps and bw_fraction: best of 2 passes "
-                                                    "before and 2 after it");
+                                                    "): best of " + std::to_string(kStartupProbePasses) +
+                                                    " passes at start-up (probe_read_GBps_threads_N); "
+                                                    "each row's probe_GBps and bw_fraction: best of " +
+                                                    std::to_string(kRowProbePasses) + " passes before and " +
+                                                    std::to_string(kRowProbePasses) + " after it");
   }
   // Context values are strings; these two are JSON objects serialized into them.
   auto isa = nlohmann::json::object();
