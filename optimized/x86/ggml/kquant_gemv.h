@@ -16,8 +16,9 @@
 // The block terms of q2_K, q3_K and q5_K are written once here over the vector width (W8: AVX2,
 // W16: AVX-512, which differ only in how a block's codes are paired with 32- or 64-byte
 // activation loads; for q2_K and q3_K, W16 prepares the activation regrouped so that one shift
-// serves both halves of a block's codes); their kernel files pick the width. The q4_K, q6_K,
-// tq1_0, tq2_0 and iq4_xs terms live in their kernel files.
+// serves both halves of a block's codes); their kernel files pick the width. The AVX-512 terms
+// of q4_K, q6_K, tq2_0 and iq4_xs live in <format>_x86.h, shared by the kernel files that differ
+// in ISA level; the others in their kernel files.
 //
 // Every function here carries the including kernel's ISA target, so the including file defines
 // QB_KERNEL_TARGET (QB_TARGET_AVX2 or QB_TARGET_AVX512) first and includes this header once.

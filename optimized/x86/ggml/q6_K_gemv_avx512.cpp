@@ -1,69 +1,27 @@
-// q6_K x q8_K GEMV, AVX-512: q6_K_gemv_avx2.cpp with one 64-byte register per two 32-element
-// groups. Within half h the 64 bytes ql[64h..64h+63] hold elements 128h + 0..63 in their low
-// nibbles and 128h + 64..127 in their high nibbles, in element order, so each pairs with one
-// 64-byte activation load; the bit pairs come from qh[32h..] (repeated in both 32-byte halves,
-// shifted per half by vpsrlvw). vpmaddubsw of the unsigned codes (q + 32, |pair sum| <= 16128)
-// and vpmaddwd by the 16-element sub-blocks' int8 scales give exact int32 lanes; the +32 offset
-// comes off as 32 * sum_j scale_j * bsums_j; one FMA with d*yd per block and a 4-level lane tree,
-// within kquant_rounding_depth (reference/ggml/kquant_common.cpp). Four rows share every
-// activation load.
+// q6_K x q8_K GEMV, AVX-512: q6_K_x86.h's term with the codes taken out of ql and qh by shifts and
+// masks (vpsrlvw shifts qh by 2s per half) and the scaled pairs summed by vpmaddwd and vpaddd.
 #define QB_KERNEL_TARGET QB_TARGET_AVX512
 #include "optimized/x86/ggml/kquant_gemv.h"
 
 #include "optimized/x86/intrinsics.h"
 
-#include "optimized/mutation.h"
+#include "optimized/x86/ggml/q6_K_x86.h"
 #include "optimized/x86/kernels.h"
 #include "optimized/x86/target.h"
-#include "reference/ggml/ggml_format.h"
-#include "reference/ggml/q6_K.h"
-#include "reference/ggml/q8_K_activation.h"
 
 namespace qb::x86 {
 namespace {
 
-struct Term {
-  using Acc = __m512;
-  static constexpr int64_t kBlock = sizeof(ggml::BlockQ6_K);
-  static constexpr bool kMin = false;
-  QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk, const uint8_t* xb,
-                                                                             __m512 acc) {
+struct ShiftCodes {
+  QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512i codes(__m512i ql, __m512i qh, int t) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
-    const int8_t* x8 = ggml::q8_K_qs(xb);
-    const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192);
-    // The 16 sub-block scales as int16 lanes 0..15; vpermw spreads four of them over 8 lanes each
-    // (no per-block store and reload of a scale table: a store-forwarding stall per group).
-    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
-    const __m512i sc_all = _mm512_castsi256_si512(sc16);
-    const __m512i lane_group = _mm512_srli_epi16(
-        _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7,
-                         6, 5, 4, 3, 2, 1, 0),
-        3);  // lane / 8
-    __m512i isum = _mm512_setzero_si512();
-    for (int h = 0; h < 2; ++h) {
-      const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
-      const __m256i qh256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
-      const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh256), qh256, 1);
-      for (int t = 0; t < 2; ++t) {  // t = 0: groups s = 0, 1 (low nibbles); t = 1: s = 2, 3 (high)
-        const __m512i low = _mm512_and_si512(t == 0 ? ql : _mm512_srli_epi16(ql, 4), m4);
-        // Word shifts 2s for the two groups: 4t in the lower 32 bytes, 4t + 2 in the upper.
-        const __m512i shifts =
-            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<int16_t>(4 * t))),
-                               _mm256_set1_epi16(static_cast<int16_t>(4 * t + 2)), 1);
-        const __m512i high = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shifts), m2), 4);
-        const __m512i x = _mm512_loadu_si512(x8 + 128 * h + 64 * t);
-        // int16 lanes 8i..8i+7 hold 16 elements of sub-block 8h + 4t + i.
-        const __m512i sc =
-            _mm512_permutexvar_epi16(_mm512_add_epi16(lane_group, _mm512_set1_epi16(static_cast<int16_t>(8 * h + 4 * t))), sc_all);
-        isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_or_si512(low, high), x), sc));
-      }
-    }
-    const __m256i bsums = kquant::q8_K_bsums16(xb);
-    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);  // 32 * scale * bsum
-    if constexpr (!QB_MUTANT_ON(q6_K_gemv512_offset_dropped))
-      isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(offset));
-    const float dall = _cvtsh_ss(ggml::load_u16(blk + 208)) * ggml::q8_K_d(xb);
-    return _mm512_fmadd_ps(_mm512_set1_ps(dall), _mm512_cvtepi32_ps(isum), acc);
+    const __m512i low = _mm512_and_si512(t == 0 ? ql : _mm512_srli_epi16(ql, 4), m4);
+    // Word shifts 2s for the two groups: 4t in the lower 32 bytes, 4t + 2 in the upper.
+    const __m512i shifts =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<int16_t>(4 * t))),
+                           _mm256_set1_epi16(static_cast<int16_t>(4 * t + 2)), 1);
+    const __m512i high = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shifts), m2), 4);
+    return _mm512_or_si512(low, high);
   }
 };
 
@@ -71,7 +29,7 @@ struct Term {
 
 QB_TARGET_AVX512 void q6_K_gemv_avx512(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
                                        float* y) {
-  kquant::gemv<Term>(w, act, r0, r1, y);
+  kquant::gemv<q6_K::Term512<ShiftCodes, false>>(w, act, r0, r1, y);
 }
 
 }  // namespace qb::x86

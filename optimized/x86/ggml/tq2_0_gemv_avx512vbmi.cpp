@@ -12,18 +12,18 @@
 #include "optimized/mutation.h"
 #include "optimized/x86/ggml/tq2_0_x86.h"
 #include "optimized/x86/kernels.h"
+#include "optimized/x86/nibbles.h"
 #include "optimized/x86/target.h"
 
 namespace qb::x86 {
 namespace {
 
-// The vgf2p8affineqb matrix that moves bits 2k and 2k + 1 of each byte to bits 0 and 1 and clears
-// the rest: byte 7 - i of the matrix is the source-bit mask whose parity gives result bit i.
+// Bits 2k and 2k + 1 of each byte to bits 0 and 1, the rest cleared.
 constexpr long long code_matrix(int k) {
   // Mutant tq2_0_vbmi_bits_swapped: bit 2k to result bit 1 and 2k + 1 to bit 0 (codes 1 and 2 swapped).
-  const int b0 = QB_MUTANT_ON(tq2_0_vbmi_bits_swapped) ? 2 * k + 1 : 2 * k;
-  const int b1 = QB_MUTANT_ON(tq2_0_vbmi_bits_swapped) ? 2 * k : 2 * k + 1;
-  return static_cast<long long>((uint64_t{1} << b0) << 56 | (uint64_t{1} << b1) << 48);
+  constexpr bool swap = QB_MUTANT_ON(tq2_0_vbmi_bits_swapped);
+  const int src[8] = {swap ? 2 * k + 1 : 2 * k, swap ? 2 * k : 2 * k + 1, -1, -1, -1, -1, -1, -1};
+  return bit_matrix(src);
 }
 
 struct AffineCodes {
