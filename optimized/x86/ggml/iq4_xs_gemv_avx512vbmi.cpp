@@ -1,7 +1,8 @@
 // iq4_xs x q8_K GEMV at the AVX-512 VBMI level (Ice Lake / Zen 4: VNNI and GFNI): iq4_xs_x86.h's
 // term with each chunk's nibbles split by one broadcast load and one vgf2p8affineqb (nibbles.h)
-// instead of two masks, a shift and an insert, and the scaled pairs summed by one vpdpwssd: six
-// vector ops per 64 weights where the avx512 kernel takes ten.
+// instead of two masks, a shift and an insert, the scaled pairs summed by one vpdpwssd (six
+// vector ops per 64 weights where the avx512 kernel takes ten), and the sub-block scales
+// deposited by pdep (three vector ops per block where the avx512 kernel takes ten).
 #define QB_KERNEL_TARGET QB_TARGET_AVX512VBMI
 #include "optimized/x86/ggml/kquant_gemv.h"
 

@@ -10,8 +10,8 @@
 // as unsigned bytes (|-128| = 128 included) and a mask of the negative x8, which flips the level's
 // sign instead (-level stays in -113..127), so vpmaddubsw(|x8|, +-level) is level*x8 per byte
 // exactly (|pair sum| <= 2*128*127 = 32512, no saturation). The pairs times the sub-block's signed
-// scale ls - 32 (one vpermw from the eight scale words decoded in vector registers) are summed
-// into 16 int32 lanes, by vpmaddwd and vpaddd or (kVnni) by one vpdpwssd: the lanes hold the exact
+// scale ls - 32 (one vpermw from the eight scale words, signed_scales) are summed into 16 int32
+// lanes, by vpmaddwd and vpaddd or (kVbmi) by one vpdpwssd: the lanes hold the exact
 // sums of their own elements (|lane| <= 4*2*32512*32 < 2^24, an exact conversion). One FMA with
 // d_w*d_x per block, the 4-level lane tree after the row: 6 + cols/256 roundings, within
 // iq_q8_K_rounding_depth. Four rows share every activation load (kquant_gemv.h's row loop and
@@ -65,9 +65,18 @@ inline const uint8_t* prepare_act(const uint8_t* act, int64_t nb, std::vector<ui
 
 // The eight signed sub-block scales ls - 32 as int16 words 0..7: the low nibbles of scales_l
 // (sub-block 2j in byte j's low nibble, 2j + 1 in its high one) and bits 2ib..2ib+1 of scales_h.
+// kPdep: deposited into bytes by two pdep (one cycle from Ice Lake and Zen 3 on; microcoded on
+// Zen 1/2), else unpacked in vector registers.
+template <bool kPdep>
 QB_TARGET_AVX512 inline __attribute__((always_inline)) __m128i signed_scales(const uint8_t* blk) {
   uint32_t l;
   std::memcpy(&l, blk + 4, 4);
+  if constexpr (kPdep) {
+    // Mutant iq4_xs_vbmi_scale_high_bits: the two high bits land on bits 5-6 instead of 4-5.
+    constexpr uint64_t kHigh = QB_MUTANT_ON(iq4_xs_vbmi_scale_high_bits) ? 0x6060606060606060ull : 0x3030303030303030ull;
+    const uint64_t b = _pdep_u64(l, 0x0F0F0F0F0F0F0F0Full) | _pdep_u64(ggml::load_u16(blk + 2), kHigh);
+    return _mm_sub_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(b))), _mm_set1_epi16(32));
+  }
   const __m128i m4 = _mm_set1_epi8(0x0F);
   const __m128i v = _mm_cvtsi32_si128(static_cast<int32_t>(l));
   const __m128i low = _mm_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4)));
@@ -77,7 +86,8 @@ QB_TARGET_AVX512 inline __attribute__((always_inline)) __m128i signed_scales(con
   return _mm_sub_epi16(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi16(32));
 }
 
-template <class Nibbles, bool kVnni>
+// kVbmi: the VBMI level's sums (vpdpwssd) and scales (signed_scales<true>).
+template <class Nibbles, bool kVbmi>
 struct Term512 {
   using Acc = __m512;
   static constexpr int64_t kBlock = sizeof(ggml::BlockIQ4_XS);
@@ -91,7 +101,7 @@ struct Term512 {
                                                                              __m512 acc) {
     const __m512i table =
         _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ggml::kvalues_iq4nl)));
-    const __m512i sc_all = _mm512_castsi128_si512(signed_scales(blk));
+    const __m512i sc_all = _mm512_castsi128_si512(signed_scales<kVbmi>(blk));
     // Word w of a chunk's products belongs to 16-byte lane w / 8: sub-block 2p + (w / 8) % 2.
     const __m512i odd = _mm512_and_si512(
         _mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13,
@@ -113,7 +123,7 @@ struct Term512 {
       const __m512i s =
           _mm512_permutexvar_epi16(_mm512_add_epi16(sub, _mm512_set1_epi16(static_cast<int16_t>(2 * c))), sc_all);
       const __m512i prod = _mm512_maddubs_epi16(_mm512_load_si512(xb + 64 * c), signed_level);
-      if constexpr (kVnni)
+      if constexpr (kVbmi)
         isum = _mm512_dpwssd_epi32(isum, prod, s);
       else
         isum = _mm512_add_epi32(isum, _mm512_madd_epi16(prod, s));
