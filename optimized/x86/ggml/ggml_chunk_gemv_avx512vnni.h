@@ -1,4 +1,4 @@
-// The AVX-512 VNNI row driver shared by the q4_0, q8_0, iq4_nl and q4_1 GEMVs: rows are read as raw 64-byte
+// The AVX-512 VNNI row driver shared by the q4_0, iq4_nl, q4_1, q5_0 and q5_1 GEMVs: rows are read as raw 64-byte
 // chunks against the prepared activation of ggml_x86_common.h; vpermt2w picks each lane's d_w
 // out of (previous chunk, current chunk), and one FMA per lane accumulates
 // (float)lane_sum * (d_w * d_x). Up to eight rows share every activation load. A format supplies
@@ -122,7 +122,7 @@ QB_KERNEL_TARGET static inline __attribute__((always_inline)) void chunk_rows(co
   if (A.tail && !QB_MUTANT_ON(q4_0_vnni_tail_skipped)) {
     // Masked loads: the bytes past the row (maybe past the buffer) read as zero and meet zero
     // activation, zero seeds and zero d_x.
-    const __mmask64 m = (~0ull) >> (64 - A.tail + (QB_MUTANT_ON(q8_0_vnni_tail_mask_short) ? 1 : 0));
+    const __mmask64 m = (~0ull) >> (64 - A.tail + (QB_MUTANT_ON(chunk_vnni_tail_mask_short) ? 1 : 0));
     const ChunkVecs a = load_act<Sums, kStreams>(A, A.nfull, ph);
     for (int r = 0; r < R; ++r) {
       const __m512i w = _mm512_maskz_loadu_epi8(m, w0 + r * A.row_bytes + A.nfull * kChunk);
@@ -139,7 +139,7 @@ QB_KERNEL_TARGET static inline __attribute__((always_inline)) void chunk_gemv(co
   const ChunkAct A = prepare_chunks<kBlockBytes, kStreams, kWeightOffset, kMinLane, ReadsQh<Sums>::value>(act, w->cols, buf);
   const uint8_t* data = static_cast<const uint8_t*>(w->tensors[0].data);
   int64_t r = r0;
-  if constexpr (QB_MUTANT_ON(q8_0_vnni_y_r0)) y -= r0;  // y taken as the call's own rows
+  if constexpr (QB_MUTANT_ON(chunk_vnni_y_r0)) y -= r0;  // y taken as the call's own rows
   for (; r + 8 <= r1; r += 8) chunk_rows<Sums, kStreams, 8>(data + r * A.row_bytes, A, y + r);
   for (; r + 4 <= r1; r += 4) chunk_rows<Sums, kStreams, 4>(data + r * A.row_bytes, A, y + r);
   for (; r < r1; ++r) chunk_rows<Sums, kStreams, 1>(data + r * A.row_bytes, A, y + r);

@@ -92,7 +92,7 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
   for (int64_t k = 0; k < nb; ++k) {
     const uint8_t* blk = act + k * kActBlock;
     float d = fp16_to_f32(ggml::load_u16(blk));
-    if (QB_MUTANT_ON(q8_0_vnni_act_scale_nan_zero) && d != d) d = 0.0f;
+    if (QB_MUTANT_ON(chunk_vnni_act_scale_nan_zero) && d != d) d = 0.0f;
     // From the block's first lane not shared with the previous block's quant bytes (header lanes
     // meet zero activation: d_x keeps their product a quant lane's) to its last.
     const int64_t first = kMinLane ? k * kBlockBytes / 4 + 1 : (k * kBlockBytes + 2) / 4;
@@ -135,8 +135,9 @@ ChunkAct prepare_chunks(const uint8_t* act, int64_t cols, std::vector<uint8_t>& 
   return A;
 }
 
-// Per-block activation for the AVX2 kernels: 32 int8 values, 8 int32 seeds (weight offset times
-// the sum of 4 consecutive values), and d_x; as three arrays.
+// Per-block activation for the legacy AVX2 kernels and the q8_0 and mxfp4 VNNI kernels: 32 int8
+// values, 8 int32 seeds (weight offset times the sum of 4 consecutive values), and d_x; as three
+// arrays.
 struct BlockAct {
   const int8_t* x = nullptr;
   const int32_t* seed = nullptr;
