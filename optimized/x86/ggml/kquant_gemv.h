@@ -16,7 +16,8 @@
 // The block terms of q2_K, q3_K and q5_K are written once here over the vector width (W8: AVX2,
 // W16: AVX-512, which differ only in how a block's codes are paired with 32- or 64-byte
 // activation loads; for q2_K and q3_K, W16 prepares the activation regrouped so that one shift
-// serves both halves of a block's codes); their kernel files pick the width. The AVX-512 terms
+// serves both halves of a block's codes); their kernel files pick the width (and W16Vbmi, W16's
+// VBMI-level forms). The AVX-512 terms
 // of q4_K, q6_K, tq2_0 and iq4_xs live in <format>_x86.h, shared by the kernel files that differ
 // in ISA level; the others in their kernel files.
 //
@@ -35,6 +36,7 @@
 #include "optimized/mutation.h"
 #include "optimized/x86/ggml/kquant_x86.h"
 #include "optimized/x86/kernels.h"
+#include "optimized/x86/nibbles.h"
 #include "optimized/x86/reduce.h"
 #include "optimized/x86/target.h"
 #include "reference/ggml/ggml_format.h"
@@ -288,7 +290,11 @@ struct W8 {
   }
 };
 
-struct W16 {
+// kVbmi: the VBMI level's forms (Ice Lake / Zen 4, GFNI and VNNI): codes out of the stored bytes
+// by one vgf2p8affineqb (nibbles.h) instead of shifts and masks, and the scaled int16 pairs summed
+// into the int32 lanes by one vpdpwssd instead of vpmaddwd and vpaddd. Same exact lanes.
+template <bool kVbmi>
+struct W16T {
   using Acc = __m512;
   using Int = __m512i;
 
@@ -314,10 +320,10 @@ struct W16 {
   // from half 0, 2-3 from half 1: Sc's table of each half in those lanes); hmask repeated in both
   // halves, its bit k (below) or 4 + k (above) tested into a mask that adds the 4.
   template <bool kHigh, class Sc>
-  QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512i dot_2bit(const uint8_t* qs,
+  QB_KERNEL_TARGET static inline __attribute__((always_inline)) __m512i dot_2bit(const uint8_t* qs,
                                                                                  const uint8_t* hmask,
                                                                                  __m256i tab, const int8_t* x8) {
-    const __m512i m2 = _mm512_set1_epi8(0x03), bit2 = _mm512_set1_epi8(0x04);
+    const __m512i bit2 = _mm512_set1_epi8(0x04);
     // Sub-blocks 0..7 (the lower 32 elements of every chunk) look up table(0), 8..15 table(8).
     static_assert(Sc::table(0) == 0 && (Sc::table(8) == 0 || Sc::table(8) == 1), "W16::dot_2bit: table layout");
     const __m512i tabs = _mm512_shuffle_i64x2(_mm512_castsi256_si512(tab), _mm512_castsi256_si512(tab),
@@ -327,10 +333,20 @@ struct W16 {
     const __m512i q = _mm512_loadu_si512(qs);
     __m512i isum = _mm512_setzero_si512();
     for (int k = 0; k < 4; ++k) {
-      __m512i u = _mm512_and_si512(_mm512_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), m2);
+      __m512i u;
+      if constexpr (kVbmi) {
+        // Mutant q2_K_vbmi_code_bits: chunk k's codes taken from bits k and k + 1, not 2k and 2k + 1.
+        const int b = QB_MUTANT_ON(q2_K_vbmi_code_bits) ? k : 2 * k;
+        const int src[8] = {b, b + 1, -1, -1, -1, -1, -1, -1};
+        u = _mm512_gf2p8affine_epi64_epi8(q, _mm512_set1_epi64(bit_matrix(src)), 0);
+      } else {
+        u = _mm512_and_si512(_mm512_srl_epi16(q, _mm_cvtsi32_si128(2 * k)), _mm512_set1_epi8(0x03));
+      }
       if constexpr (kHigh) {
-        // Mutant q3_K_gemv512_hmask_upper: the upper 32 elements test bit k, like the lower ones.
-        const int upper = QB_MUTANT_ON(q3_K_gemv512_hmask_upper) ? k : 4 + k;
+        // Mutants q3_K_gemv512_hmask_upper, q3_K_vbmi_hmask_upper: the upper 32 elements test bit
+        // k, like the lower ones.
+        const bool same = kVbmi ? QB_MUTANT_ON(q3_K_vbmi_hmask_upper) : QB_MUTANT_ON(q3_K_gemv512_hmask_upper);
+        const int upper = same ? k : 4 + k;
         const __m512i bits = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << k)),
                                                 _mm256_set1_epi8(static_cast<char>(1 << upper)), 1);
         u = _mm512_mask_add_epi8(u, _mm512_test_epi8_mask(hm, bits), u, bit2);  // u < 4: the add is an or
@@ -342,7 +358,7 @@ struct W16 {
       for (int i = 0; i < 4; ++i) index[i] = Sc::index(2 * k + ((i ^ r) & 1) + 8 * ((i ^ r) >> 1));
       const __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(index[1], index[0])),
                                              _mm256_set_m128i(index[3], index[2]), 1);
-      isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(u, x), _mm512_shuffle_epi8(tabs, idx)));
+      isum = sum_pairs(isum, _mm512_maddubs_epi16(u, x), _mm512_shuffle_epi8(tabs, idx));
     }
     return isum;
   }
@@ -351,20 +367,27 @@ struct W16 {
   // both halves, shifted right by 0 below and 4 above and masked, are the chunk's elements in
   // order; qh repeated the same way, its bit 2c (below) or 2c + 1 (above) tested into a mask that
   // adds the 16; int16 lanes 0-15 scaled by sub-block 2c's scale, 16-31 by 2c + 1's.
-  QB_TARGET_AVX512 static inline __attribute__((always_inline)) __m512i dot_5bit(const uint8_t* qs,
+  QB_KERNEL_TARGET static inline __attribute__((always_inline)) __m512i dot_5bit(const uint8_t* qs,
                                                                                  const uint8_t* qh, __m128i sc16,
                                                                                  const int8_t* x8) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
-    const __m512i shifts = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
     const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)));
     const __m512i sc4 = _mm512_broadcast_i32x4(sc16);
     __m512i isum = _mm512_setzero_si512();
     for (int c = 0; c < 4; ++c) {
-      const __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c)));
+      // Mutant q5_K_vbmi_fifth_bit_upper: the upper 32 elements test bit 2c, like the lower ones.
+      const int upper_bit = kVbmi && QB_MUTANT_ON(q5_K_vbmi_fifth_bit_upper) ? 2 * c : 2 * c + 1;
       const __m512i bits =
           _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << (2 * c)))),
-                             _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
-      __m512i u = _mm512_and_si512(_mm512_srlv_epi16(raw, shifts), m4);
+                             _mm256_set1_epi8(static_cast<char>(1 << upper_bit)), 1);
+      __m512i u;
+      if constexpr (kVbmi) {
+        u = split_nibbles_gfni(qs + 32 * c);
+      } else {
+        const __m512i shifts = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+        const __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c)));
+        u = _mm512_and_si512(_mm512_srlv_epi16(raw, shifts), _mm512_set1_epi8(0x0F));
+      }
       u = _mm512_mask_add_epi8(u, _mm512_test_epi8_mask(hb, bits), u, bit4);  // u < 16: the add is an or
       const __m512i x = _mm512_loadu_si512(x8 + 64 * c);
       // Mutant q5_K_gemv512_scale_pair: the upper sub-block of each chunk scaled by the lower one's scale.
@@ -372,9 +395,17 @@ struct W16 {
       const __m512i s = _mm512_shuffle_epi8(
           sc4, _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(word_index(2 * c))),
                                   _mm256_broadcastsi128_si256(word_index(upper)), 1));
-      isum = _mm512_add_epi32(isum, _mm512_madd_epi16(_mm512_maddubs_epi16(u, x), s));
+      isum = sum_pairs(isum, _mm512_maddubs_epi16(u, x), s);
     }
     return isum;
+  }
+
+  // isum plus the int16 pairs of prod times the int16 scales s, summed into its int32 lanes.
+  QB_KERNEL_TARGET static inline __attribute__((always_inline)) __m512i sum_pairs(__m512i isum, __m512i prod, __m512i s) {
+    if constexpr (kVbmi)
+      return _mm512_dpwssd_epi32(isum, prod, s);
+    else
+      return _mm512_add_epi32(isum, _mm512_madd_epi16(prod, s));
   }
 
   // isum minus eight int32 lanes v (in its lower half).
@@ -385,6 +416,8 @@ struct W16 {
     return _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(isum), acc);
   }
 };
+using W16 = W16T<false>;
+using W16Vbmi = W16T<true>;
 
 // fp16 pair (d, dmin) at p times yd: {d*yd, dmin*yd} in lanes 0 and 1, the reference's products.
 QB_TARGET_AVX2 inline __attribute__((always_inline)) __m128 scale_pair(const uint8_t* p, float yd) {
@@ -421,11 +454,11 @@ QB_TARGET_AVX2 inline __attribute__((always_inline)) K4Scales k4_scales(const ui
 // prepared by W16::pair_halves.
 template <class W>
 struct TwoBitActivation {};
-template <>
-struct TwoBitActivation<W16> {
+template <bool kVbmi>
+struct TwoBitActivation<W16T<kVbmi>> {
   static constexpr int64_t kActBlock = sizeof(ggml::BlockQ8_K);
   static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-    return W16::pair_halves(act, nb, buf);
+    return W16T<kVbmi>::pair_halves(act, nb, buf);
   }
 };
 
