@@ -27,10 +27,22 @@ const Family* family_for_method(const std::string& method) {
   return nullptr;
 }
 
-const Family* gguf_family() {
-  for (const Family& f : families())
-    if (!f.gguf_types.empty()) return &f;
-  return nullptr;
+const std::vector<GgufTypeId>& gguf_types() {
+  static const std::vector<GgufTypeId> all = [] {
+    std::vector<GgufTypeId> v;
+    std::vector<std::string> owner;
+    for (const Family& f : families())
+      for (const GgufTypeId& t : f.gguf_types) {
+        for (std::size_t i = 0; i < v.size(); ++i)
+          if (v[i].id == t.id)
+            throw std::logic_error("GGUF type id " + std::to_string(t.id) + " is listed by families " + owner[i] +
+                                   " and " + f.id);
+        v.push_back(t);
+        owner.push_back(f.id);
+      }
+    return v;
+  }();
+  return all;
 }
 
 const ShapeSuite* find_suite(const std::string& name) {

@@ -73,7 +73,8 @@ struct Family {
                                           const std::string& file) = nullptr;
   // GGUF files (harness/gguf.h): every tensor type id the family's GGUF files may hold, quantized
   // ones naming their registry format and unquantized ones (norms, embeddings) their element size.
-  // The family that lists any reads .gguf models: each tensor of a quantized type is a layer.
+  // A .gguf model is read against all families' lists at once (gguf_types() below): each tensor
+  // of a quantized type is a layer of its format's family.
   std::vector<GgufTypeId> gguf_types;
 };
 
@@ -82,8 +83,9 @@ const Family* find_family(const std::string& id);
 const Family& family_of(const Format& f);
 // The family whose quant_methods holds `method`, or null.
 const Family* family_for_method(const std::string& method);
-// The family whose gguf_types is not empty, or null.
-const Family* gguf_family();
+// The GGUF type catalog: every family's gguf_types, in family order (one file may hold tensors of
+// several families). Throws std::logic_error when two families list the same type id.
+const std::vector<GgufTypeId>& gguf_types();
 // The suite of that name in any family, or null; known_suites() lists them all ("a, b").
 const ShapeSuite* find_suite(const std::string& name);
 std::string known_suites();

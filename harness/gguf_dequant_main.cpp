@@ -25,14 +25,14 @@ int main(int argc, char** argv) {
   app.add_option("file", file, "GGUF file");
   app.add_option("out", out, "output folder");
   CLI11_PARSE(app, argc, argv);
-  const qb::Family* fam = qb::gguf_family();
-  if (!fam) {
+  const std::vector<qb::GgufTypeId>& catalog = qb::gguf_types();
+  if (catalog.empty()) {
     std::cerr << "gguf-dequant: no registered family lists GGUF types\n";
     return 2;
   }
   if (types) {
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
-    for (const qb::GgufTypeId& t : fam->gguf_types) {
+    for (const qb::GgufTypeId& t : catalog) {
       const qb::Format* f = t.format.empty() ? nullptr : qb::find_format(t.format);
       j.push_back({{"id", t.id}, {"name", t.name}, {"format", t.format}, {"block_elems", t.block_elems},
                    {"block_bytes", t.block_bytes},

@@ -153,9 +153,8 @@ namespace {
 
 ModelDir open_gguf_model(const std::string& path) {
   ModelDir m;
-  m.family = gguf_family();
-  if (!m.family) throw FileError(path, "", "a GGUF file, but no registered family lists GGUF tensor types");
-  m.gguf = std::make_shared<const GgufFile>(read_gguf(path, m.family->gguf_types));
+  if (gguf_types().empty()) throw FileError(path, "", "a GGUF file, but no registered family lists GGUF tensor types");
+  m.gguf = std::make_shared<const GgufFile>(read_gguf(path, gguf_types()));
   m.files.dir = path;
   m.files.config_file = path;
   m.files.files = {path};

@@ -94,7 +94,7 @@ ModelFiles open_model_files(const std::string& dir, ModelData data);
 
 struct ModelDir {
   ModelFiles files;  // a GGUF model: dir and files name the .gguf file, no safetensors tensors
-  const Family* family = nullptr;
+  const Family* family = nullptr;  // the claiming family; null for a GGUF file (its layers' formats name theirs)
   std::vector<ModelLayer> layers;  // in file order
   // GGUF: the file (its map owns the layers' bytes), and its unquantized tensors (norms,
   // embeddings kept in f32/f16), counted per type name in first-seen order: no format checks them.

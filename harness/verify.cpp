@@ -681,8 +681,11 @@ Tally verify_model_dir(const std::string& dir, const std::vector<Variant>& pool,
   const ModelDir model = open_model_dir(dir, ModelData::mapped);
   Tally total;
   if (model.layers.empty()) {
-    out << "FAIL  " << dir << "  no layers the " << model.family->id << " family recognizes in "
-        << model.files.files.size() << " file(s)\n";
+    if (model.family)
+      out << "FAIL  " << dir << "  no layers the " << model.family->id << " family recognizes in "
+          << model.files.files.size() << " file(s)\n";
+    else
+      out << "FAIL  " << dir << "  no tensor of a quantized type in this GGUF file\n";
     ++total.failed;
   }
   // Formats without a reference yet: one line each, with the layers they hold.

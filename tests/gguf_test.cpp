@@ -31,7 +31,7 @@ using gguf_write::Value;
 const std::string kSource = QB_SOURCE_DIR;
 const std::string kVerify = QB_VERIFY_BIN;
 
-const std::vector<GgufTypeId>& types() { return gguf_family()->gguf_types; }
+const std::vector<GgufTypeId>& types() { return gguf_types(); }
 
 // A file in this process's own temporary folder, removed when the tests end.
 std::string temp_path(const std::string& name) {
