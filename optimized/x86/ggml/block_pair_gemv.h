@@ -49,8 +49,9 @@ QB_KERNEL_TARGET inline __attribute__((always_inline)) void rows(const uint8_t* 
     const __m512 dx = _mm512_mask_broadcastss_ps(_mm512_set1_ps(a.dx[k]), 0xFF00, _mm_load_ss(a.dx + k + 1));
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = w0 + r * row_stride + k * Format::kBlock;
-      // The same pair of the next row group, into L2 (every line it touches): hardware
-      // prefetchers barely train on R interleaved short streams.
+      // The same pair of the next row group, into L2 (its first line, and its last where a pair
+      // exceeds a line; the middle line of a 68-byte q8_0 pair that spans three is left to the
+      // demand load): hardware prefetchers barely train on R interleaved short streams.
       const uint8_t* next = p + R * row_stride;
       _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
       if constexpr (kPairBytes > 64) _mm_prefetch(reinterpret_cast<const char*>(next + kPairBytes - 1), _MM_HINT_T1);
