@@ -11,7 +11,9 @@
 //    <= 2*3*128), four chunks added (<= 3072), the bsums subtracted (|lane| <= 3072 + 16*128),
 //    vpmaddwd by ones to int32; or
 //  - in int32 lanes (kVnni true): one vpdpbusd per chunk (unsigned codes times int8, |lane| <=
-//    4*4*3*128), started from one vpdpwssd of the bsums (words 0..15, zero above) against -1.
+//    4*4*3*128 + 16*128), started from the prepared seeds, minus the sum of each lane's 16
+//    activation codes over the four chunks (SeededActivation; every lane meets the same scale, so
+//    only their total matters, and it is -sum x8: the offset, with no per-block vpdpwssd).
 // Either way the lanes hold the block's exact sum (code - 1)*x8; one FMA with yd*d per block and
 // kquant_gemv.h's 4-level lane tree stay within tq2_0's rounding depth. Eight rows share every
 // activation load (Term::kRows).
@@ -23,6 +25,9 @@
 #include "optimized/x86/intrinsics.h"
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "optimized/mutation.h"
 #include "optimized/x86/ggml/kquant_x86.h"
@@ -34,8 +39,36 @@
 namespace qb::x86::tq2_0 {
 namespace {
 
+// The regrouped activation (W16::pair_halves) with 16 int32 seeds after each q8_K block.
+struct SeededActivation {
+  static constexpr int64_t kSeeds = sizeof(ggml::BlockQ8_K), kActBlock = kSeeds + 64;
+  static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
+    thread_local std::vector<uint8_t> halves;
+    const uint8_t* h = kquant::W16::pair_halves(act, nb, halves);
+    buf.resize(static_cast<std::size_t>(nb * kActBlock));
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* dst = buf.data() + b * kActBlock;
+      std::memcpy(dst, h + b * kSeeds, kSeeds);
+      const int8_t* x8 = ggml::q8_K_qs(dst);
+      // Mutant tq2_0_vnni_seed_half: the seeds take chunks 0 and 1 only, so elements of chunks 2
+      // and 3 count as code, not code - 1.
+      const int chunks = QB_MUTANT_ON(tq2_0_vnni_seed_half) ? 2 : 4;
+      for (int lane = 0; lane < 16; ++lane) {
+        int32_t seed = 0;
+        for (int k = 0; k < chunks; ++k)
+          for (int j = 0; j < 4; ++j) seed -= x8[64 * k + 4 * lane + j];
+        std::memcpy(dst + kSeeds + 4 * lane, &seed, 4);
+      }
+    }
+    return buf.data();
+  }
+};
+
+template <bool kVnni>
+using Tq2Activation = std::conditional_t<kVnni, SeededActivation, kquant::TwoBitActivation<kquant::W16>>;
+
 template <class Codes, bool kVnni>
-struct Term512 : kquant::TwoBitActivation<kquant::W16> {
+struct Term512 : Tq2Activation<kVnni> {
   using Acc = __m512;
   static constexpr int64_t kBlock = sizeof(ggml::BlockTQ2_0);
   static constexpr bool kMin = false;
@@ -44,19 +77,15 @@ struct Term512 : kquant::TwoBitActivation<kquant::W16> {
                                                                              __m512 acc) {
     const int8_t* x8 = ggml::q8_K_qs(xb);
     const __m512i raw = _mm512_loadu_si512(blk);
-    const __m256i bsums = kquant::q8_K_bsums16(xb);
     __m512i isum;
     if constexpr (kVnni) {
-      // Mutant tq2_0_vnni_bsums_half: the +1 offset removed through the first 8 bsums only.
-      const __m512i offset = QB_MUTANT_ON(tq2_0_vnni_bsums_half)
-                                 ? _mm512_zextsi128_si512(_mm256_castsi256_si128(bsums))
-                                 : _mm512_zextsi256_si512(bsums);
-      isum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), offset, _mm512_set1_epi16(-1));
+      isum = _mm512_loadu_si512(xb + SeededActivation::kSeeds);
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         isum = _mm512_dpbusd_epi32(isum, Codes::codes(raw, k), _mm512_loadu_si512(x8 + 64 * k));
       }
     } else {
+      const __m256i bsums = kquant::q8_K_bsums16(xb);
       __m512i s16 = _mm512_setzero_si512();
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
