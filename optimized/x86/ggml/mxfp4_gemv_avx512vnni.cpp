@@ -17,10 +17,17 @@ namespace {
 
 using legacy::Mxfp4;
 
-// Lanes 0-7 a, lanes 8-15 b.
-QB_TARGET_AVX512VNNI inline __attribute__((always_inline)) __m512 halves(float a, float b) {
-  return _mm512_mask_broadcastss_ps(_mm512_set1_ps(a), 0xFF00, _mm_set_ss(b));
+// e8m0_half of every scale byte, read by one broadcast load per block where the decode would
+// take a compare and two selects.
+struct alignas(64) E8m0Table {
+  float v[256];
+};
+E8m0Table make_e8m0_table() {
+  E8m0Table t;
+  for (int e = 0; e < 256; ++e) t.v[e] = ggml::e8m0_half(static_cast<uint8_t>(e));
+  return t;
 }
+const E8m0Table kE8m0 = make_e8m0_table();
 
 // The 64 codes of the blocks at p and p + 17 (kPair) or of the block at p alone (upper half 0).
 template <bool kPair>
@@ -47,8 +54,10 @@ struct Mxfp4Pair {
   }
   template <bool kPair>
   QB_TARGET_AVX512VNNI static inline __attribute__((always_inline)) __m512 scale(const uint8_t* p) {
-    if constexpr (kPair) return halves(ggml::e8m0_half(p[0]), ggml::e8m0_half(p[kBlock]));
-    return _mm512_set1_ps(ggml::e8m0_half(p[0]));
+    // Lanes 0-7 block k's scale, 8-15 block k + 1's.
+    const __m512 lo = _mm512_set1_ps(kE8m0.v[p[0]]);
+    if constexpr (kPair) return _mm512_mask_broadcastss_ps(lo, 0xFF00, _mm_load_ss(&kE8m0.v[p[kBlock]]));
+    return lo;
   }
 };
 
