@@ -103,11 +103,7 @@ struct Term512 {
         _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ggml::kvalues_iq4nl)));
     const __m512i sc_all = _mm512_castsi128_si512(signed_scales<kVbmi>(blk));
     // Word w of a chunk's products belongs to 16-byte lane w / 8: sub-block 2p + (w / 8) % 2.
-    const __m512i odd = _mm512_and_si512(
-        _mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13,
-                                           12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                          3),
-        _mm512_set1_epi16(1));
+    const __m512i odd = _mm512_and_si512(kquant::word_group<3>(), _mm512_set1_epi16(1));
     __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {

@@ -54,6 +54,15 @@
 namespace qb::x86::kquant {
 namespace {
 
+// Word w of a 512-bit register holds w >> kShift: the index of its group of 2^kShift words, which
+// the AVX-512 terms turn into vpermw indices of their sub-block scales.
+template <int kShift>
+QB_TARGET_AVX512 inline __attribute__((always_inline)) __m512i word_group() {
+  return _mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13,
+                                            12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           kShift);
+}
+
 QB_TARGET_AVX2 inline __attribute__((always_inline)) void set_zero(__m256& v) { v = _mm256_setzero_ps(); }
 QB_TARGET_AVX512 inline __attribute__((always_inline)) void set_zero(__m512& v) { v = _mm512_setzero_ps(); }
 

@@ -5,8 +5,8 @@
 //
 // One 64-byte register per 64-element chunk: the chunk's low nibbles (elements 64c..64c+31) and
 // high nibbles (64c+32..64c+63) side by side are the chunk's elements in order, so one 64-byte
-// activation load pairs with them. Without kVnni, vpmaddubsw (|pair sum| <= 3840), then vpmaddwd
-// by the two sub-blocks' 6-bit scales and vpaddd; with kVnni (three multiply-pipe ops per two
+// activation load pairs with them. Without kVbmi, vpmaddubsw (|pair sum| <= 3840), then vpmaddwd
+// by the two sub-blocks' 6-bit scales and vpaddd; with kVbmi (three multiply-pipe ops per two
 // chunks where that takes four), each chunk's vpdpbusd lane sums, two chunks' as the low and high
 // words of one register, then one vpdpwssd by their scales. Either way the int32 lanes are exact; one FMA with d*yd per block; the scales and mins decoded in vector registers
 // (k4_scales), the min term's eight lanes min_j*(bsums_2j + bsums_2j+1) through one FMA with
@@ -31,7 +31,7 @@
 namespace qb::x86::q4_K {
 namespace {
 
-// kVnni's scale words for chunk pair p: word 2i + h is lane i of chunk 2p + h, whose sub-block is
+// kVbmi's scale words for chunk pair p: word 2i + h is lane i of chunk 2p + h, whose sub-block is
 // 2(2p + h) + (i >= 8) (the split puts a chunk's high nibbles, sub-block 2c + 1, in lanes 8-15).
 struct alignas(64) PairScaleIndex {
   int16_t w[2][32];
@@ -45,7 +45,7 @@ struct alignas(64) PairScaleIndex {
 };
 constexpr PairScaleIndex kPairScaleIndex;
 
-template <class Nibbles, bool kVnni>
+template <class Nibbles, bool kVbmi>
 struct Term512 {
   using Acc = __m512;
   using MinAcc = __m256;
@@ -60,7 +60,7 @@ struct Term512 {
     // high ones) by one vpermw each from the eight scale words.
     const __m512i sc_all = _mm512_castsi128_si512(ks.sc16);
     __m512i isum = _mm512_setzero_si512();
-    if constexpr (kVnni) {
+    if constexpr (kVbmi) {
       // Chunks 2p and 2p + 1: their vpdpbusd lane sums (|sum| <= 4*15*128, exact in int16) as
       // the low and high words of one register, one vpdpwssd against their scale words.
       const __m512i zero = _mm512_setzero_si512();
@@ -74,10 +74,7 @@ struct Term512 {
         isum = _mm512_dpwssd_epi32(isum, sums, sc);
       }
     } else {
-      const __m512i half = _mm512_srli_epi16(
-          _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7,
-                           6, 5, 4, 3, 2, 1, 0),
-          4);  // lane / 16
+      const __m512i half = kquant::word_group<4>();
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
         const __m512i q = Nibbles::split(blk + 16 + 32 * c);

@@ -9,9 +9,9 @@
 // halves of a register: s = 2t below, 2t + 1 above). Codes::codes(ql, qh, t) returns the unsigned
 // codes q + 32 (0..63) as bytes. vpmaddubsw against the int8 activation (|pair sum| <= 2*63*128 =
 // 16128) and the 16-element sub-blocks' int8 scales (one vpermw) summed into int32 lanes by
-// vpmaddwd and vpaddd or (kVnni) one vpdpwssd give exact lanes; the +32 offset comes off as
+// vpmaddwd and vpaddd or (kVbmi) one vpdpwssd give exact lanes; the +32 offset comes off as
 // 32 * sum_j scale_j * bsums_j; one FMA with d*yd per block and a 4-level lane tree, within
-// kquant_rounding_depth (reference/ggml/kquant_common.cpp). Four rows (eight at kVnni) share
+// kquant_rounding_depth (reference/ggml/kquant_common.cpp). Four rows (eight at kVbmi) share
 // every activation load.
 //
 // The including kernel file defines QB_KERNEL_TARGET and includes kquant_gemv.h first.
@@ -32,14 +32,14 @@
 namespace qb::x86::q6_K {
 namespace {
 
-template <class Codes, bool kVnni>
+template <class Codes, bool kVbmi>
 struct Term512 {
   using Acc = __m512;
   static constexpr int64_t kBlock = sizeof(ggml::BlockQ6_K);
   static constexpr bool kMin = false;
   // Eight rows per activation block at the VBMI level (11008x4096 from DRAM, 1 thread, medians of
   // 5 against the row's probe: 0.88-0.94 with eight, 0.77-0.90 with four).
-  static constexpr int kRows = kVnni ? 8 : 4;
+  static constexpr int kRows = kVbmi ? 8 : 4;
   QB_KERNEL_TARGET static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk, const uint8_t* xb,
                                                                              __m512 acc) {
     const int8_t* x8 = ggml::q8_K_qs(xb);
@@ -48,10 +48,7 @@ struct Term512 {
     // (no per-block store and reload of a scale table: a store-forwarding stall per group).
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
     const __m512i sc_all = _mm512_castsi256_si512(sc16);
-    const __m512i lane_group = _mm512_srli_epi16(
-        _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7,
-                         6, 5, 4, 3, 2, 1, 0),
-        3);  // lane / 8
+    const __m512i lane_group = kquant::word_group<3>();
     __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
@@ -64,7 +61,7 @@ struct Term512 {
         const __m512i sc = _mm512_permutexvar_epi16(
             _mm512_add_epi16(lane_group, _mm512_set1_epi16(static_cast<int16_t>(8 * h + 4 * t))), sc_all);
         const __m512i prod = _mm512_maddubs_epi16(Codes::codes(ql, qh, t), x);
-        if constexpr (kVnni)
+        if constexpr (kVbmi)
           isum = _mm512_dpwssd_epi32(isum, prod, sc);
         else
           isum = _mm512_add_epi32(isum, _mm512_madd_epi16(prod, sc));
