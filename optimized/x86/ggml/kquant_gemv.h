@@ -340,8 +340,8 @@ struct W16T {
     __m512i hm = _mm512_setzero_si512();
     if constexpr (kHigh) hm = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hmask)));
     const __m512i q = _mm512_loadu_si512(qs);
-    __m512i isum = _mm512_setzero_si512();
-    for (int k = 0; k < 4; ++k) {
+    // Chunk k's codes (0..7), its activation and the vpshufb index of its scale words.
+    auto codes = [&](int k) QB_KERNEL_TARGET __attribute__((always_inline)) {
       __m512i u;
       if constexpr (kVbmi) {
         // Mutant q2_K_vbmi_code_bits: chunk k's codes taken from bits k and k + 1, not 2k and 2k + 1.
@@ -360,14 +360,36 @@ struct W16T {
                                                 _mm256_set1_epi8(static_cast<char>(1 << upper)), 1);
         u = _mm512_mask_add_epi8(u, _mm512_test_epi8_mask(hm, bits), u, bit2);  // u < 4: the add is an or
       }
-      const __m512i x = _mm512_loadu_si512(x8 + 64 * k);
+      return u;
+    };
+    auto x = [&](int k) QB_KERNEL_TARGET __attribute__((always_inline)) { return _mm512_loadu_si512(x8 + 64 * k); };
+    auto scale_index = [&](int k) QB_KERNEL_TARGET __attribute__((always_inline)) {
       // Mutant q2_K_gemv512_scale_lanes: lane i scaled by the sub-block of lane 3 - i.
       const int r = QB_MUTANT_ON(q2_K_gemv512_scale_lanes) ? 3 : 0;
       __m128i index[4];  // lane i: sub-block 2k + (i & 1) + 8(i >> 1)
       for (int i = 0; i < 4; ++i) index[i] = Sc::index(2 * k + ((i ^ r) & 1) + 8 * ((i ^ r) >> 1));
-      const __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(index[1], index[0])),
-                                             _mm256_set_m128i(index[3], index[2]), 1);
-      isum = sum_pairs(isum, _mm512_maddubs_epi16(u, x), _mm512_shuffle_epi8(tabs, idx));
+      return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(index[1], index[0])),
+                                _mm256_set_m128i(index[3], index[2]), 1);
+    };
+    __m512i isum = _mm512_setzero_si512();
+    if constexpr (kVbmi) {
+      // Chunks k and k + 1: their vpdpbusd lane sums (|sum| <= 4*7*128, exact in int16; a lane's
+      // four elements share a sub-block) as the low and high words of one register, one vpdpwssd
+      // against their scale words: three multiply-pipe ops per two chunks where vpmaddubsw and
+      // vpdpwssd per chunk take four.
+      const __m512i zero = _mm512_setzero_si512();
+      for (int k = 0; k < 4; k += 2) {
+        const __m512i s0 = _mm512_dpbusd_epi32(zero, codes(k), x(k));
+        const __m512i s1 = _mm512_dpbusd_epi32(zero, codes(k + 1), x(k + 1));
+        const __m512i sums = _mm512_mask_blend_epi16(0xAAAAAAAA, s0, _mm512_slli_epi32(s1, 16));
+        // Mutant q2_K_vbmi_pair_scales_swapped: each chunk of a pair scaled by the other's sub-blocks.
+        constexpr __mmask32 kOdd = QB_MUTANT_ON(q2_K_vbmi_pair_scales_swapped) ? 0x55555555 : 0xAAAAAAAA;
+        const __m512i idx = _mm512_mask_blend_epi16(kOdd, scale_index(k), scale_index(k + 1));
+        isum = _mm512_dpwssd_epi32(isum, sums, _mm512_shuffle_epi8(tabs, idx));
+      }
+    } else {
+      for (int k = 0; k < 4; ++k)
+        isum = sum_pairs(isum, _mm512_maddubs_epi16(codes(k), x(k)), _mm512_shuffle_epi8(tabs, scale_index(k)));
     }
     return isum;
   }
