@@ -1,14 +1,15 @@
 // The iq4_xs x q8_K GEMV block term at AVX-512 (specs/ggml.md 3.21; reference/ggml/iq4_xs.cpp),
 // shared by the avx512 and avx512vbmi kernel files, which differ only in how a chunk's nibbles are
-// split (Nibbles: nibbles.h's SplitNibblesAvx512 or SplitNibblesGfni) and how the scaled int16
-// pairs reach the int32 lanes.
+// split (Nibbles: nibbles.h's SplitNibblesAvx512 or SplitNibblesGfni), how the levels take the
+// activation's sign and how the scaled int16 pairs reach the int32 lanes.
 //
 // 64 elements per register. The 32 qs bytes of sub-blocks 2p, 2p+1 give their low nibbles then
 // their high nibbles, so the 16-byte lanes of one register hold the elements
 // 64p + {0..15, 32..47, 16..31, 48..63}; vpshufb maps the nibbles to kvalues_iq4nl levels
 // (signed, -127..113). The activation is prepared once per call in that order (prepare_act): |x8|
-// as unsigned bytes (|-128| = 128 included) and a mask of the negative x8, which flips the level's
-// sign instead (-level stays in -113..127), so vpmaddubsw(|x8|, +-level) is level*x8 per byte
+// as unsigned bytes (|-128| = 128 included) and the signs of x8, which flip the level's sign
+// instead (-level stays in -113..127): a mask and a masked subtract, or (kVbmi) 16 or-ed into the
+// nibble of a negative x8 and one vpermb from the 32 levels and negated levels; so vpmaddubsw(|x8|, +-level) is level*x8 per byte
 // exactly (|pair sum| <= 2*128*127 = 32512, no saturation). The pairs times the sub-block's signed
 // scale ls - 32 (one vpermw from the eight scale words, signed_scales) are summed into 16 int32
 // lanes, by vpmaddwd and vpaddd or (kVbmi) by one vpdpwssd: the lanes hold the exact
@@ -38,27 +39,36 @@ namespace qb::x86::iq4_xs {
 namespace {
 
 // Prepared activation block: four 64-byte chunks of |x8| in the register order above, then the
-// four chunks' sign masks (uint64, bit e = x8 < 0) and q8_K's fp32 d.
-constexpr int64_t kMasks = 4 * 64, kDx = kMasks + 32, kPrepared = 5 * 64;
+// chunks' signs: without kSignBytes four uint64 masks (bit e = x8 < 0), with it four 64-byte
+// chunks of 16 under each negative x8 (0 elsewhere); then q8_K's fp32 d.
+template <bool kSignBytes>
+struct Prepared {
+  static constexpr int64_t kSigns = 4 * 64, kDx = kSigns + (kSignBytes ? 4 * 64 : 32);
+  static constexpr int64_t kBytes = (kDx + 4 + 63) / 64 * 64;  // blocks stay 64-byte aligned
+};
 
+template <bool kSignBytes>
 inline const uint8_t* prepare_act(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-  buf.assign(static_cast<std::size_t>(nb * kPrepared + 64), 0);
+  using P = Prepared<kSignBytes>;
+  buf.assign(static_cast<std::size_t>(nb * P::kBytes + 64), 0);
   uint8_t* base = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
   static constexpr int kLaneStart[4] = {0, 32, 16, 48};
   for (int64_t k = 0; k < nb; ++k) {
     const uint8_t* xb = act + k * int64_t(sizeof(ggml::BlockQ8_K));
     const int8_t* x8 = ggml::q8_K_qs(xb);
-    uint8_t* p = base + k * kPrepared;
+    uint8_t* p = base + k * P::kBytes;
     for (int c = 0; c < 4; ++c) {
       uint64_t mask = 0;
       for (int e = 0; e < 64; ++e) {
         const int v = x8[64 * c + kLaneStart[e / 16] + e % 16];
         p[64 * c + e] = static_cast<uint8_t>(v < 0 ? -v : v);
         if (v < 0) mask |= uint64_t{1} << e;
+        // Mutant iq4_xs_vbmi_sign_bit_8: the sign selects table entries 8 apart, not 16.
+        if constexpr (kSignBytes) p[P::kSigns + 64 * c + e] = v < 0 ? (QB_MUTANT_ON(iq4_xs_vbmi_sign_bit_8) ? 8 : 16) : 0;
       }
-      std::memcpy(p + kMasks + 8 * c, &mask, 8);
+      if constexpr (!kSignBytes) std::memcpy(p + P::kSigns + 8 * c, &mask, 8);
     }
-    std::memcpy(p + kDx, xb, 4);
+    std::memcpy(p + P::kDx, xb, 4);
   }
   return base;
 }
@@ -92,28 +102,37 @@ struct Term512 {
   using Acc = __m512;
   static constexpr int64_t kBlock = sizeof(ggml::BlockIQ4_XS);
   static constexpr bool kMin = false;
-  static constexpr int64_t kActBlock = kPrepared;
+  using P = Prepared<kVbmi>;
+  static constexpr int64_t kActBlock = P::kBytes;
   static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-    return prepare_act(act, nb, buf);
+    return prepare_act<kVbmi>(act, nb, buf);
   }
 
   QB_KERNEL_TARGET static inline __attribute__((always_inline)) __m512 block(const uint8_t* blk, const uint8_t* xb,
                                                                              __m512 acc) {
     const __m512i table =
         _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ggml::kvalues_iq4nl)));
+    const __m512i signed_table = _mm512_mask_sub_epi8(table, 0xFFFF0000ull, _mm512_setzero_si512(), table);
     const __m512i sc_all = _mm512_castsi128_si512(signed_scales<kVbmi>(blk));
     // Word w of a chunk's products belongs to 16-byte lane w / 8: sub-block 2p + (w / 8) % 2.
     const __m512i odd = _mm512_and_si512(kquant::word_group<3>(), _mm512_set1_epi16(1));
     __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
-      const __m512i level = _mm512_shuffle_epi8(table, Nibbles::split(blk + 8 + 32 * c));
-      uint64_t neg;
-      std::memcpy(&neg, xb + kMasks + 8 * c, 8);
-      // Mutant iq4_xs_gemv512_sign_dropped: the levels never take the activation's sign.
-      const __m512i signed_level =
-          QB_MUTANT_ON(iq4_xs_gemv512_sign_dropped) ? level
-                                                    : _mm512_mask_sub_epi8(level, neg, _mm512_setzero_si512(), level);
+      __m512i signed_level;
+      if constexpr (kVbmi) {
+        // Index 16 + n (a negative x8): -kvalues_iq4nl[n], one vpermb for level and sign.
+        signed_level = _mm512_permutexvar_epi8(
+            _mm512_or_si512(Nibbles::split(blk + 8 + 32 * c), _mm512_load_si512(xb + P::kSigns + 64 * c)), signed_table);
+      } else {
+        const __m512i level = _mm512_shuffle_epi8(table, Nibbles::split(blk + 8 + 32 * c));
+        uint64_t neg;
+        std::memcpy(&neg, xb + P::kSigns + 8 * c, 8);
+        // Mutant iq4_xs_gemv512_sign_dropped: the levels never take the activation's sign.
+        signed_level = QB_MUTANT_ON(iq4_xs_gemv512_sign_dropped)
+                           ? level
+                           : _mm512_mask_sub_epi8(level, neg, _mm512_setzero_si512(), level);
+      }
       // Mutant iq4_xs_vbmi_scale_pair: both sub-blocks of a chunk scaled by the even one's scale.
       const __m512i sub = QB_MUTANT_ON(iq4_xs_vbmi_scale_pair) ? _mm512_setzero_si512() : odd;
       const __m512i s =
@@ -125,7 +144,7 @@ struct Term512 {
         isum = _mm512_add_epi32(isum, _mm512_madd_epi16(prod, s));
     }
     float dx;
-    std::memcpy(&dx, xb + kDx, 4);
+    std::memcpy(&dx, xb + P::kDx, 4);
     const float dall = _cvtsh_ss(ggml::load_u16(blk)) * dx;
     return _mm512_fmadd_ps(_mm512_set1_ps(dall), _mm512_cvtepi32_ps(isum), acc);
   }
