@@ -1,7 +1,7 @@
 // The AVX-512 VBMI row driver of the GEMVs that read their 32-element blocks four at a time
 // (mxfp4; q5_0 read this way, its fifth bits by two more vpermi2b, ran 0.8x of the raw-chunk
-// driver, ggml_chunk_gemv_avx512vnni.h): a group of four blocks (4 * kBlock bytes, 128 weights) is one 64-byte load and a
-// masked one of the rest; the format gathers the four blocks' 16 qs bytes into one register by
+// driver, ggml_chunk_gemv_avx512vnni.h): a group of four blocks (4 * kBlock bytes, 128 weights)
+// is one 64-byte load and a masked one of the rest; the format gathers the four blocks' 16 qs bytes into one register by
 // vpermi2b (block j in bytes 16j..16j+15), whose low nibbles are elements 0..15 of every block and
 // high nibbles elements 16..31, against the q8_0 activation prepared once per call in that order:
 // per group, elements 0..15 of the four blocks (64 bytes), then 16..31, 16 lane seeds (-kOffset

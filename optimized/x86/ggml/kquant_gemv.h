@@ -63,6 +63,17 @@ QB_TARGET_AVX512 inline __attribute__((always_inline)) __m512i word_group() {
                            kShift);
 }
 
+// Two chunks' vpdpbusd lane sums (unsigned codes u0, u1 against int8 x0, x1) as the low (u0) and
+// high (u1) words of each int32 lane, for one vpdpwssd by both chunks' scale words: three
+// multiply-pipe ops per two chunks where vpmaddubsw and vpdpwssd per chunk take four. Exact where
+// every lane sum fits int16 (the caller's codes bound it).
+QB_TARGET_AVX512VNNI inline __attribute__((always_inline)) __m512i pair_lane_sums(__m512i u0, __m512i x0, __m512i u1,
+                                                                                   __m512i x1) {
+  const __m512i zero = _mm512_setzero_si512();
+  return _mm512_mask_blend_epi16(0xAAAAAAAA, _mm512_dpbusd_epi32(zero, u0, x0),
+                                 _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, u1, x1), 16));
+}
+
 QB_TARGET_AVX2 inline __attribute__((always_inline)) void set_zero(__m256& v) { v = _mm256_setzero_ps(); }
 QB_TARGET_AVX512 inline __attribute__((always_inline)) void set_zero(__m512& v) { v = _mm512_setzero_ps(); }
 
@@ -310,12 +321,15 @@ struct W16T {
   // The q8_K activation of the 2-bit terms with each block's 256 int8 regrouped (the rest as
   // stored): 64-byte chunk k holds elements 32k..32k+31 then 128+32k..128+32k+31, the elements
   // whose codes share the shift 2k in the two 32-byte halves of qs. Prepared once per call.
-  static const uint8_t* pair_halves(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
+  // Prepared block b starts at b * stride (stride >= the q8_K block; the bytes past it are the
+  // caller's).
+  static const uint8_t* pair_halves(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf,
+                                    int64_t stride = sizeof(ggml::BlockQ8_K)) {
     constexpr int64_t kAct = sizeof(ggml::BlockQ8_K);
-    buf.resize(static_cast<std::size_t>(nb * kAct));
+    buf.resize(static_cast<std::size_t>(nb * stride));
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* src = act + b * kAct;
-      uint8_t* dst = buf.data() + b * kAct;
+      uint8_t* dst = buf.data() + b * stride;
       std::memcpy(dst, src, kAct);
       for (int k = 0; k < 4; ++k)
         for (int h = 0; h < 2; ++h) std::memcpy(dst + 4 + 64 * k + 32 * h, src + 4 + 128 * h + 32 * k, 32);
@@ -373,15 +387,10 @@ struct W16T {
     };
     __m512i isum = _mm512_setzero_si512();
     if constexpr (kVbmi) {
-      // Chunks k and k + 1: their vpdpbusd lane sums (|sum| <= 4*7*128, exact in int16; a lane's
-      // four elements share a sub-block) as the low and high words of one register, one vpdpwssd
-      // against their scale words: three multiply-pipe ops per two chunks where vpmaddubsw and
-      // vpdpwssd per chunk take four.
-      const __m512i zero = _mm512_setzero_si512();
+      // Chunks k and k + 1 through pair_lane_sums (|sum| <= 4*7*128; a lane's four elements share
+      // a sub-block).
       for (int k = 0; k < 4; k += 2) {
-        const __m512i s0 = _mm512_dpbusd_epi32(zero, codes(k), x(k));
-        const __m512i s1 = _mm512_dpbusd_epi32(zero, codes(k + 1), x(k + 1));
-        const __m512i sums = _mm512_mask_blend_epi16(0xAAAAAAAA, s0, _mm512_slli_epi32(s1, 16));
+        const __m512i sums = pair_lane_sums(codes(k), x(k), codes(k + 1), x(k + 1));
         // Mutant q2_K_vbmi_pair_scales_swapped: each chunk of a pair scaled by the other's sub-blocks.
         constexpr __mmask32 kOdd = QB_MUTANT_ON(q2_K_vbmi_pair_scales_swapped) ? 0x55555555 : 0xAAAAAAAA;
         const __m512i idx = _mm512_mask_blend_epi16(kOdd, scale_index(k), scale_index(k + 1));

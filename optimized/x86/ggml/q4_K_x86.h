@@ -6,10 +6,10 @@
 // One 64-byte register per 64-element chunk: the chunk's low nibbles (elements 64c..64c+31) and
 // high nibbles (64c+32..64c+63) side by side are the chunk's elements in order, so one 64-byte
 // activation load pairs with them. Without kVbmi, vpmaddubsw (|pair sum| <= 3840), then vpmaddwd
-// by the two sub-blocks' 6-bit scales and vpaddd; with kVbmi (three multiply-pipe ops per two
-// chunks where that takes four), each chunk's vpdpbusd lane sums, two chunks' as the low and high
-// words of one register, then one vpdpwssd by their scales. Either way the int32 lanes are exact; one FMA with d*yd per block; the scales and mins decoded in vector registers
-// (k4_scales), the min term's eight lanes min_j*(bsums_2j + bsums_2j+1) through one FMA with
+// by the two sub-blocks' 6-bit scales and vpaddd; with kVbmi, two chunks' vpdpbusd lane sums as
+// the words of one register (kquant::pair_lane_sums), then one vpdpwssd by their scales. Either
+// way the int32 lanes are exact; one FMA with d*yd per block; the scales and mins decoded in
+// vector registers (k4_scales), the min term's eight lanes min_j*(bsums_2j + bsums_2j+1) through one FMA with
 // dmin*yd into their own accumulator, subtracted after the lane sums (q5_K's way). Each term's
 // path stays within kquant_rounding_depth (reference/ggml/kquant_common.cpp). Four rows share
 // every activation load.
@@ -61,15 +61,12 @@ struct Term512 {
     const __m512i sc_all = _mm512_castsi128_si512(ks.sc16);
     __m512i isum = _mm512_setzero_si512();
     if constexpr (kVbmi) {
-      // Chunks 2p and 2p + 1: their vpdpbusd lane sums (|sum| <= 4*15*128, exact in int16) as
-      // the low and high words of one register, one vpdpwssd against their scale words.
-      const __m512i zero = _mm512_setzero_si512();
+      // Chunks 2p and 2p + 1 through kquant::pair_lane_sums (|sum| <= 4*15*128).
 #pragma GCC unroll 2
       for (int p = 0; p < 2; ++p) {
-        const __m512i s0 = _mm512_dpbusd_epi32(zero, Nibbles::split(blk + 16 + 64 * p), _mm512_loadu_si512(x8 + 128 * p));
-        const __m512i s1 =
-            _mm512_dpbusd_epi32(zero, Nibbles::split(blk + 48 + 64 * p), _mm512_loadu_si512(x8 + 128 * p + 64));
-        const __m512i sums = _mm512_mask_blend_epi16(0xAAAAAAAA, s0, _mm512_slli_epi32(s1, 16));
+        const __m512i sums = kquant::pair_lane_sums(Nibbles::split(blk + 16 + 64 * p), _mm512_loadu_si512(x8 + 128 * p),
+                                                    Nibbles::split(blk + 48 + 64 * p),
+                                                    _mm512_loadu_si512(x8 + 128 * p + 64));
         const __m512i sc = _mm512_permutexvar_epi16(_mm512_load_si512(kPairScaleIndex[p]), sc_all);
         isum = _mm512_dpwssd_epi32(isum, sums, sc);
       }

@@ -43,12 +43,9 @@ namespace {
 struct SeededActivation {
   static constexpr int64_t kSeeds = sizeof(ggml::BlockQ8_K), kActBlock = kSeeds + 64;
   static const uint8_t* prepare(const uint8_t* act, int64_t nb, std::vector<uint8_t>& buf) {
-    thread_local std::vector<uint8_t> halves;
-    const uint8_t* h = kquant::W16::pair_halves(act, nb, halves);
-    buf.resize(static_cast<std::size_t>(nb * kActBlock));
+    kquant::W16::pair_halves(act, nb, buf, kActBlock);
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* dst = buf.data() + b * kActBlock;
-      std::memcpy(dst, h + b * kSeeds, kSeeds);
       const int8_t* x8 = ggml::q8_K_qs(dst);
       // Mutant tq2_0_vnni_seed_half: the seeds take chunks 0 and 1 only, so elements of chunks 2
       // and 3 count as code, not code - 1.
