@@ -90,7 +90,7 @@ struct ParamOptions {
         owner[p.name] = fam.id;
         auto* opt = app.add_option("--" + p.name, values[p.name], p.help + " (" + fam.id + ")")->delimiter(',');
         if (!p.choices.empty()) opt->check(CLI::IsMember(p.choices));
-        else opt->check(CLI::Range(p.min, p.max));
+        else if (!p.text) opt->check(CLI::Range(p.min, p.max));
       }
   }
 
@@ -109,7 +109,7 @@ struct ParamOptions {
       for (const nlohmann::json& base : sets)
         for (const std::string& v : given.empty() ? p.defaults : given) {
           nlohmann::json j = base;
-          j[p.name] = p.choices.empty() ? nlohmann::json(std::stoll(v)) : nlohmann::json(v);
+          j[p.name] = p.choices.empty() && !p.text ? nlohmann::json(std::stoll(v)) : nlohmann::json(v);
           next.push_back(std::move(j));
         }
       sets = std::move(next);

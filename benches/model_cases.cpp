@@ -31,7 +31,7 @@ std::vector<LayerSpec> layers_of(const std::string& dir_or_config) {
   std::error_code ec;
   std::vector<LayerSpec> specs;
   if (fs::is_directory(dir_or_config, ec) || is_gguf_model(dir_or_config)) {
-    for (const ModelLayer& l : open_model_dir(dir_or_config, ModelData::headers_only).layers) specs.push_back(l.spec);
+    for (const ModelLayer& l : open_model_dir(dir_or_config, ModelData::mapped).layers) specs.push_back(l.spec);
     return specs;
   }
   std::string file;

@@ -30,6 +30,9 @@ struct BenchParam {
   std::vector<std::string> choices;  // allowed values; empty: any integer in [min, max]
   int64_t min = 0, max = 0;
   std::vector<std::string> defaults;  // the values a run uses when the option is not given
+  // Free text (an option string, say) passed as a JSON string; the format's layout() refuses
+  // a bad value, naming it.
+  bool text = false;
 };
 
 // Raw upstream vectors this family's importer converts into fixtures.

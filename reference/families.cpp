@@ -1,6 +1,7 @@
 // The families, one line each. A family brings its formats, fills, bench parameters and
 // shapes, vector importers and model-directory recognizers (harness/family.h).
 #include "harness/family.h"
+#include "reference/exl2/exl2.h"
 #include "reference/exl3/exl3.h"
 #include "reference/ggml/ggml_format.h"
 
@@ -9,6 +10,7 @@ namespace qb {
 std::vector<Family> make_families() {
   return {
       ggml::ggml_family(),
+      exl2::exl2_family(),
       exl3::exl3_family(),
   };
 }

@@ -225,11 +225,12 @@ TEST_F(ImportVectors, ActivationOnlyTypeIsSkipped) {
 
 // A layout no registered family imports is refused with the layouts that are known.
 TEST_F(ImportVectors, LayoutsNoFamilyImportsAreRefusedWithTheKnownOnes) {
-  const fs::path exl2 = kVectors.parent_path() / "exl2";
-  if (!fs::exists(exl2)) GTEST_SKIP() << "no exl2 vectors at " << exl2;
-  const ImportReport report = import_vectors(exl2.string(), (tmp_ / "out").string());
+  const fs::path mlc = kVectors.parent_path() / "mlc";
+  if (!fs::exists(mlc)) GTEST_SKIP() << "no mlc vectors at " << mlc;
+  const ImportReport report = import_vectors(mlc.string(), (tmp_ / "out").string());
   EXPECT_FALSE(report.ok());
   EXPECT_TRUE(any_contains(report.failed, "is none of the known ones (ggml: ")) << joined(report.failed);
+  EXPECT_TRUE(any_contains(report.failed, "; exl2: ")) << joined(report.failed);
   EXPECT_TRUE(any_contains(report.failed, "; exl3: ")) << joined(report.failed);
 }
 

@@ -82,7 +82,7 @@ TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
   const Format& f = *find_format(v.format);
   const Variant& ref = reference_of(v);
   // Block formats: rows of any count, cols in whole blocks; EXL3-like formats: 128-multiples.
-  const int64_t cu = f.block_elems > 0 ? f.block_elems : f.row_granule, ru = f.row_granule;
+  const int64_t cu = f.col_granule > 0 ? f.col_granule : f.block_elems > 0 ? f.block_elems : f.row_granule, ru = f.row_granule;
   const std::vector<std::array<int64_t, 2>> shapes =
       ru > 1 ? std::vector<std::array<int64_t, 2>>{{ru, cu}, {2 * ru, cu}, {ru, 3 * cu}, {3 * ru, 2 * cu}}
              : std::vector<std::array<int64_t, 2>>{{1, cu},      {1, 3 * cu},   {3, cu},       {5, 2 * cu},
