@@ -35,6 +35,9 @@ struct V8 {
   using F = __m256;
   using I = __m256i;
   static constexpr int L = 8;
+  static constexpr bool kPairLookup = false;  // an 8-entry permute cannot index 16 pairs
+  QB_TARGET_AVX2 static QB_EXL2_INLINE F lookup16(I, const float*) { return _mm256_setzero_ps(); }
+  static void pair_table(const float*, float*) {}
   QB_TARGET_AVX2 static QB_EXL2_INLINE I load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE I srl(I v, int s) { return _mm256_srli_epi32(v, s); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE I sll(I v, int s) { return _mm256_slli_epi32(v, s); }
@@ -47,12 +50,19 @@ struct V8 {
   QB_TARGET_AVX2 static QB_EXL2_INLINE F set1(float v) { return _mm256_set1_ps(v); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  QB_TARGET_AVX2 static QB_EXL2_INLINE F add(F a, F b) { return _mm256_add_ps(a, b); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE F loadf(const float* p) { return _mm256_loadu_ps(p); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE void storef(float* p, F v) { _mm256_storeu_ps(p, v); }
   // RNE to fp16 and back (vcvtps2ph keeps a NaN's sign and top payload bits, as the reference's
   // f32_to_fp16_rne does).
   QB_TARGET_AVX2 static QB_EXL2_INLINE F round16(F v) {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  // q - z as floats from a B-bit field in the low bits of v (`clean`: nothing above it).
+  template <int B, bool clean>
+  QB_TARGET_AVX2 static QB_EXL2_INLINE F levels(I v) {
+    if constexpr (!clean) v = _mm256_and_si256(v, _mm256_set1_epi32((1 << B) - 1));
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(v, _mm256_set1_epi32(1 << (B - 1))));
   }
   // Lane j: the 4-bit field j of the L/8 words at p (8 per word, lowest first).
   QB_TARGET_AVX2 static QB_EXL2_INLINE I nibbles(const uint8_t* p) {
@@ -68,10 +78,31 @@ struct V8 {
   }
 };
 
+// Entry i: (i mod 2^B) - 2^(B-1), 32 entries (V16::levels' lookup tables).
+template <int B>
+struct LevelTable {
+  alignas(64) float v[32];
+  constexpr LevelTable() : v() {
+    for (int i = 0; i < 32; ++i) v[i] = static_cast<float>((i & ((1 << B) - 1)) - (1 << (B - 1)));
+  }
+};
+template <int B>
+inline constexpr LevelTable<B> kLevels{};
+
 struct V16 {
   using F = __m512;
   using I = __m512i;
   static constexpr int L = 16;
+  static constexpr bool kPairLookup = true;
+  // Entry (idx & 15) of the 16 floats at t, per lane.
+  QB_TARGET_AVX512 static QB_EXL2_INLINE F lookup16(I idx, const float* t) { return _mm512_permutexvar_ps(idx, _mm512_loadu_ps(t)); }
+  // out[a + 4 b] = (a - 2) x[0] + (b - 2) x[1], a, b = 0..3: both products exact (factors -2..1),
+  // one rounding for the sum (the fma).
+  QB_TARGET_AVX512 static QB_EXL2_INLINE void pair_table(const float* x, float* out) {
+    const F la = _mm512_setr_ps(-2, -1, 0, 1, -2, -1, 0, 1, -2, -1, 0, 1, -2, -1, 0, 1);
+    const F lb = _mm512_setr_ps(-2, -2, -2, -2, -1, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 1);
+    _mm512_storeu_ps(out, _mm512_fmadd_ps(la, _mm512_set1_ps(x[0]), _mm512_mul_ps(lb, _mm512_set1_ps(x[1]))));
+  }
   QB_TARGET_AVX512 static QB_EXL2_INLINE I load(const uint8_t* p) { return _mm512_loadu_si512(p); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE I srl(I v, int s) { return _mm512_srli_epi32(v, static_cast<unsigned>(s)); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE I sll(I v, int s) { return _mm512_slli_epi32(v, static_cast<unsigned>(s)); }
@@ -84,11 +115,30 @@ struct V16 {
   QB_TARGET_AVX512 static QB_EXL2_INLINE F set1(float v) { return _mm512_set1_ps(v); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  QB_TARGET_AVX512 static QB_EXL2_INLINE F add(F a, F b) { return _mm512_add_ps(a, b); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE F loadf(const float* p) { return _mm512_loadu_ps(p); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE void storef(float* p, F v) { _mm512_storeu_ps(p, v); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE F round16(F v) {
     return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
+  // q - z as floats from a B-bit field in the low bits of v, bits above it ignored. Up to 5
+  // bits one permute looks the level up by the index's low 4 (vpermps) or 5 (vpermt2ps) bits
+  // from a table of the 2^B levels repeated to fill 16 or 32 entries: no mask, subtract or
+  // convert (one op instead of three). 6 and 8 bits convert.
+  template <int B, bool clean>
+  QB_TARGET_AVX512 static QB_EXL2_INLINE F levels(I v) {
+    if constexpr (B <= 4) {
+      return _mm512_permutexvar_ps(v, level_table<B>(0));
+    } else if constexpr (B == 5) {
+      return _mm512_permutex2var_ps(level_table<B>(0), v, level_table<B>(16));
+    } else {
+      if constexpr (!clean) v = _mm512_and_si512(v, _mm512_set1_epi32((1 << B) - 1));
+      return _mm512_cvtepi32_ps(_mm512_sub_epi32(v, _mm512_set1_epi32(1 << (B - 1))));
+    }
+  }
+  // Entries first .. first + 15 of the table: (i mod 2^B) - 2^(B-1).
+  template <int B>
+  QB_TARGET_AVX512 static QB_EXL2_INLINE F level_table(int first) { return _mm512_load_ps(kLevels<B>.v + first); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE I nibbles(const uint8_t* p) {
     const __m512i words = _mm512_castsi128_si512(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     const __m512i w = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), words);
