@@ -83,7 +83,8 @@ template <int B>
 struct LevelTable {
   alignas(64) float v[32];
   constexpr LevelTable() : v() {
-    for (int i = 0; i < 32; ++i) v[i] = static_cast<float>((i & ((1 << B) - 1)) - (1 << (B - 1)));
+    const int z = (1 << (B - 1)) - (QB_MUTANT_ON(exl2_gemv512_level_zero_off_by_one) ? 1 : 0);
+    for (int i = 0; i < 32; ++i) v[i] = static_cast<float>((i & ((1 << B) - 1)) - z);
   }
 };
 template <int B>
@@ -99,8 +100,9 @@ struct V16 {
   // out[a + 4 b] = (a - 2) x[0] + (b - 2) x[1], a, b = 0..3: both products exact (factors -2..1),
   // one rounding for the sum (the fma).
   QB_TARGET_AVX512 static QB_EXL2_INLINE void pair_table(const float* x, float* out) {
-    const F la = _mm512_setr_ps(-2, -1, 0, 1, -2, -1, 0, 1, -2, -1, 0, 1, -2, -1, 0, 1);
-    const F lb = _mm512_setr_ps(-2, -2, -2, -2, -1, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 1);
+    F la = _mm512_setr_ps(-2, -1, 0, 1, -2, -1, 0, 1, -2, -1, 0, 1, -2, -1, 0, 1);
+    F lb = _mm512_setr_ps(-2, -2, -2, -2, -1, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 1);
+    if constexpr (QB_MUTANT_ON(exl2_gemv512_pair_rows_swapped)) std::swap(la, lb);
     _mm512_storeu_ps(out, _mm512_fmadd_ps(la, _mm512_set1_ps(x[0]), _mm512_mul_ps(lb, _mm512_set1_ps(x[1]))));
   }
   QB_TARGET_AVX512 static QB_EXL2_INLINE I load(const uint8_t* p) { return _mm512_loadu_si512(p); }
@@ -154,7 +156,12 @@ struct V16 {
 // xs[k] = x[q_perm[k]]: input feature i sits at stored row q_invperm[i].
 inline std::vector<float> gather_input(const Args& a, const uint8_t* act) {
   std::vector<float> xs(static_cast<std::size_t>(a.k));
-  for (int64_t i = 0; i < a.k; ++i) std::memcpy(&xs[static_cast<std::size_t>(a.invperm(i))], act + 4 * i, 4);
+  for (int64_t i = 0; i < a.k; ++i) {
+    if constexpr (QB_MUTANT_ON(exl2_gemv2_perm_direction))
+      std::memcpy(&xs[static_cast<std::size_t>(i)], act + 4 * a.invperm(i), 4);
+    else
+      std::memcpy(&xs[static_cast<std::size_t>(a.invperm(i))], act + 4 * i, 4);
+  }
   return xs;
 }
 
