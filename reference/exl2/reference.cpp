@@ -53,36 +53,6 @@ uint32_t level(const Args& w, const Group& gr, int64_t r, int64_t col) {
   return static_cast<uint32_t>(v & ((1u << gr.bits) - 1u));
 }
 
-std::vector<uint16_t> decode_stored(const Args& w, int64_t n0, int64_t n1) {
-  const int64_t width = n1 - n0;
-  std::vector<uint16_t> ws(static_cast<std::size_t>(w.k * width));
-  const std::vector<Group> groups = w.groups();
-  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-    const Group& gr = groups[gi];
-    const uint16_t smax = group_max_fp16(w, static_cast<int64_t>(gi));
-    const int32_t z = 1 << (gr.bits - 1);
-    for (int64_t col = n0; col < n1; ++col) {
-      const float s = fp16_to_f32(scale_fp16(smax, scale_code(w, static_cast<int64_t>(gi), col)));
-      for (int64_t r = 0; r < gr.rows; ++r) {
-        const float lv = static_cast<float>(static_cast<int32_t>(level(w, gr, r, col)) - z);
-        ws[static_cast<std::size_t>((gr.row0 + r) * width + col - n0)] = f32_to_fp16_rne(lv * s);  // rounding 3
-      }
-    }
-  }
-  return ws;
-}
-
-void dequant_ref(const qb_weight* cw, int64_t r0, int64_t r1, float* out) {
-  const Args w = args_of(cw);
-  const std::vector<uint16_t> ws = decode_stored(w, r0, r1);
-  const int64_t width = r1 - r0;
-  // W[i][n] = Ws[q_invperm[i]][n] (spec 6); out is W^T.
-  for (int64_t i = 0; i < w.k; ++i) {
-    const int64_t k = w.invperm(i);
-    for (int64_t n = r0; n < r1; ++n) out[n * w.k + i] = fp16_to_f32(ws[static_cast<std::size_t>(k * width + n - r0)]);
-  }
-}
-
 namespace {
 
 // Visits every product term of output columns [n0, n1) for stored row k: f(k, col, v) with
@@ -107,6 +77,29 @@ double bias_of(const Args& w, int64_t col) {
 }
 
 }  // namespace
+
+std::vector<uint16_t> decode_stored(const Args& w, int64_t n0, int64_t n1) {
+  const int64_t width = n1 - n0;
+  std::vector<uint16_t> ws(static_cast<std::size_t>(w.k * width));
+  // v = (q - z) * s has at most 8 + 11 significant bits: the float of it is exact, and one RNE
+  // to fp16 is rounding 3 (NaN payloads and 0 * Inf as the float product gives them).
+  for_each_weight(w, n0, n1, [&](int64_t k, int64_t col, double v) {
+    ws[static_cast<std::size_t>(k * width + col - n0)] = f32_to_fp16_rne(static_cast<float>(v));
+  });
+  return ws;
+}
+
+void dequant_ref(const qb_weight* cw, int64_t r0, int64_t r1, float* out) {
+  const Args w = args_of(cw);
+  const std::vector<uint16_t> ws = decode_stored(w, r0, r1);
+  const int64_t width = r1 - r0;
+  // W[i][n] = Ws[q_invperm[i]][n] (spec 6); out is W^T.
+  for (int64_t i = 0; i < w.k; ++i) {
+    const int64_t k = w.invperm(i);
+    for (int64_t n = r0; n < r1; ++n) out[n * w.k + i] = fp16_to_f32(ws[static_cast<std::size_t>(k * width + n - r0)]);
+  }
+}
+
 
 void gemv_ref(const qb_weight* cw, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
   const Args w = args_of(cw);
