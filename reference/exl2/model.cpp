@@ -49,9 +49,12 @@ std::vector<ModelLayer> recognize_model(const ModelFiles& files) {
     if (!qg.data)
       throw FileError(files.file_of(qg), "tensors." + key + ".q_groups",
                       "has no data to read: EXL2 group tables live in q_groups' values");
+    // The table q_groups states must meet upstream's rules (bits descending, whole rows, covering
+    // the q_invperm's input features): its errors name q_groups, not the shapes they imply.
     std::vector<Group> groups;
     try {
       groups = groups_from_stored(qg.data, qg.entry->shape[0], qw.entry->shape[0]);
+      parse_params({{"groups", groups_json(groups)}}, k);
     } catch (const std::invalid_argument& e) {
       throw FileError(files.file_of(qg), "tensors." + key + ".q_groups.value", e.what());
     }
