@@ -34,6 +34,11 @@ using namespace qb::bench;
 // Long enough for ~10 iterations of the slowest default row (a scalar reference on a 32000x4096
 // weight, ~50 ms), short enough that the default run takes about two minutes.
 constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.5";
+// A model-choice file runs hundreds of rows of large weights (an EXL2 measurement of Llama-2-70B:
+// 24 options x 4 shapes x 3 variants), where each row's set-up (its weights, the probe around it)
+// costs more than its timing. 0.05 s is still 10+ calls of the largest layers and 100+ of the
+// smallest; on 2 cores, runs at 0.05 and 0.1 s spread alike (other load on the machine dominates).
+constexpr const char* kChoicesMinTime = "--benchmark_min_time=0.05";
 
 const Format& check_format(const std::string& id) {
   const Format* f = find_format(id);
@@ -118,6 +123,43 @@ struct ParamOptions {
   }
 };
 
+// Every family's model-choice files become options (harness/family.h ModelChoices): at most one
+// is given, benched as one model per choice.
+struct ChoiceOptions {
+  std::map<std::string, std::string> files;          // option name -> file given
+  std::map<std::string, const ModelChoices*> hooks;  // option name -> the family's hook
+  std::vector<CLI::Option*> options;
+
+  void add(CLI::App& app) {
+    for (const Family& fam : families())
+      for (const ModelChoices& mc : fam.model_choices) {
+        if (hooks.count(mc.option)) continue;
+        hooks[mc.option] = &mc;
+        options.push_back(app.add_option("--" + mc.option, files[mc.option],
+                                         mc.help + " (" + fam.id + "; rows run at " + std::string(kChoicesMinTime) +
+                                             " unless given)"));
+      }
+    for (std::size_t i = 0; i < options.size(); ++i)
+      for (std::size_t j = i + 1; j < options.size(); ++j) options[i]->excludes(options[j]);
+  }
+  void exclude(CLI::Option* other) {
+    for (CLI::Option* o : options) o->excludes(other);
+  }
+  // The option given, or null.
+  const ModelChoices* given(const CLI::App& app) const {
+    for (const auto& [name, mc] : hooks)
+      if (app.count("--" + name)) return mc;
+    return nullptr;
+  }
+};
+
+// "'a', 'b'": choice names hold spaces.
+std::string quoted_list(const std::vector<ModelChoice>& choices) {
+  std::string s;
+  for (const ModelChoice& c : choices) s += (s.empty() ? "'" : ", '") + c.name + "'";
+  return s;
+}
+
 bool has_arg(const std::vector<std::string>& args, std::string_view a, std::string_view b) {
   for (const auto& s : args)
     if (s == a || s == b) return true;
@@ -172,11 +214,19 @@ int main(int argc, char** argv) {
   suite_opt->excludes(shape_opt)->excludes(model_opt);
   ParamOptions params;
   params.add(app);
+  ChoiceOptions choice_opts;
+  choice_opts.add(app);
+  choice_opts.exclude(shape_opt);
+  choice_opts.exclude(model_opt);
+  choice_opts.exclude(suite_opt);
 
   RunConfig config;
   std::vector<BenchCase> cases;
   ModelCases model;
   std::vector<std::string> model_formats;  // --model: the formats run, in first-seen order
+  std::string model_flag = "--model";  // the option that named the model, for messages
+  const ModelChoices* choice_hook = nullptr;  // a model-choice file given: one model per choice
+  std::vector<ChoiceModel> choice_models;
   uint64_t isa_cap = 0;
   std::vector<Variant> pool = variants();
   try {
@@ -188,6 +238,7 @@ int main(int argc, char** argv) {
         throw CLI::ValidationError("--suite", e.what());
       }
       model_path = model.source;  // from here on a suite is benched as a model
+      model_flag = "--suite";
     } else if (!model_path.empty()) {
       try {
         model = model_cases(model_path);
@@ -195,9 +246,47 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench: --model: %s\n", e.what());
         return 2;
       }
+    } else if ((choice_hook = choice_opts.given(app))) {
+      const std::string opt = "--" + choice_hook->option;
+      const std::string& file = choice_opts.files.at(choice_hook->option);
+      std::vector<ModelChoice> offered;
+      try {
+        offered = choice_hook->read(file);
+        if (offered.empty()) throw FileError(file, "", "offers no choice");
+      } catch (const std::exception& e) {  // the input, not the command line, is at fault
+        std::fprintf(stderr, "bench: %s: %s\n", opt.c_str(), e.what());
+        return 2;
+      }
+      // --<filter_param> picks choices by name (in the file's order); none given: all of them.
+      const std::vector<std::string>& wanted = params.values.at(choice_hook->filter_param);
+      for (const std::string& w : wanted)
+        if (std::none_of(offered.begin(), offered.end(), [&](const ModelChoice& c) { return c.name == w; }))
+          throw CLI::ValidationError("--" + choice_hook->filter_param, "'" + w + "' is not one of the " +
+                                                                           std::to_string(offered.size()) + " " +
+                                                                           choice_hook->filter_param + "s " + file +
+                                                                           " lists: " + quoted_list(offered));
+      model.source = file;
+      for (const ModelChoice& c : offered) {
+        if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), c.name) == wanted.end()) continue;
+        ChoiceModel cm;
+        cm.name = c.name;
+        cm.bpw = c.bpw;
+        try {
+          cm.model = cases_of_layers(file + " (" + choice_hook->filter_param + " " + c.name + ")", c.layers);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "bench: %s: %s\n", opt.c_str(), e.what());
+          return 2;
+        }
+        // All choices' rows run together: their keys differ by the family's parameter tag.
+        model.layers += cm.model.layers;
+        model.cases.insert(model.cases.end(), cm.model.cases.begin(), cm.model.cases.end());
+        choice_models.push_back(std::move(cm));
+      }
+      model_path = file;  // from here on benched as a model
+      model_flag = opt;
     }
     if (!model_path.empty()) {
-      if (model.cases.empty()) throw CLI::ValidationError("--model", model_path + " declares no layers");
+      if (model.cases.empty()) throw CLI::ValidationError(model_flag, model_path + " declares no layers");
       // A model of several formats (a GGUF file mixing types) benches each implemented one, or
       // only --format's; the projection says how many layers went unmeasured.
       std::string listed;
@@ -208,7 +297,7 @@ int main(int argc, char** argv) {
         }
       if (app.count("--format")) {
         if (std::find(model_formats.begin(), model_formats.end(), format_id) == model_formats.end())
-          throw CLI::ValidationError("--model", "has no " + format_id + " layers; its formats: " + listed);
+          throw CLI::ValidationError(model_flag, "has no " + format_id + " layers; its formats: " + listed);
         model_formats = {format_id};
       }
       std::vector<std::string> runnable;
@@ -220,12 +309,12 @@ int main(int argc, char** argv) {
         int64_t layers = 0;
         for (const BenchCase& c : model.cases)
           if (c.format == id) layers += c.multiplicity;
-        std::fprintf(stderr, "note: --model: %lld %s layers not measured: format %s is not implemented yet\n",
-                     static_cast<long long>(layers), id.c_str(), id.c_str());
+        std::fprintf(stderr, "note: %s: %lld %s layers not measured: format %s is not implemented yet\n",
+                     model_flag.c_str(), static_cast<long long>(layers), id.c_str(), id.c_str());
       }
-      if (runnable.empty()) throw CLI::ValidationError("--model", "no layer is of an implemented format (" + listed + ")");
+      if (runnable.empty()) throw CLI::ValidationError(model_flag, "no layer is of an implemented format (" + listed + ")");
       model_formats = runnable;
-      if (op_str != "gemv") throw CLI::ValidationError("--model", "projects GEMV time; --op must be gemv");
+      if (op_str != "gemv") throw CLI::ValidationError(model_flag, "projects GEMV time; --op must be gemv");
       format_id = model_formats.front();
     }
     config.format = &check_format(format_id);
@@ -234,14 +323,15 @@ int main(int argc, char** argv) {
     isa_cap = check_isa(isa_str);
     if (!model_path.empty()) {
       for (const auto& [name, family] : params.owner)
-        if (app.count("--" + name)) throw CLI::ValidationError("--" + name, "the model fixes every layer's params");
+        if (app.count("--" + name) && !(choice_hook && name == choice_hook->filter_param))
+          throw CLI::ValidationError("--" + name, "the model fixes every layer's params");
       for (const BenchCase& c : model.cases)
         if (std::find(model_formats.begin(), model_formats.end(), c.format) != model_formats.end()) cases.push_back(c);
       for (const BenchCase& c : cases) {
         try {
           plan_data(*find_format(c.format), config.op, c.shape, c.params);
         } catch (const std::invalid_argument& e) {
-          throw CLI::ValidationError("--model", c.key() + ": " + e.what());
+          throw CLI::ValidationError(model_flag, c.key() + ": " + e.what());
         }
       }
     } else {
@@ -272,7 +362,7 @@ int main(int argc, char** argv) {
   config.data.batch = batch;
 
   // Our defaults first, the user's flags after them (the last occurrence wins), --json last.
-  std::vector<std::string> bm_args = {argv[0], kDefaultMinTime};
+  std::vector<std::string> bm_args = {argv[0], choice_hook ? kChoicesMinTime : kDefaultMinTime};
   for (const auto& a : app.remaining()) bm_args.push_back(a);
   if (!json_path.empty()) {
     bm_args.push_back("--benchmark_out=" + json_path);
@@ -347,9 +437,21 @@ int main(int argc, char** argv) {
     for (const auto& c : contexts) seconds.insert(c->seconds().begin(), c->seconds().end());
     std::map<std::string, std::string> variant_format;
     for (const Variant* v : sel.run) variant_format[v->name] = v->format;
-    const auto projection = project(model, seconds, variant_format);
-    print_projection(model, projection, threads);
-    if (!json_path.empty()) add_projection_to_json(json_path, model, projection);
+    if (choice_hook) {
+      // Each choice's own projection where the user picked choices; the table where there are several.
+      const bool picked = !params.values.at(choice_hook->filter_param).empty();
+      for (ChoiceModel& c : choice_models) {
+        c.projection = project(c.model, seconds, variant_format);
+        if (picked) print_projection(c.model, c.projection, threads);
+      }
+      if (choice_models.size() > 1 || !picked)
+        print_choice_table(model_path, choice_hook->filter_param, choice_models, threads);
+      if (!json_path.empty()) add_choices_to_json(json_path, choice_models);
+    } else {
+      const auto projection = project(model, seconds, variant_format);
+      print_projection(model, projection, threads);
+      if (!json_path.empty()) add_projection_to_json(json_path, model, projection);
+    }
   }
   return ran > 0 ? 0 : 1;  // a --benchmark_filter that matches nothing is a mistake, not a result
 }

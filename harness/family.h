@@ -52,6 +52,28 @@ struct ShapeSuite {
   std::vector<LayerSpec> (*layers)() = nullptr;
 };
 
+// One choice a model-description file offers (ModelChoices below): the name it is picked by and
+// the model's layers under it.
+struct ModelChoice {
+  std::string name;               // e.g. a converter's option string
+  double bpw = 0;                 // bits per weight over all layers, as the file records it (0: not recorded)
+  std::vector<LayerSpec> layers;  // every layer of the model under this choice, at its real shape
+};
+
+// A file describing one model under several quantization choices (a converter's measurement of
+// every candidate option, say): `bench --<option> FILE` benches the model once per choice, each
+// like `bench --model` (GEMV, m = 1, of every layer at its real shape), and tabulates bpw and the
+// projected time per token. The values of the family's bench parameter `filter_param` (a text
+// BenchParam) restrict the run to the choices of those names.
+struct ModelChoices {
+  std::string option;        // bench's option name, without "--"
+  std::string help;          // for bench --help (what the file is, how long a full run takes)
+  std::string filter_param;  // a bench_params name: its values pick choices by name
+  // Every choice the file offers, in file order, names unique. Throws qb::FileError naming the
+  // file and the field on a file it cannot read.
+  std::vector<ModelChoice> (*read)(const std::string& file) = nullptr;
+};
+
 struct Family {
   std::string id;
   std::vector<Format> formats;
@@ -62,6 +84,7 @@ struct Family {
   std::vector<Shape> default_shapes;
   std::string (*case_tag)(const nlohmann::json& params) = nullptr;
   std::vector<ShapeSuite> suites;
+  std::vector<ModelChoices> model_choices;
 
   std::vector<VectorImporter> importers;
 

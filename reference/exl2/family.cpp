@@ -11,7 +11,8 @@ Family exl2_family() {
   fam.id = "exl2";
   fam.formats = {exl2_format()};
   // The 4.125 bpw option and a two-width mix (2.625 bpw) of the seed measurement (003_*).
-  BenchParam option{"option", "EXL2 option as upstream writes it, e.g. \"1.0:4b 32g s4\" or \"0.05:3b/0.95:2b 32g s4\"",
+  BenchParam option{"option", "EXL2 option as upstream writes it, e.g. \"1.0:4b 32g s4\" or \"0.05:3b/0.95:2b 32g s4\"; "
+                    "with --exl2-measurement, the file's options to run (default: all)",
                     {}, 0, 0, {"1.0:4b 32g s4", "0.25:4b/0.75:2b 32g s4"}};
   option.text = true;
   fam.bench_params = {option};
@@ -30,7 +31,7 @@ Family exl2_family() {
        "a 2023 exllamav2 measurement.json: GEMV (m=1) of every measured layer at its inferred Llama shape, "
        "the model built with each option the file lists (or only --option's, repeatable), and one table of "
        "bpw, GB/s and projected time per token per option; all 24 options of the Llama-2-70B seed take about "
-       "TIMING_TBD on 2 cores",
+       "3 minutes on 2 cores (--benchmark_filter=-_ref/ leaves the scalar reference out: 20% less)",
        "option", measurement_choices_of_file});
   fam.importers.push_back({"one folder per case with manifest.json (q_weight.bin, q_scale.bin, ..., weight_dq.bin)",
                            import::is_exl2_vectors, import::import_exl2_vectors});
