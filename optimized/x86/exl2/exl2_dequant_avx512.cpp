@@ -11,6 +11,6 @@ using namespace exl2k;
 #undef QB_EXL2_TARGET
 }  // namespace
 
-QB_TARGET_AVX512 void exl2_dequant_avx512(const qb_weight* w, int64_t r0, int64_t r1, float* out) { dequant<V16>(w, r0, r1, out); }
+QB_TARGET_AVX512 void exl2_dequant_avx512(const qb_weight* w, int64_t r0, int64_t r1, float* out) { dequant<V16, float>(w, r0, r1, out); }
 
 }  // namespace qb::x86

@@ -53,6 +53,9 @@ struct V8 {
   QB_TARGET_AVX2 static QB_EXL2_INLINE F add(F a, F b) { return _mm256_add_ps(a, b); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE F loadf(const float* p) { return _mm256_loadu_ps(p); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE void storef(float* p, F v) { _mm256_storeu_ps(p, v); }
+  QB_TARGET_AVX2 static QB_EXL2_INLINE void store16(uint16_t* p, F v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
   // RNE to fp16 and back (vcvtps2ph keeps a NaN's sign and top payload bits, as the reference's
   // f32_to_fp16_rne does).
   QB_TARGET_AVX2 static QB_EXL2_INLINE F round16(F v) {
@@ -120,6 +123,9 @@ struct V16 {
   QB_TARGET_AVX512 static QB_EXL2_INLINE F add(F a, F b) { return _mm512_add_ps(a, b); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE F loadf(const float* p) { return _mm512_loadu_ps(p); }
   QB_TARGET_AVX512 static QB_EXL2_INLINE void storef(float* p, F v) { _mm512_storeu_ps(p, v); }
+  QB_TARGET_AVX512 static QB_EXL2_INLINE void store16(uint16_t* p, F v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
   QB_TARGET_AVX512 static QB_EXL2_INLINE F round16(F v) {
     return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
