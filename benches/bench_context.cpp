@@ -91,7 +91,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
   }
   state.counters["ns_per_weight"] = per_iter * 1e9 / weights;
   // Time-stamp-counter ticks (a fixed reference clock, not core cycles under boost), per weight
-  // per thread: comparable with upstream's TSC figures in specs/ggml.md section 8.
+  // per thread: comparable with the TSC figures upstream projects publish (the specs quote them).
   if (ticks)
     state.counters["tsc_cycles_per_weight"] = static_cast<double>(ticks) * config_.threads /
                                               static_cast<double>(state.iterations()) / weights;

@@ -34,7 +34,7 @@ using namespace qb::bench;
 // Long enough for ~10 iterations of the slowest default row (a scalar reference on a 32000x4096
 // weight, ~50 ms), short enough that the default run takes about two minutes.
 constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.5";
-// A model-choice file runs hundreds of rows of large weights (an EXL2 measurement of Llama-2-70B:
+// A model-choice file runs hundreds of rows of large weights (a converter's measurement of a 70B model:
 // 24 options x 4 shapes x 3 variants), where each row's set-up (its weights, the probe around it)
 // costs more than its timing. 0.05 s is still 10+ calls of the largest layers and 100+ of the
 // smallest; on 2 cores, runs at 0.05 and 0.1 s spread alike (other load on the machine dominates).

@@ -38,7 +38,7 @@ OwnedWeight random_weight(const Format& f, int64_t rows, int64_t cols, uint64_t 
 // Overwrites fp16 scale fields (Format::fp16_scale_offsets of rows/2 random blocks, one in 16
 // elements of Format::fp16_scale_tensors) with NaN (several payloads, both signs), +-Inf,
 // subnormals and +-0, so decoders meet every special class. `only_tensor`: plant in that scale tensor alone (a NaN in
-// one EXL3 suh element reaches every output, so svh is also tried on its own).
+// a scale that every output meets would hide the format's other scale tensors, so each is also tried on its own).
 void plant_special_scales(OwnedWeight& w, uint64_t seed, const std::string& only_tensor = "");
 // Block formats: one block in five gets every byte outside its scale fields set to one extreme
 // pattern (0x00, 0xFF, 0x80, 0x7F, 0x0F, 0xF0, 0x88): codes an encoder never writes, such as

@@ -13,8 +13,8 @@ namespace qb {
 namespace {
 
 constexpr uint64_t kDefaultAlignment = 32;  // GGUF_DEFAULT_ALIGNMENT
-constexpr uint32_t kMaxDims = 4;            // GGML_MAX_DIMS
-constexpr uint64_t kMaxName = 63;           // GGML_MAX_NAME is 64 bytes with the terminating NUL
+constexpr uint32_t kMaxDims = 4;            // GGUF readers accept at most 4 dimensions
+constexpr uint64_t kMaxName = 63;           // the format's name limit is 64 bytes with the terminating NUL
 constexpr uint64_t kMaxKey = 65535;         // the GGUF specification caps keys at 2^16 - 1 bytes
 // The specification allows arrays of arrays without a limit; real files nest none (upstream's own
 // reader refuses any). The cap keeps a hostile file from exhausting the stack.
@@ -338,12 +338,12 @@ GgufFile read_gguf(const std::string& path, const std::vector<GgufTypeId>& types
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensor t;
     t.name = in.name("tensors[" + std::to_string(i) + "].name", "tensor name", kMaxName,
-                     "GGML tensor names hold at most 63 (GGML_MAX_NAME 64 with the NUL)");
+                     "GGUF tensor names hold at most 63 bytes (64 with the NUL)");
     const std::string field = "tensors." + t.name;
     if (!names.insert(t.name).second) in.fail(field, "duplicate tensor name");
     const auto n_dims = static_cast<uint32_t>(in.uint(4, field + ".n_dims", "n_dims"));
     if (n_dims > kMaxDims)
-      in.fail(field + ".n_dims", "is " + std::to_string(n_dims) + "; GGML tensors have at most " + std::to_string(kMaxDims) + " dimensions");
+      in.fail(field + ".n_dims", "is " + std::to_string(n_dims) + "; GGUF tensors have at most " + std::to_string(kMaxDims) + " dimensions");
     int64_t numel = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const std::string ne_field = field + ".ne[" + std::to_string(d) + "]";
@@ -358,7 +358,7 @@ GgufFile read_gguf(const std::string& path, const std::vector<GgufTypeId>& types
     for (const GgufTypeId& ty : types)
       if (ty.id == type_id) t.type = &ty;
     if (!t.type)
-      in.fail(field + ".type", "is " + std::to_string(type_id) + ", not a GGML tensor type this reader knows (" +
+      in.fail(field + ".type", "is " + std::to_string(type_id) + ", not a tensor type any registered family lists (" +
                                    known_types(types) + ")");
     const int64_t row = t.ne.empty() ? 1 : t.ne[0];
     if (row % t.type->block_elems != 0)

@@ -31,7 +31,7 @@ namespace qb {
 
 class MappedFile;
 
-// One GGML tensor type id as GGUF stores it, as a family lists it (Family::gguf_types). A quantized
+// One tensor type id as GGUF stores it, as a family lists it (Family::gguf_types). A quantized
 // type names its registry format; an unquantized one (f32, f16, bf16, i8..i64, f64) has none, and
 // its block is one element of block_bytes bytes. The reader needs every id's geometry to place the
 // bytes of tensors it will not decode.
@@ -80,7 +80,7 @@ class GgufValue {
 
 struct GgufTensor {
   std::string name;
-  std::vector<int64_t> ne;  // GGML order: ne[0] is the row length (contiguous), ne[1] the rows
+  std::vector<int64_t> ne;  // GGUF order: ne[0] is the row length (contiguous), ne[1] the rows
   const GgufTypeId* type = nullptr;  // into the type list the file was read with
   uint64_t offset = 0;               // from the start of the data section
   uint64_t nbytes = 0;

@@ -1,5 +1,5 @@
 // build/bin/gguf-dequant: our side of the gguf-py oracle (tests/gguf_oracle.py).
-//   gguf-dequant --types           the GGUF type ids the GGUF family lists, as JSON: id, name,
+//   gguf-dequant --types           the GGUF type ids every family lists, as JSON: id, name,
 //                                  format, block geometry, fp16 scale offsets, implemented
 //   gguf-dequant FILE.gguf OUT     reads FILE with harness/gguf.h and writes, for every tensor
 //                                  of an implemented format, the reference decode as raw fp32

@@ -57,12 +57,12 @@ struct Format {
   // mixes 128 rows); the harness splits rows over threads on these boundaries.
   int64_t row_granule = 1;
   // The input dimension the tests sweep comes in multiples of this (0: block_elems, or row_granule
-  // for formats without row blocks): a format whose params are rules over cols (EXL2's options)
+  // for formats without row blocks): a format whose params are rules over cols (an allocation of groups, say)
   // states the smallest unit its test_params all fit.
   int64_t col_granule = 0;
   // Byte offsets of fp16 scale fields inside a block: where tests plant NaN/Inf/subnormal scales.
   std::vector<int64_t> fp16_scale_offsets;
-  // Stored fp16 tensors that are all scales (EXL3's suh, svh): where verify plants special values.
+  // Stored fp16 tensors that are all scales (per-row or per-column scale vectors): where verify plants special values.
   std::vector<std::string> fp16_scale_tensors;
   // Stored tensors for a weight of this shape and params; throws std::invalid_argument naming
   // the offending dimension or parameter.

@@ -254,7 +254,7 @@ std::string bound_name(const Format& f, int64_t cols) {
 }
 
 // Where a wrong GEMV output comes from: the kernel is rerun on output `row` of vector `vec` with
-// one activation block at a time zeroed (a weight block, or EXL3's 128-column tile, pairs with
+// one activation block at a time zeroed (a weight block, or a format's wider column tile, pairs with
 // it), and the reference likewise; the block whose removal takes away most of the error is the
 // one to read first. Rows run in the format's row granule around `row`.
 std::string locate_error(const Variant& v, const PreparedWeight& pw, const GemvExpectation& g, const float* got,
@@ -570,7 +570,7 @@ std::vector<std::vector<uint8_t>> tensor_bytes(const QWeight& w) {
 //  - trimmed: rows and whole blocks cut off (one-block formats), so rows end in partial vector
 //    chunks and row counts split unevenly; the decode expectation is the fixture's own, cut;
 //  - special scales: NaN (several payloads), Inf, subnormal and zero fp16 scales in the weight
-//    (each scale tensor alone: EXL3's suh, svh), and in the activations, against the reference;
+//    (each of Format::fp16_scale_tensors alone), and in the activations, against the reference;
 //  - exact: inputs for which every order gives the same bits (Format::exact_gemv_case), at the
 //    fixture's row count and up to 512 columns, and an odd block count.
 std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, const Expectations& base,
