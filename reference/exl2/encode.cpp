@@ -50,9 +50,7 @@ void encode_rtn(const float* src, int64_t rows, int64_t cols, const nlohmann::js
     }
     const uint16_t qsm = f32_to_fp16(static_cast<float>(smax));
     q_scale_max[static_cast<std::size_t>(gi)] = qsm;
-    Args view;  // only the fields group_max_fp16 reads
-    view.q_scale_max = reinterpret_cast<const uint8_t*>(&q_scale_max[static_cast<std::size_t>(gi)]);
-    const uint16_t smax16 = group_max_fp16(view, 0);
+    const uint16_t smax16 = group_max_fp16(qsm);
     for (int64_t col = 0; col < n; ++col) {
       const double ratio = smax > 0 ? base[static_cast<std::size_t>(col)] / smax : 1.0;
       const int64_t code = std::clamp<int64_t>(std::llround(16.0 * std::sqrt(ratio)), 1, 16);

@@ -104,7 +104,8 @@ Args args_of(const QWeight& w);
 
 // fp16 scale of group gi, column col, as bits: fp16(float((c+1)^2) * float(smax)) with
 // smax = fp16(float(q_scale_max[gi]) * 2^-8), both RNE with subnormals (spec 5, roundings 1, 2).
-uint16_t group_max_fp16(const Args& w, int64_t gi);
+uint16_t group_max_fp16(uint16_t q_scale_max);
+inline uint16_t group_max_fp16(const Args& w, int64_t gi) { return group_max_fp16(Args::load<uint16_t>(w.q_scale_max, gi)); }
 uint16_t scale_fp16(uint16_t smax_fp16, uint32_t code);
 uint32_t scale_code(const Args& w, int64_t gi, int64_t col);  // c, 0..15 (stored code - 1)
 // Unsigned level q of stored row r of group gr in column col (spec 4).

@@ -31,8 +31,8 @@ std::vector<int64_t> perm_of(const Args& w) {
 
 }  // namespace
 
-uint16_t group_max_fp16(const Args& w, int64_t gi) {
-  const float qsm = fp16_to_f32(Args::load<uint16_t>(w.q_scale_max, gi));
+uint16_t group_max_fp16(uint16_t q_scale_max) {
+  const float qsm = fp16_to_f32(q_scale_max);
   return f32_to_fp16_rne(qsm * 0x1p-8f);  // rounding 1; the product is exact in fp32
 }
 
@@ -101,17 +101,32 @@ void dequant_ref(const qb_weight* cw, int64_t r0, int64_t r1, float* out) {
 }
 
 
+namespace {
+
+// Per vector and output column in [r0, r1), [m][r1 - r0]: the sum of f(p) over the column's
+// product terms p = v * x[q_perm[k]] and its bias as one more term, in double.
+template <typename F>
+std::vector<double> term_sums(const Args& w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, F&& f) {
+  const std::vector<int64_t> perm = perm_of(w);
+  const int64_t width = r1 - r0;
+  std::vector<double> sums(static_cast<std::size_t>(m * width));
+  for (int64_t i = 0; i < m; ++i) {
+    double* s = &sums[static_cast<std::size_t>(i * width)];
+    for_each_weight(w, r0, r1, [&](int64_t k, int64_t col, double v) {
+      s[col - r0] += f(v * read_f32(act, i * w.k + perm[static_cast<std::size_t>(k)]));
+    });
+    for (int64_t col = r0; col < r1; ++col) s[col - r0] += f(bias_of(w, col));
+  }
+  return sums;
+}
+
+}  // namespace
+
 void gemv_ref(const qb_weight* cw, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y) {
   const Args w = args_of(cw);
-  const std::vector<int64_t> perm = perm_of(w);
-  for (int64_t i = 0; i < m; ++i) {
-    std::vector<double> acc(static_cast<std::size_t>(r1 - r0));
-    for_each_weight(w, r0, r1, [&](int64_t k, int64_t col, double v) {
-      acc[static_cast<std::size_t>(col - r0)] += static_cast<double>(read_f32(act, i * w.k + perm[static_cast<std::size_t>(k)])) * v;
-    });
-    for (int64_t col = r0; col < r1; ++col)
-      y[i * w.n + col] = static_cast<float>(acc[static_cast<std::size_t>(col - r0)] + bias_of(w, col));
-  }
+  const std::vector<double> sums = term_sums(w, act, m, r0, r1, [](double p) { return p; });
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t col = r0; col < r1; ++col) y[i * w.n + col] = static_cast<float>(sums[static_cast<std::size_t>(i * (r1 - r0) + col - r0)]);
 }
 
 // A kernel forms each term as (q - z) * x (one rounding), sums a group's terms (at most its rows
@@ -124,36 +139,16 @@ int64_t gemv_rounding_depth(int64_t k) { return k + 3; }
 // rounding 3 can make smaller than |v|).
 std::vector<double> gemv_error_bounds(const QWeight& qw, const uint8_t* act, int64_t m) {
   const Args w = args_of(qw);
-  const std::vector<int64_t> perm = perm_of(w);
   const int64_t n = gemv_rounding_depth(w.k);
   const double g = 2 * gamma32(static_cast<double>(n)), floor_abs = 2.0 * static_cast<double>(n) * std::ldexp(1.0, -149);
-  std::vector<double> b(static_cast<std::size_t>(m * w.n));
-  for (int64_t i = 0; i < m; ++i) {
-    std::vector<double> sum(static_cast<std::size_t>(w.n));
-    for_each_weight(w, 0, w.n, [&](int64_t k, int64_t col, double v) {
-      sum[static_cast<std::size_t>(col)] += std::fabs(v * read_f32(act, i * w.k + perm[static_cast<std::size_t>(k)]));
-    });
-    for (int64_t col = 0; col < w.n; ++col)
-      b[static_cast<std::size_t>(i * w.n + col)] = g * (sum[static_cast<std::size_t>(col)] + std::fabs(bias_of(w, col))) + floor_abs;
-  }
+  std::vector<double> b = term_sums(w, act, m, 0, w.n, [](double p) { return std::fabs(p); });
+  for (double& v : b) v = g * v + floor_abs;
   return b;
 }
 
 std::vector<double> gemv_rms_terms(const QWeight& qw, const uint8_t* act, int64_t m) {
-  const Args w = args_of(qw);
-  const std::vector<int64_t> perm = perm_of(w);
-  std::vector<double> t(static_cast<std::size_t>(m * w.n));
-  for (int64_t i = 0; i < m; ++i) {
-    std::vector<double> sq(static_cast<std::size_t>(w.n));
-    for_each_weight(w, 0, w.n, [&](int64_t k, int64_t col, double v) {
-      const double p = v * read_f32(act, i * w.k + perm[static_cast<std::size_t>(k)]);
-      sq[static_cast<std::size_t>(col)] += p * p;
-    });
-    for (int64_t col = 0; col < w.n; ++col) {
-      const double bias = bias_of(w, col);
-      t[static_cast<std::size_t>(i * w.n + col)] = std::sqrt(sq[static_cast<std::size_t>(col)] + bias * bias);
-    }
-  }
+  std::vector<double> t = term_sums(args_of(qw), act, m, 0, qw.rows, [](double p) { return p * p; });
+  for (double& v : t) v = std::sqrt(v);
   return t;
 }
 

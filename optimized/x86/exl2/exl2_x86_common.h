@@ -36,8 +36,6 @@ struct V8 {
   using I = __m256i;
   static constexpr int L = 8;
   static constexpr bool kPairLookup = false;  // an 8-entry permute cannot index 16 pairs
-  QB_TARGET_AVX2 static QB_EXL2_INLINE F lookup16(I, const float*) { return _mm256_setzero_ps(); }
-  static void pair_table(const float*, float*) {}
   QB_TARGET_AVX2 static QB_EXL2_INLINE I load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE I srl(I v, int s) { return _mm256_srli_epi32(v, s); }
   QB_TARGET_AVX2 static QB_EXL2_INLINE I sll(I v, int s) { return _mm256_slli_epi32(v, s); }
