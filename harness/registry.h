@@ -101,8 +101,8 @@ struct Format {
   // Encoder reproducing upstream's reference quantizer; fills one byte vector per layout() tensor.
   void (*encode_ref)(const float* src, int64_t rows, int64_t cols, const nlohmann::json& params,
                      std::vector<std::vector<uint8_t>>& tensors) = nullptr;
-  // Valid stored tensors with random content (layout order), for formats without an encoder
-  // (formats where any bit pattern decodes); tests and benches use it where encode_ref is null.
+  // Valid stored tensors with random content (layout order), for formats where any bit pattern
+  // decodes; tests and benches fill weights with it, or with encode_ref where it is null.
   std::vector<std::vector<uint8_t>> (*random_stored)(const Format& f, int64_t rows, int64_t cols,
                                                      const nlohmann::json& params, uint64_t seed) = nullptr;
   // Parameter sets the tests sweep ({} for formats without parameters).

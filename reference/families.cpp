@@ -4,6 +4,7 @@
 #include "reference/exl2/exl2.h"
 #include "reference/exl3/exl3.h"
 #include "reference/ggml/ggml_format.h"
+#include "reference/mlc/mlc.h"
 
 namespace qb {
 
@@ -12,6 +13,7 @@ std::vector<Family> make_families() {
       ggml::ggml_family(),
       exl2::exl2_family(),
       exl3::exl3_family(),
+      mlc::mlc_family(),
   };
 }
 

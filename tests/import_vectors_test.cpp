@@ -225,13 +225,15 @@ TEST_F(ImportVectors, ActivationOnlyTypeIsSkipped) {
 
 // A layout no registered family imports is refused with the layouts that are known.
 TEST_F(ImportVectors, LayoutsNoFamilyImportsAreRefusedWithTheKnownOnes) {
-  const fs::path mlc = kVectors.parent_path() / "mlc";
-  if (!fs::exists(mlc)) GTEST_SKIP() << "no mlc vectors at " << mlc;
-  const ImportReport report = import_vectors(mlc.string(), (tmp_ / "out").string());
+  const fs::path unknown = tmp_ / "unknown" / "case0";
+  fs::create_directories(unknown);
+  write_json(unknown / "manifest.json", json{{"format", "awq/q4f16_autoawq"}, {"files", json::object()}});
+  const ImportReport report = import_vectors(unknown.parent_path().string(), (tmp_ / "out").string());
   EXPECT_FALSE(report.ok());
   EXPECT_TRUE(any_contains(report.failed, "is none of the known ones (ggml: ")) << joined(report.failed);
   EXPECT_TRUE(any_contains(report.failed, "; exl2: ")) << joined(report.failed);
   EXPECT_TRUE(any_contains(report.failed, "; exl3: ")) << joined(report.failed);
+  EXPECT_TRUE(any_contains(report.failed, "; mlc: ")) << joined(report.failed);
 }
 
 }  // namespace

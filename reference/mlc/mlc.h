@@ -1,0 +1,87 @@
+// MLC-LLM group quantization (specs/mlc.md): the presets, the stored tensors, and the vocabulary
+// the reference decoder, the x86 kernels, the importer and the tensor-cache reader share.
+//
+// One registry format per group preset, id "mlc_<preset>" (mlc_q4f16_1, ...). A weight is the
+// logical W [rows = N = out_features, cols = K = in_features]; K need not be a multiple of the
+// group size (the last group is padded, spec 2.2). Stored tensors (layout order):
+//   NK presets (_1, _2): q_weight U32 [N, nw], q_scale <model dtype> [N, ng]
+//   KN presets (_0):     q_weight U32 [nw, N], q_scale <model dtype> [ng, N]
+// with ng = ceil(K / gs), nw = ng * spg. Code k of a row sits in word k / epw at bit
+// (k % epw) * bits, LSB first (spec 2.2); int3 words leave bits 30-31 unused (ignored here).
+// No params ({}); kernels take no typed parameters.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "harness/family.h"
+#include "harness/registry.h"
+
+namespace qb::mlc {
+
+enum class ModelDType { f16, bf16, f32 };
+
+// A group preset (spec 1, as upstream's GroupQuantize.__post_init__ derives it).
+struct Preset {
+  const char* name;  // upstream's name, e.g. "q4f16_1"
+  int bits;          // 3 or 4
+  int epw;           // codes per uint32 word: 32 / bits
+  int gs;            // group size
+  int spg;           // words per group: gs / epw
+  int max_int;       // zero point 2^(bits-1) - 1
+  ModelDType dtype;  // model dtype = scale dtype
+  bool kn;           // layout KN (_0 presets) instead of NK
+  bool quantize_embedding, quantize_final_fc;
+};
+// Every group preset, in spec 1's order.
+const std::vector<Preset>& presets();
+const Preset* find_preset(const std::string& name);  // by upstream name; null when none
+const Preset& preset_of_format(const std::string& format_id);  // "mlc_<name>"; throws std::invalid_argument
+std::string format_id(const Preset& p);
+DType scale_dtype(const Preset& p);
+
+// A weight as references and kernels read it (stored bytes carry no alignment promise: memcpy).
+struct Args {
+  const Preset* p = nullptr;
+  int64_t n = 0, k = 0;  // rows (out), cols (in)
+  int64_t ng = 0, nw = 0;
+  const uint8_t* q_weight = nullptr;
+  const uint8_t* q_scale = nullptr;
+
+  uint32_t word(int64_t row, int64_t w) const {
+    uint32_t v;
+    std::memcpy(&v, q_weight + 4 * (p->kn ? w * n + row : row * nw + w), 4);
+    return v;
+  }
+  // Code of element kk of output row `row` (spec 2.2).
+  uint32_t code(int64_t row, int64_t kk) const {
+    return (word(row, kk / p->epw) >> ((kk % p->epw) * p->bits)) & ((1u << p->bits) - 1u);
+  }
+  // Scale of group g of row `row`, widened exactly to fp32.
+  float scale(int64_t row, int64_t g) const;
+};
+Args args_of(const qb_weight* w);  // tensors in layout order; the preset from w->format
+Args args_of(const QWeight& w);
+
+// The exact decode of one element: (code - max_int) * scale, rounded once to the model dtype
+// (spec 2.3), widened to fp32.
+float decode(const Preset& p, uint32_t code, float scale);
+
+// Registered reference functions (Format fields of the same role).
+void dequant_ref(const qb_weight* w, int64_t r0, int64_t r1, float* out);
+void gemv_ref(const qb_weight* w, const uint8_t* act, int64_t m, int64_t r0, int64_t r1, float* y);
+std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act, int64_t m);  // [m][rows]
+std::vector<double> gemv_rms_terms(const QWeight& w, const uint8_t* act, int64_t m);     // [m][rows]
+int64_t gemv_rounding_depth(int64_t k);
+std::vector<std::vector<uint8_t>> random_stored(const Format& f, int64_t rows, int64_t cols,
+                                                const nlohmann::json& params, uint64_t seed);
+
+// The quantizer as `mlc_llm convert_weight` runs it on a CPU (LLVM target, spec 2.4): src is
+// W [rows][cols] in fp32 holding model-dtype values; writes q_weight and q_scale in `f`'s layout.
+void encode(const Preset& p, const float* src, int64_t rows, int64_t cols, std::vector<std::vector<uint8_t>>& tensors);
+
+std::vector<Format> mlc_formats();
+Family mlc_family();
+
+}  // namespace qb::mlc
