@@ -12,11 +12,13 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "harness/family.h"
 #include "harness/registry.h"
+#include "reference/common/half.h"
 
 namespace qb::mlc {
 
@@ -34,10 +36,33 @@ struct Preset {
   bool kn;           // layout KN (_0 presets) instead of NK
   bool quantize_embedding, quantize_final_fc;
 };
-// Every group preset, in spec 1's order.
-const std::vector<Preset>& presets();
-const Preset* find_preset(const std::string& name);  // by upstream name; null when none
-const Preset& preset_of_format(const std::string& format_id);  // "mlc_<name>"; throws std::invalid_argument
+// Every group preset, in spec 1's order: name, bits, epw, gs, spg, max_int, dtype, KN, quantize
+// embedding / final fc. Inline (as the rest kernels use), so a kernel built alone links.
+inline const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all{
+      {"q3f16_0", 3, 10, 40, 4, 3, ModelDType::f16, true, true, true},
+      {"q3f16_1", 3, 10, 40, 4, 3, ModelDType::f16, false, true, true},
+      {"q4f16_0", 4, 8, 32, 4, 7, ModelDType::f16, true, true, true},
+      {"q4f16_1", 4, 8, 32, 4, 7, ModelDType::f16, false, true, true},
+      {"q4bf16_0", 4, 8, 32, 4, 7, ModelDType::bf16, true, true, true},
+      {"q4bf16_1", 4, 8, 32, 4, 7, ModelDType::bf16, false, true, true},
+      {"q4f32_1", 4, 8, 32, 4, 7, ModelDType::f32, false, true, true},
+      {"q4f16_2", 4, 8, 32, 4, 7, ModelDType::f16, false, false, false},
+  };
+  return all;
+}
+// By upstream name; null when none.
+inline const Preset* find_preset(const std::string& name) {
+  for (const Preset& p : presets())
+    if (name == p.name) return &p;
+  return nullptr;
+}
+// The preset of format "mlc_<name>"; throws std::invalid_argument for any other id.
+inline const Preset& preset_of_format(const std::string& id) {
+  if (id.rfind("mlc_", 0) == 0)
+    if (const Preset* p = find_preset(id.substr(4))) return *p;
+  throw std::invalid_argument("mlc: '" + id + "' is not an MLC group-quantization format");
+}
 std::string format_id(const Preset& p);
 DType scale_dtype(const Preset& p);
 
@@ -59,9 +84,34 @@ struct Args {
     return (word(row, kk / p->epw) >> ((kk % p->epw) * p->bits)) & ((1u << p->bits) - 1u);
   }
   // Scale of group g of row `row`, widened exactly to fp32.
-  float scale(int64_t row, int64_t g) const;
+  float scale(int64_t row, int64_t g) const {
+    const int64_t i = p->kn ? g * n + row : row * ng + g;
+    if (p->dtype == ModelDType::f32) {
+      float s;
+      std::memcpy(&s, q_scale + 4 * i, 4);
+      return s;
+    }
+    uint16_t h;
+    std::memcpy(&h, q_scale + 2 * i, 2);
+    return p->dtype == ModelDType::f16 ? fp16_to_f32(h) : bits_to_f32(static_cast<uint32_t>(h) << 16);
+  }
 };
-Args args_of(const qb_weight* w);  // tensors in layout order; the preset from w->format
+// A weight of `p` at rows x cols over the stored bytes.
+inline Args make_args(const Preset& p, int64_t rows, int64_t cols, const void* q_weight, const void* q_scale) {
+  Args a;
+  a.p = &p;
+  a.n = rows;
+  a.k = cols;
+  a.ng = (cols + p.gs - 1) / p.gs;
+  a.nw = a.ng * p.spg;
+  a.q_weight = static_cast<const uint8_t*>(q_weight);
+  a.q_scale = static_cast<const uint8_t*>(q_scale);
+  return a;
+}
+// From the prepared weight (kernels): tensors in layout order, the preset from w->format.
+inline Args args_of(const qb_weight* w) {
+  return make_args(preset_of_format(w->format), w->rows, w->cols, w->tensors[0].data, w->tensors[1].data);
+}
 Args args_of(const QWeight& w);
 
 // The exact decode of one element: (code - max_int) * scale, rounded once to the model dtype

@@ -63,6 +63,7 @@ struct V16 {
   QB_TARGET_AVX512 static QB_MLC_INLINE F level_table() {
     // int3: the table repeats every 8, so bit 3 of the index (the next code's) is ignored.
     if constexpr (B == 4) return _mm512_setr_ps(-7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8);
+    if constexpr (QB_MUTANT_ON(mlc_int3_table_half)) return _mm512_setr_ps(-3, -2, -1, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0);
     return _mm512_setr_ps(-3, -2, -1, 0, 1, 2, 3, 4, -3, -2, -1, 0, 1, 2, 3, 4);
   }
   // The words of one group (4) into lanes 0-3, zeros above.
@@ -192,7 +193,7 @@ struct V8 {
     if (dt == ModelDType::bf16) {
       const __m256i u = _mm256_castps_si256(v);
       const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-      const __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb);
+      const __m256i r = QB_MUTANT_ON(mlc_bf16_truncate) ? u : _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb);
       return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32(static_cast<int32_t>(0xFFFF0000u))));
     }
     return v;
