@@ -35,6 +35,9 @@ std::vector<LayerSpec> layers_of(const std::string& dir_or_config) {
     for (const ModelLayer& l : open_model_dir(dir_or_config, ModelData::mapped).layers) specs.push_back(l.spec);
     return specs;
   }
+  // A file of a container's directory (its index, its config) stands for the directory.
+  const fs::path parent = fs::path(dir_or_config).has_parent_path() ? fs::path(dir_or_config).parent_path() : fs::path(".");
+  if (find_container(parent.string())) return layers_of(parent.string());
   std::string file;
   const nlohmann::ordered_json qc = load_quant_config(dir_or_config, &file);
   const std::string method = qc["quant_method"].get<std::string>();
@@ -59,6 +62,10 @@ ModelCases cases_of_layers(const std::string& source, const std::vector<LayerSpe
   m.source = source;
   std::map<std::string, std::size_t> index;  // case key -> position in m.cases
   for (const LayerSpec& l : layers) {
+    if (l.lookup) {
+      ++m.lookups;  // a token reads one row of it: no GEMV to time
+      continue;
+    }
     m.layers += l.experts_per_token;
     if (l.experts > 1) m.moe_note = std::to_string(l.experts_per_token) + " of " + std::to_string(l.experts) + " experts";
     const Format* format = find_format(l.format);
@@ -125,7 +132,8 @@ nlohmann::ordered_json model_json(const ModelCases& model, const std::vector<Pro
                     {"tokens_per_s", r.seconds_per_token > 0 ? 1.0 / r.seconds_per_token : 0.0},
                     {"weight_GBps", r.seconds_per_token > 0 ? r.weight_bytes / r.seconds_per_token / 1e9 : 0.0},
                     {"layers_measured", r.layers_measured}});
-  return {{"source", model.source}, {"layers", model.layers}, {"cases", cases}, {"projection", proj}};
+  return {{"source", model.source}, {"layers", model.layers}, {"lookups_left_out", model.lookups}, {"cases", cases},
+          {"projection", proj}};
 }
 
 // The JSON file this run wrote, `key` set to `value`.
@@ -188,9 +196,13 @@ void print_projection(const ModelCases& model, const std::vector<Projection>& p,
   std::string formats;
   for (const BenchCase& c : model.cases)
     if (("," + formats + ",").find("," + c.format + ",") == std::string::npos) formats += (formats.empty() ? "" : ",") + c.format;
-  std::printf("\nprojected GEMV time per token (m=1, %d threads): %lld %s layers of %s, %zu distinct%s\n", threads,
+  std::printf("\nprojected GEMV time per token (m=1, %d threads): %lld %s layers of %s, %zu distinct%s%s\n", threads,
               static_cast<long long>(model.layers), formats.c_str(), model.source.c_str(), model.cases.size(),
-              model.moe_note.empty() ? "" : ("; mixture-of-experts tensors as the " + model.moe_note + " a token uses").c_str());
+              model.moe_note.empty() ? "" : ("; mixture-of-experts tensors as the " + model.moe_note + " a token uses").c_str(),
+              model.lookups == 0 ? ""
+                                 : ("; " + std::to_string(model.lookups) +
+                                    " lookup table(s) (embeddings: a token reads one row) left out")
+                                       .c_str());
   for (const Projection& r : p) {
     std::printf("  %-28s %10.3f ms/token  %9.1f tokens/s  %8s GB/s", r.variant.c_str(), r.seconds_per_token * 1e3,
                 r.seconds_per_token > 0 ? 1.0 / r.seconds_per_token : 0.0, gbps(r).c_str());

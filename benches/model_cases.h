@@ -18,14 +18,17 @@ struct ModelCases {
   std::string source;
   int64_t layers = 0;             // GEMVs per token: linear layers, a MoE tensor's experts_per_token each
   std::string moe_note;           // "K of N experts" when the model has mixture-of-experts tensors
+  int64_t lookups = 0;            // lookup tables (LayerSpec::lookup) left out: no GEMV per token
   std::vector<BenchCase> cases;  // one per distinct (format, shape, params), in first-seen order
 };
-// A model directory, or a JSON file holding a quantization_config (config.json, or a bare
-// quantization_config as quantization_config.json). Throws qb::FileError naming the file and
+// A model directory (or a directory a family's container detects, or a JSON file in one), or a
+// JSON file holding a quantization_config (config.json, or a bare quantization_config as
+// quantization_config.json). Throws qb::FileError naming the file and
 // field, e.g. for a quant_method no family claims.
 ModelCases model_cases(const std::string& dir_or_config);
 // Layers grouped into one case per distinct (format, shape, params), each with its multiplicity
-// (the GEMVs of that case one token runs) and a tag of the layer kinds it stands for. Throws
+// (the GEMVs of that case one token runs) and a tag of the layer kinds it stands for; lookup
+// tables (LayerSpec::lookup) are counted in `lookups`, not benched. Throws
 // qb::FileError (file = source) for a layer of an unregistered format.
 ModelCases cases_of_layers(const std::string& source, const std::vector<LayerSpec>& layers);
 // A family's shape suite (harness/family.h ShapeSuite) as a model; std::invalid_argument naming

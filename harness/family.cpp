@@ -27,6 +27,16 @@ const Family* family_for_method(const std::string& method) {
   return nullptr;
 }
 
+const ModelContainer* find_container(const std::string& dir, const Family** family) {
+  for (const Family& f : families())
+    for (const ModelContainer& c : f.containers)
+      if (c.detect && c.detect(dir)) {
+        if (family) *family = &f;
+        return &c;
+      }
+  return nullptr;
+}
+
 const std::vector<GgufTypeId>& gguf_types() {
   static const std::vector<GgufTypeId> all = [] {
     std::vector<GgufTypeId> v;

@@ -74,6 +74,20 @@ struct ModelChoices {
   std::vector<ModelChoice> (*read)(const std::string& file) = nullptr;
 };
 
+// A model container that is neither a Hugging Face directory (config.json + safetensors) nor a
+// GGUF file: a converter's own directory layout (a tensor cache of records in shard files, say).
+// verify and bench --model treat a directory one of these detects as one model, like a model
+// directory; a container that detects a directory wins over config.json.
+struct ModelContainer {
+  std::string name;  // what messages and the README call it
+  // Whether `dir` is this container, from its file names alone: cheap, never throws.
+  bool (*detect)(const std::string& dir) = nullptr;
+  // The model: every layer (formats registered, tensors viewing mapped files or the copies the
+  // returned ModelDir::storage owns; data null with ModelData::headers_only), `files.files` the
+  // files read. Throws FileError naming the file, the record and the field it cannot accept.
+  ModelDir (*open)(const std::string& dir, ModelData data) = nullptr;
+};
+
 struct Family {
   std::string id;
   std::vector<Format> formats;
@@ -93,6 +107,8 @@ struct Family {
   // naming file and field on anything it cannot accept).
   std::vector<std::string> quant_methods;
   std::vector<ModelLayer> (*recognize)(const ModelFiles& files) = nullptr;
+  // Directories of the family's own layout (ModelContainer above).
+  std::vector<ModelContainer> containers;
   // The layers a quantization config alone declares (shapes and params, no weights), so that
   // `bench --model CONFIG.json` needs no weight files. Null: bench opens the model's headers.
   std::vector<LayerSpec> (*config_layers)(const nlohmann::ordered_json& quant_config,
@@ -109,6 +125,9 @@ const Family* find_family(const std::string& id);
 const Family& family_of(const Format& f);
 // The family whose quant_methods holds `method`, or null.
 const Family* family_for_method(const std::string& method);
+// The first container of any family (family order) that detects `dir`, or null; `family`
+// receives its family.
+const ModelContainer* find_container(const std::string& dir, const Family** family = nullptr);
 // The GGUF type catalog: every family's gguf_types, in family order (one file may hold tensors of
 // several families). Throws std::logic_error when two families list the same type id.
 const std::vector<GgufTypeId>& gguf_types();

@@ -64,7 +64,7 @@ ojson load_quant_config(const std::string& file_or_dir, std::string* config_file
 
 bool is_model_dir(const std::string& dir) {
   std::error_code ec;
-  return fs::is_regular_file(fs::path(dir) / "config.json", ec);
+  return fs::is_regular_file(fs::path(dir) / "config.json", ec) || (fs::is_directory(dir, ec) && find_container(dir));
 }
 
 bool is_gguf_model(const std::string& path) {
@@ -215,6 +215,16 @@ ModelDir open_gguf_model(const std::string& path) {
 
 ModelDir open_model_dir(const std::string& dir, ModelData data) {
   if (is_gguf_model(dir)) return open_gguf_model(dir);
+  std::error_code ec;
+  const Family* owner = nullptr;
+  if (const ModelContainer* c = fs::is_directory(dir, ec) ? find_container(dir, &owner) : nullptr) {
+    ModelDir m = c->open(dir, data);
+    m.family = owner;
+    for (const ModelLayer& l : m.layers)
+      if (!l.weight.format || l.weight.format->id != l.spec.format || !find_format(l.spec.format))
+        throw FileError(l.file, l.spec.name, "format '" + l.spec.format + "' is not registered (" + c->name + ")");
+    return m;
+  }
   ModelDir m;
   m.files = open_model_files(dir, data);
   m.family = family_for_method(m.files.quant_method);  // load_quant_config refused unclaimed methods

@@ -1,4 +1,6 @@
-// Models, for every family: a GGUF file (harness/gguf.h), or a Hugging Face style directory: config.json with a
+// Models, for every family: a GGUF file (harness/gguf.h), a directory some family's container
+// detects (Family::containers: a converter's own layout, such as a tensor cache of shard files),
+// or a Hugging Face style directory: config.json with a
 // quantization_config (or a separate quantization_config.json), weights in one *.safetensors
 // file or in shards (listed by model.safetensors.index.json, or every *.safetensors present),
 // memory-mapped. The family whose quant_methods claims quantization_config.quant_method turns
@@ -34,6 +36,10 @@ struct LayerSpec {
   // A mixture-of-experts tensor stacks `experts` matrices of rows/experts x cols, of which one
   // token multiplies `experts_per_token` (GGUF: ne[2] and <arch>.expert_used_count).
   int64_t experts = 1, experts_per_token = 1;
+  // A table a token reads one row of (a token embedding), not a matrix it multiplies: verify
+  // checks it like any layer, bench's per-token GEMV projection leaves it out. A table that also
+  // serves as the output projection (tied weights) is a GEMV and not marked.
+  bool lookup = false;
 };
 
 struct ModelLayer {
@@ -85,7 +91,8 @@ class ModelFiles {
 // methods.
 nlohmann::ordered_json load_quant_config(const std::string& file_or_dir, std::string* config_file = nullptr);
 
-// A folder holding config.json: verify treats it as one model, not as a folder of fixtures.
+// A folder holding config.json, or one a family's container detects: verify treats it as one
+// model, not as a folder of fixtures.
 bool is_model_dir(const std::string& dir);
 // A regular file named *.gguf or beginning with the GGUF magic: one model, too.
 bool is_gguf_model(const std::string& path);
@@ -100,8 +107,12 @@ struct ModelDir {
   // embeddings kept in f32/f16), counted per type name in first-seen order: no format checks them.
   std::shared_ptr<const GgufFile> gguf;
   std::vector<std::pair<std::string, int64_t>> unquantized;
+  // A container's (Family::containers): owners of what its layers' tensors view (mapped shard
+  // files, copies it converted to the format's stored dtype).
+  std::vector<std::shared_ptr<const void>> storage;
 };
-// A model directory, or a GGUF file (is_gguf_model). GGUF tensor ne = [in, out, ...] becomes a
+// A model directory, a directory some family's container detects (that container opens it, even
+// when config.json is present too), or a GGUF file (is_gguf_model). GGUF tensor ne = [in, out, ...] becomes a
 // layer of rows = out x (any further dims), cols = in; GGUF data is always mapped (pages are read
 // only when touched, so a headers-only listing costs no more).
 ModelDir open_model_dir(const std::string& dir, ModelData data);

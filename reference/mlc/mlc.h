@@ -131,6 +131,10 @@ std::vector<std::vector<uint8_t>> random_stored(const Format& f, int64_t rows, i
 // W [rows][cols] in fp32 holding model-dtype values; writes q_weight and q_scale in `f`'s layout.
 void encode(const Preset& p, const float* src, int64_t rows, int64_t cols, std::vector<std::vector<uint8_t>>& tensors);
 
+// Shape suites (reference/mlc/suites.cpp): the seed cache's model, and Llama-2-7B in q4f16_1.
+std::vector<LayerSpec> seed_cache_layers();
+std::vector<LayerSpec> llama2_7b_q4f16_1_layers();
+
 std::vector<Format> mlc_formats();
 Family mlc_family();
 
