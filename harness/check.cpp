@@ -99,21 +99,24 @@ DecodedGemv decode_gemv(const QWeight& w, const uint8_t* act, int64_t m) {
 
 }  // namespace
 
+std::vector<double> bounds_of_term_sums(std::vector<double> abs_sums, int64_t n) {
+  const double g = 2.0 * gamma32(static_cast<double>(n)), underflow = 2.0 * static_cast<double>(n) * std::ldexp(1.0, -149);
+  for (double& v : abs_sums) v = g * v + underflow;
+  return abs_sums;
+}
+
 std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act, int64_t m) {
   const Format& f = *w.format;
   if (f.gemv_bounds) return f.gemv_bounds(w, act, m);
   const DecodedGemv d = decode_gemv(w, act, m);
-  const double n = static_cast<double>(f.gemv_rounding_depth(w.cols));
-  const double gamma = gamma32(n);
-  const double underflow = 2.0 * n * std::ldexp(1.0, -149);
-  std::vector<double> bounds(static_cast<std::size_t>(m * w.rows));
+  std::vector<double> sums(static_cast<std::size_t>(m * w.rows));
   for (int64_t i = 0; i < m; ++i)
     for (int64_t r = 0; r < w.rows; ++r) {
       double s = 0;
       for (int64_t c = 0; c < w.cols; ++c) s += std::fabs(static_cast<double>(d.w[r * w.cols + c]) * d.x[i * w.cols + c]);
-      bounds[i * w.rows + r] = 2.0 * gamma * s + underflow;
+      sums[i * w.rows + r] = s;
     }
-  return bounds;
+  return bounds_of_term_sums(std::move(sums), f.gemv_rounding_depth(w.cols));
 }
 
 std::vector<double> gemv_sigmas(const QWeight& w, const uint8_t* act, int64_t m) {

@@ -45,6 +45,9 @@ std::vector<double> gemv_bounds(const QWeight& w, const uint8_t* act, int64_t m 
 
 // gamma_n = n*u/(1-n*u) for fp32 (u = 2^-24): the relative bound of n successive roundings.
 double gamma32(double n);
+// The bound above from each output's sum|w_i*x_i| (in place): 2*gamma_n*sum + 2*n*2^-149. A
+// format stating its own product terms (Format::gemv_bounds) sums them and calls this.
+std::vector<double> bounds_of_term_sums(std::vector<double> abs_sums, int64_t n);
 
 // The probabilistic model next to the rigorous bound (Higham & Mary, "A new approach to
 // probabilistic rounding error analysis", SISC 2019): rounding errors are independent, mean

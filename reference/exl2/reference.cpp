@@ -139,11 +139,7 @@ int64_t gemv_rounding_depth(int64_t k) { return k + 3; }
 // rounding 3 can make smaller than |v|).
 std::vector<double> gemv_error_bounds(const QWeight& qw, const uint8_t* act, int64_t m) {
   const Args w = args_of(qw);
-  const int64_t n = gemv_rounding_depth(w.k);
-  const double g = 2 * gamma32(static_cast<double>(n)), floor_abs = 2.0 * static_cast<double>(n) * std::ldexp(1.0, -149);
-  std::vector<double> b = term_sums(w, act, m, 0, w.n, [](double p) { return std::fabs(p); });
-  for (double& v : b) v = g * v + floor_abs;
-  return b;
+  return bounds_of_term_sums(term_sums(w, act, m, 0, w.n, [](double p) { return std::fabs(p); }), gemv_rounding_depth(w.k));
 }
 
 std::vector<double> gemv_rms_terms(const QWeight& qw, const uint8_t* act, int64_t m) {

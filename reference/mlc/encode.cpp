@@ -12,24 +12,12 @@ namespace qb::mlc {
 
 namespace {
 
-// One fp32 result rounded to the model dtype: TVM evaluates fp16/bf16 arithmetic in fp32 and
-// rounds once (fp16: LLVM's fptrunc; bf16: TVM's (u + 0x7FFF + lsb) >> 16). Both follow an fp32
-// +, /, whose 24 bits are at least 2p + 2 for p = 11 and 8, so the double rounding is innocuous.
-float to_model(const Preset& p, float v) {
-  switch (p.dtype) {
-    case ModelDType::f16:
-      return fp16_to_f32(f32_to_fp16_rne(v));
-    case ModelDType::bf16:
-      return bits_to_f32(static_cast<uint32_t>(f32_to_bf16_rne(v)) << 16);
-    case ModelDType::f32:
-      break;
-  }
-  return v;
-}
-
+// Each step is one fp32 result rounded to the model dtype (to_model_dtype): TVM evaluates
+// fp16/bf16 arithmetic in fp32 and rounds once. Both follow an fp32 + or /, whose 24 bits are at
+// least 2p + 2 for p = 11 and 8, so the double rounding is innocuous.
 uint32_t quantize(const Preset& p, float w, float scale) {
-  float t = to_model(p, w / scale);                          // step 3: model-dtype division
-  t = to_model(p, t + static_cast<float>(p.max_int));       // step 3: model-dtype add
+  float t = to_model_dtype(p, w / scale);                          // step 3: model-dtype division
+  t = to_model_dtype(p, t + static_cast<float>(p.max_int));       // step 3: model-dtype add
   const float r = std::round(t);                             // step 4: llvm.round, ties away from zero
   // Step 5: LLVM's max/min are select(a > b, a, b) / select(a < b, a, b): NaN (0/0 of an all-zero
   // group) becomes 0, +Inf the top code.
@@ -51,11 +39,11 @@ void encode(const Preset& p, const float* src, int64_t rows, int64_t cols, std::
       // Step 1: max |w| over the group's real elements (padding contributes the dtype's lowest
       // value, which never wins).
       float max_abs = 0.0f;
-      for (int64_t k = k0; k < k1; ++k) max_abs = std::max(max_abs, std::fabs(to_model(p, src[r * cols + k])));
-      const float scale = to_model(p, max_abs / static_cast<float>(p.max_int));  // step 2
+      for (int64_t k = k0; k < k1; ++k) max_abs = std::max(max_abs, std::fabs(to_model_dtype(p, src[r * cols + k])));
+      const float scale = to_model_dtype(p, max_abs / static_cast<float>(p.max_int));  // step 2
       scales[static_cast<std::size_t>(r * ng + g)] = scale;
       for (int64_t k = k0; k < k1; ++k) {
-        const uint32_t code = quantize(p, to_model(p, src[r * cols + k]), scale);
+        const uint32_t code = quantize(p, to_model_dtype(p, src[r * cols + k]), scale);
         q[static_cast<std::size_t>(r * nw + k / p.epw)] |= code << ((k % p.epw) * p.bits);  // padding stays 0
       }
     }

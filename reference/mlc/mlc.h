@@ -114,6 +114,20 @@ inline Args args_of(const qb_weight* w) {
 }
 Args args_of(const QWeight& w);
 
+// One fp32 value rounded to the model dtype and widened back: fp16 RNE with subnormals (NaN keeps
+// sign and top payload), bf16 by TVM's (u + 0x7FFF + lsb) >> 16, fp32 unchanged (spec 2.3).
+inline float to_model_dtype(const Preset& p, float v) {
+  switch (p.dtype) {
+    case ModelDType::f16:
+      return fp16_to_f32(f32_to_fp16_rne(v));
+    case ModelDType::bf16:
+      return bits_to_f32(static_cast<uint32_t>(f32_to_bf16_rne(v)) << 16);
+    case ModelDType::f32:
+      break;
+  }
+  return v;
+}
+
 // The exact decode of one element: (code - max_int) * scale, rounded once to the model dtype
 // (spec 2.3), widened to fp32.
 float decode(const Preset& p, uint32_t code, float scale);

@@ -20,16 +20,7 @@ float decode(const Preset& p, uint32_t code, float scale) {
   // code - max_int has at most 4 significant bits and scale at most 24: the fp32 product is exact
   // for fp16 and bf16 scales, so one rounding to the model dtype follows (spec 2.3); for fp32 the
   // product is the model's own f32 multiply. NaN and 0 * Inf as the fp32 multiply gives them.
-  const float v = static_cast<float>(static_cast<int32_t>(code) - p.max_int) * scale;
-  switch (p.dtype) {
-    case ModelDType::f16:
-      return fp16_to_f32(f32_to_fp16_rne(v));
-    case ModelDType::bf16:
-      return bits_to_f32(static_cast<uint32_t>(f32_to_bf16_rne(v)) << 16);
-    case ModelDType::f32:
-      break;
-  }
-  return v;
+  return to_model_dtype(p, static_cast<float>(static_cast<int32_t>(code) - p.max_int) * scale);
 }
 
 void dequant_ref(const qb_weight* cw, int64_t r0, int64_t r1, float* out) {
@@ -79,11 +70,7 @@ int64_t gemv_rounding_depth(int64_t k) { return k + 3; }
 // smaller than |(code - max_int) s|, or infinite where the fp32 term is finite).
 std::vector<double> gemv_error_bounds(const QWeight& qw, const uint8_t* act, int64_t m) {
   const Args w = args_of(qw);
-  const int64_t n = gemv_rounding_depth(w.k);
-  const double g = 2 * gamma32(static_cast<double>(n)), floor_abs = 2.0 * static_cast<double>(n) * std::ldexp(1.0, -149);
-  std::vector<double> b = term_sums(w, act, m, 0, w.n, [](double t) { return std::fabs(t); });
-  for (double& v : b) v = g * v + floor_abs;
-  return b;
+  return bounds_of_term_sums(term_sums(w, act, m, 0, w.n, [](double t) { return std::fabs(t); }), gemv_rounding_depth(w.k));
 }
 
 std::vector<double> gemv_rms_terms(const QWeight& qw, const uint8_t* act, int64_t m) {
