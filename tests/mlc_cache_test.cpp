@@ -344,6 +344,11 @@ TEST_F(MlcCache, ContainerDefectsNameFileRecordAndField) {
     fs::remove(dir + "/params_shard_1.bin");
     expect_refused(dir, index(dir), "records[1].dataPath", {"params_shard_1.bin", "missing"});
   }
+  {  // Only the b16 view left: named as such, not read as another container.
+    const std::string dir = write("b16_only");
+    fs::remove(index(dir));
+    expect_refused(dir, dir + "/ndarray-cache-b16.json", "", {"bf16 view", "ndarray-cache.json is missing"});
+  }
   {  // A shard file of another size than stated.
     const std::string dir = write("shard_size");
     std::ofstream(dir + "/params_shard_0.bin", std::ios::app) << 'x';

@@ -126,9 +126,20 @@ std::string cache_json_in(const std::string& dir) {
   return "";
 }
 
+// The *-b16.json view alone (its main index lost or not copied): claimed, so that reading it
+// says what is missing instead of failing as some other container.
+std::string b16_view_in(const std::string& dir) {
+  std::error_code ec;
+  for (const char* name : {"tensor-cache-b16.json", "ndarray-cache-b16.json"}) {
+    const fs::path p = fs::path(dir) / name;
+    if (fs::is_regular_file(p, ec)) return p.string();
+  }
+  return "";
+}
+
 bool is_tensor_cache_dir(const std::string& dir) {
   std::error_code ec;
-  return fs::is_directory(dir, ec) && !cache_json_in(dir).empty();
+  return fs::is_directory(dir, ec) && (!cache_json_in(dir).empty() || !b16_view_in(dir).empty());
 }
 
 TensorCache parse_tensor_cache(const ojson& j, const std::string& file) {
@@ -225,6 +236,10 @@ TensorCache read_tensor_cache(const std::string& dir_or_json) {
   std::string file = dir_or_json;
   if (fs::is_directory(dir_or_json, ec)) {
     file = cache_json_in(dir_or_json);
+    if (file.empty() && !b16_view_in(dir_or_json).empty())
+      throw FileError(b16_view_in(dir_or_json), "",
+                      "is only the bf16 view of a tensor cache, which is not read (its float32 records are relabelled): "
+                      "the main tensor-cache.json or ndarray-cache.json is missing from this directory");
     if (file.empty()) throw FileError(dir_or_json, "", "no tensor-cache.json or ndarray-cache.json in this directory");
   } else if (!fs::is_regular_file(dir_or_json, ec)) {
     throw FileError(dir_or_json, "", "not a tensor cache directory or a regular cache JSON file");
