@@ -1,5 +1,5 @@
 // Memory read bandwidth of this machine at a given thread count: the roofline each GEMV row is
-// compared with (bw_fraction). Method of specs/ggml.md 8.2: sum a 1 GiB buffer that the same
+// compared with (bw_fraction). Method: sum a 1 GiB buffer that the same
 // threads first-touched, several passes, best pass.
 //
 // A shared VM's bandwidth drifts by tens of percent within one run (another tenant, the second

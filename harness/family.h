@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/fixture.h"
 #include "harness/gguf.h"
 #include "harness/model_dir.h"
 #include "harness/registry.h"
@@ -88,6 +89,12 @@ struct ModelContainer {
   ModelDir (*open)(const std::string& dir, ModelData data) = nullptr;
 };
 
+// An edge-case fixture a family builds (make-edge-fixtures): its path under the output folder.
+struct EdgeFixture {
+  std::string path;
+  Fixture fixture;
+};
+
 struct Family {
   std::string id;
   std::vector<Format> formats;
@@ -101,6 +108,8 @@ struct Family {
   std::vector<ModelChoices> model_choices;
 
   std::vector<VectorImporter> importers;
+  // The cases no upstream vector set holds, for fixtures/edge (make-edge-fixtures).
+  std::vector<EdgeFixture> (*edge_fixtures)() = nullptr;
 
   // Containers: the quantization_config.quant_method values this family claims, and the
   // recognizer that turns a model directory's tensors into layers of its formats (FileError

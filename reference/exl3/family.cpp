@@ -1,5 +1,6 @@
 // The EXL3 family: one format with params {bits, codebook}, its bench sweep and shapes, the
 // upstream vector importer and the model-directory recognizer.
+#include "fixtures/import/exl3/exl3_edge_fixtures.h"
 #include "fixtures/import/exl3/exl3_vectors.h"
 #include "reference/exl3/exl3.h"
 
@@ -17,6 +18,7 @@ Family exl3_family() {
   fam.case_tag = [](const nlohmann::json& params) {
     return "K" + params.at("bits").dump() + "-" + params.at("codebook").get<std::string>();
   };
+  fam.edge_fixtures = import::exl3_edge_fixtures;
   fam.importers.push_back({"one folder per case with manifest.json (trellis.bin, suh.bin, svh.bin, w_hat.bin)",
                            import::is_exl3_vectors, import::import_exl3_vectors});
   fam.quant_methods = {"exl3"};

@@ -1,5 +1,6 @@
 // The GGML family: every block type of the catalog (specs/ggml.md section 2), the implemented
 // ones with their references, the LLaMA-7B shape suite and the upstream vector importer.
+#include "fixtures/import/ggml/ggml_edge_fixtures.h"
 #include "fixtures/import/ggml/ggml_vectors.h"
 #include "reference/ggml/ggml_format.h"
 #include "reference/ggml/gguf_types.h"
@@ -100,6 +101,7 @@ Family ggml_family() {
   fam.default_shapes = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {32000, 4096}};
   fam.gguf_types = gguf_type_ids(fam.formats);
   fam.suites.push_back({"llama7b-q4_0", "shared/seeds/004 llama.cpp Q4_0 quantize log", llama7b_q4_0_layers});
+  fam.edge_fixtures = import::ggml_edge_fixtures;
   fam.importers.push_back({"index.json with weight_types, one folder per type with manifest.json",
                            import::is_ggml_vectors, import::import_ggml_vectors});
   return fam;
