@@ -99,16 +99,22 @@ struct ParamOptions {
       }
   }
 
-  // The cartesian product of the format family's parameter values (defaults where not given).
-  std::vector<nlohmann::json> param_sets(const CLI::App& app, const Family& fam) const {
+  // The cartesian product of the format's parameter values (defaults where not given).
+  std::vector<nlohmann::json> param_sets(const CLI::App& app, const Format& format) const {
+    const Family& fam = family_of(format);
+    const auto takes = [&](const BenchParam& p) {
+      return p.formats.empty() || std::find(p.formats.begin(), p.formats.end(), format.id) != p.formats.end();
+    };
     for (const auto& [name, family] : owner) {
       bool ours = false;
-      for (const BenchParam& p : fam.bench_params) ours |= p.name == name;
+      for (const BenchParam& p : fam.bench_params) ours |= p.name == name && takes(p);
       if (!ours && app.count("--" + name))
-        throw CLI::ValidationError("--" + name, "applies to family " + family + ", not to " + fam.id);
+        throw CLI::ValidationError("--" + name, "applies to family " + family + (family == fam.id ? "'s other formats" : "") +
+                                                    ", not to " + format.id);
     }
     std::vector<nlohmann::json> sets{nlohmann::json::object()};
     for (const BenchParam& p : fam.bench_params) {
+      if (!takes(p)) continue;
       const std::vector<std::string>& given = values.at(p.name);
       std::vector<nlohmann::json> next;
       for (const nlohmann::json& base : sets)
@@ -335,7 +341,7 @@ int main(int argc, char** argv) {
         }
       }
     } else {
-      cases = check_cases(shape_args, *config.format, config.op, params.param_sets(app, family_of(*config.format)));
+      cases = check_cases(shape_args, *config.format, config.op, params.param_sets(app, *config.format));
     }
     for (const std::string& lib : plugin_paths) {
       try {

@@ -34,6 +34,9 @@ struct BenchParam {
   // Free text (an option string, say) passed as a JSON string; the format's layout() refuses
   // a bad value, naming it.
   bool text = false;
+  // The family's formats that take it (empty: all). Two entries of one name for different
+  // formats share the option and keep their own defaults.
+  std::vector<std::string> formats = {};
 };
 
 // Raw upstream vectors this family's importer converts into fixtures.

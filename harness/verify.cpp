@@ -273,7 +273,9 @@ std::string locate_error(const Variant& v, const PreparedWeight& pw, const GemvE
   double best_drop = 0;
   for (int64_t b = 0; b < w.cols / span; ++b) {
     std::vector<uint8_t> a = act;
-    const std::size_t at = f.activation->bytes(b * span), len = f.activation->bytes(span);
+    // bytes() may count a per-vector header (a scale before the codes): the block's bytes are the
+    // difference, not bytes(span).
+    const std::size_t at = f.activation->bytes(b * span), len = f.activation->bytes((b + 1) * span) - at;
     std::fill(a.begin() + static_cast<std::ptrdiff_t>(at), a.begin() + static_cast<std::ptrdiff_t>(at + len), 0);
     (v.gemv)(pw.get(), a.data(), 1, r0, r1, yk.data());
     f.gemv_ref(pw.get(), a.data(), 1, r0, r1, yr.data());

@@ -114,4 +114,14 @@ Family bitnet_family();
 // Shape suite (reference/bitnet/suites.cpp): BitNet b1.58 2B-4T's seven linear layers, 30 blocks.
 std::vector<LayerSpec> bitnet_2b4t_layers();
 
+// Hugging Face checkpoints (reference/bitnet/model.cpp; spec 1, 2, 2.1): quantization_config.
+// quant_method "bitnet"; every <module>.weight U8 [ceil(out/4), in] + <module>.weight_scale
+// BF16 [1] is a bitnet_hf layer, out from config.json's sizes per projection name (q/k/v/o/gate/
+// up/down_proj; 4 x packed rows for another name), params.scale_rule from linear_class
+// ("autobitlinear": multiply; "bitlinear" or absent: divide). config_layers: the layers
+// config.json's sizes declare (num_hidden_layers x the seven projections), for bench --model
+// CONFIG. Both throw FileError naming the file and the field.
+std::vector<ModelLayer> recognize_model(const ModelFiles& files);
+std::vector<LayerSpec> config_layers(const nlohmann::ordered_json& quant_config, const std::string& file);
+
 }  // namespace qb::bitnet

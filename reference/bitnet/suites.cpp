@@ -18,7 +18,7 @@ std::vector<LayerSpec> bitnet_2b4t_layers() {
   std::vector<LayerSpec> out;
   for (int64_t l = 0; l < kLayers; ++l)
     for (const auto& k : kinds)
-      out.push_back({"model.layers." + std::to_string(l) + "." + k.name + ".weight", "bitnet_hf", k.rows, k.cols,
+      out.push_back({"model.layers." + std::to_string(l) + "." + k.name, "bitnet_hf", k.rows, k.cols,
                      nlohmann::json::object(), ""});
   return out;
 }
