@@ -2,15 +2,16 @@
 // bitnet.h's epilogue_multiply or epilogue_divide (params[0]) with D = S - sum q (bitnet_x86.h
 // says why the result is the reference's bits).
 //
-// Layout (spec 2): byte (i, c) of the [P = ceil(rows/4), cols] weight holds output rows i + kP
-// in bits 2k+1:2k, all four against the same x[c]. The kernel walks packed rows in ascending
-// order (bitnet_x86.h hf_segments: for a row range [r0, r1) only the fields whose rows lie in it,
-// never a padding field); one 32-byte load of a packed row and one of x feed one vpmaddubsw per
-// field. Fields 0 and 1 come from the bytes v, 2 and 3 from v >> 4 (one 16-bit shift: bits the
-// high byte of a lane shifts into the low one lie above bit 3, which the ands clear): and 0x03
-// gives code (fields 0, 2), and 0x0C gives code * 4 (fields 1, 3). The last cols % 32 columns are
-// summed one by one. Packed rows run one at a time (one sequential stream) with a software prefetch
-// kAheadBytes on; the kernel is bound by its vector ops (about 18-29 GB/s on Zen 5).
+// Layout (spec 2): byte (i, c) of the [P = ceil(rows/4), cols] weight holds output rows i + kP in
+// bits 2k+1:2k, all four against the same x[c]. The kernel walks packed rows in ascending order
+// (bitnet_hf_gemv_body.inc, by bitnet_x86.h hf_segments: for a row range [r0, r1) only the fields
+// whose rows lie in it, never a padding field); one 32-byte load of a packed row and one of x feed
+// one vpmaddubsw per field. Fields 0 and 1 come from the bytes v, 2 and 3 from v >> 4 (one 16-bit
+// shift: bits the high byte of a lane shifts into the low one lie above bit 3, which the ands
+// clear): and 0x03 gives code (fields 0, 2), and 0x0C gives code * 4 (fields 1, 3). The last
+// cols % 32 columns are summed one by one. Packed rows run one at a time (one sequential stream)
+// with a software prefetch kAheadBytes on; the kernel is bound by its vector ops (about 18-29 GB/s
+// on Zen 5).
 //
 // Integer ranges: vpmaddubsw(u8, q) is u q + u' q' in an int16 lane, |.| <= 2 * 12 * 128 = 3072
 // for the fields scaled by 4 (u <= 12), <= 768 for the others: no saturation. kGroup chunks add to
@@ -63,44 +64,16 @@ QB_TARGET_AVX2 inline __attribute__((always_inline)) void packed_dot(const uint8
   }
 }
 
-struct Call {
-  const uint8_t* data;
-  int64_t cols, p;
-  const int8_t* q;
-  int32_t sum_q;
-  float s;
-  Scale ws;
-  float* y;
-};
-
-// Packed rows [i0, i1), fields K0 .. K0+NF-1 of each.
-template <int K0, int NF>
-QB_TARGET_AVX2 void segment(const Call& c, int64_t i0, int64_t i1) {
-  int32_t s[NF];
-  for (int64_t i = i0; i < i1; ++i) {
-    packed_dot<K0, NF>(c.data + i * c.cols, c.cols, c.q, s);
-    for (int f = 0; f < NF; ++f) c.y[i + (K0 + f) * c.p] = hf_out(dot_of(s[f], c.sum_q), c.s, c.ws);
-  }
-}
-
-using SegmentFn = void (*)(const Call&, int64_t, int64_t);
-// By k0 * 4 + nf (k0 + nf <= 4).
-constexpr SegmentFn kSegments[16] = {
-    nullptr, segment<0, 1>, segment<0, 2>, segment<0, 3>, segment<0, 4>,
-    segment<1, 1>, segment<1, 2>, segment<1, 3>, nullptr,
-    segment<2, 1>, segment<2, 2>, nullptr, nullptr,
-    segment<3, 1>, nullptr, nullptr,
-};
+#define QB_BITNET_TARGET QB_TARGET_AVX2
+#include "optimized/x86/bitnet/bitnet_hf_gemv_body.inc"
+#undef QB_BITNET_TARGET
 
 }  // namespace
 
-QB_TARGET_AVX2 void bitnet_hf_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1, float* y) {
+QB_TARGET_AVX2 void bitnet_hf_gemv_avx2(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64_t r1,
+                                        float* y) {
   const Act a = act_of(act);
-  const Call c{static_cast<const uint8_t*>(w->tensors[0].data), w->cols, (w->rows + 3) / 4, a.q,
-               sum_q_avx2(a.q, w->cols), a.s, hf_weight_scale(w), y};
-  HfSegment seg[8];
-  const int n = hf_segments(w->rows, r0, r1, seg);
-  for (int k = 0; k < n; ++k) kSegments[seg[k].k0 * 4 + seg[k].nf](c, seg[k].i0, seg[k].i1);
+  hf_gemv(w, a, sum_q_avx2(a.q, w->cols), r0, r1, y);
 }
 
 }  // namespace qb::x86

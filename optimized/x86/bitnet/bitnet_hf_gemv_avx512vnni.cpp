@@ -3,14 +3,14 @@
 // output row, then bitnet.h's epilogue_multiply or epilogue_divide (params[0]) with D = S - sum q
 // (bitnet_x86.h says why no sum wraps and why the result is the reference's bits).
 //
-// Layout (spec 2): byte (i, c) of the [P = ceil(rows/4), cols] weight holds output rows i + kP
-// in bits 2k+1:2k, all four against the same x[c]. So the kernel walks packed rows in ascending
-// order (bitnet_x86.h hf_segments: for a row range [r0, r1) only the fields whose rows lie in it,
-// never a padding field): one 64-byte load of a packed row and one of x feed one vpdpbusd per
-// field. Packed rows run one at a time, front to back, one sequential stream for the hardware
-// prefetchers, with a software prefetch kAheadBytes on (as bitnet_i2_s_gemv_avx512vnni.cpp: 2
-// packed rows side by side streamed slower from DRAM); two chunks per loop step with their own
-// accumulators keep vpdpbusd chains short.
+// Layout (spec 2): byte (i, c) of the [P = ceil(rows/4), cols] weight holds output rows i + kP in
+// bits 2k+1:2k, all four against the same x[c]. So the kernel walks packed rows in ascending order
+// (bitnet_hf_gemv_body.inc, by bitnet_x86.h hf_segments: for a row range [r0, r1) only the fields
+// whose rows lie in it, never a padding field): one 64-byte load of a packed row and one of x feed
+// one vpdpbusd per field. Packed rows run one at a time, front to back, one sequential stream for
+// the hardware prefetchers, with a software prefetch kAheadBytes on
+// (as bitnet_i2_s_gemv_avx512vnni.cpp: 2 packed rows side by side streamed slower from DRAM); two
+// chunks per loop step with their own accumulators keep vpdpbusd chains short.
 //
 // With 2 threads the harness splits the rows in halves, so both threads read every packed row
 // (thread 0 fields 0-1, thread 1 fields 2-3): each core streams the whole weight. Ascending order
@@ -82,45 +82,16 @@ QB_TARGET_AVX512VNNI inline __attribute__((always_inline)) void packed_dot(const
   for (int f = 0; f < NF; ++f) s[f] = _mm512_reduce_add_epi32(total[f]);
 }
 
-struct Call {
-  const uint8_t* data;
-  int64_t cols, p;
-  const int8_t* q;
-  int32_t sum_q;
-  float s;
-  Scale ws;
-  float* y;
-};
-
-// Packed rows [i0, i1), fields K0 .. K0+NF-1 of each.
-template <int K0, int NF>
-QB_TARGET_AVX512VNNI void segment(const Call& c, int64_t i0, int64_t i1) {
-  int32_t s[NF];
-  for (int64_t i = i0; i < i1; ++i) {
-    packed_dot<K0, NF>(c.data + i * c.cols, c.cols, c.q, s);
-    for (int f = 0; f < NF; ++f) c.y[i + (K0 + f) * c.p] = hf_out(dot_of(s[f], c.sum_q), c.s, c.ws);
-  }
-}
-
-using SegmentFn = void (*)(const Call&, int64_t, int64_t);
-// By k0 * 4 + nf (k0 + nf <= 4).
-constexpr SegmentFn kSegments[16] = {
-    nullptr, segment<0, 1>, segment<0, 2>, segment<0, 3>, segment<0, 4>,
-    segment<1, 1>, segment<1, 2>, segment<1, 3>, nullptr,
-    segment<2, 1>, segment<2, 2>, nullptr, nullptr,
-    segment<3, 1>, nullptr, nullptr,
-};
+#define QB_BITNET_TARGET QB_TARGET_AVX512VNNI
+#include "optimized/x86/bitnet/bitnet_hf_gemv_body.inc"
+#undef QB_BITNET_TARGET
 
 }  // namespace
 
 QB_TARGET_AVX512VNNI void bitnet_hf_gemv_avx512vnni(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0,
                                                    int64_t r1, float* y) {
   const Act a = act_of(act);
-  const Call c{static_cast<const uint8_t*>(w->tensors[0].data), w->cols, (w->rows + 3) / 4, a.q,
-               sum_q_vnni(a.q, w->cols), a.s, hf_weight_scale(w), y};
-  HfSegment seg[8];
-  const int n = hf_segments(w->rows, r0, r1, seg);
-  for (int k = 0; k < n; ++k) kSegments[seg[k].k0 * 4 + seg[k].nf](c, seg[k].i0, seg[k].i1);
+  hf_gemv(w, a, sum_q_vnni(a.q, w->cols), r0, r1, y);
 }
 
 }  // namespace qb::x86

@@ -2,6 +2,8 @@
 // every kernel file shares. Each function carries its own target (AVX2, AVX-512 or AVX-512 VNNI);
 // the code lives in an unnamed namespace, so each kernel file (and each mutant plugin built from
 // one) compiles its own copy and a QB_MUTANT_ON site switches only in the kernel a mutant names.
+// The bodies the two ISAs share are text included once per kernel file with its target
+// (bitnet_dequant_body.inc over V8 / V16, bitnet_hf_gemv_body.inc around each file's packed_dot).
 //
 // Dequant: out = T * scale (T / scale for an HF weight whose scale_rule is divide), T = code - 1,
 // as the reference writes it: the code (0..3; 3 is never written by converters, decodes as +2) is
@@ -118,21 +120,75 @@ inline int hf_segments(int64_t rows, int64_t r0, int64_t r1, HfSegment* out) {
   return n;
 }
 
-// ---- AVX2 ------------------------------------------------------------------------------------
+// ---- Dequant vector types (V8: AVX2, V16: AVX-512) -----------------------------------------
+// What bitnet_dequant_body.inc needs of a vector width L: the T table, the widening load of L
+// weight bytes, the decode of one field, and the last cols % L columns of an HF row.
 
-// Entry i: (i & 3) - 1 for the 3 low index bits vpermps reads.
-QB_TARGET_AVX2 QB_BITNET_INLINE __m256 t_table8() { return _mm256_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2); }
+struct V8 {
+  using F = __m256;
+  using I = __m256i;
+  static constexpr int L = 8;
+  // Entry i: (i & 3) - 1 for the 3 low index bits vpermps reads.
+  QB_TARGET_AVX2 static QB_BITNET_INLINE F t_table() { return _mm256_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2); }
+  QB_TARGET_AVX2 static QB_BITNET_INLINE F set1(float v) { return _mm256_set1_ps(v); }
+  // 8 bytes at p widened to int32 lanes.
+  QB_TARGET_AVX2 static QB_BITNET_INLINE I bytes(const uint8_t* p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  }
+  // T * scale (T / scale) of the field at `shift` of each lane's byte b.
+  template <bool kDivide>
+  QB_TARGET_AVX2 static QB_BITNET_INLINE F decode(I b, int shift, F table, F sc) {
+    const __m256 t = _mm256_permutevar8x32_ps(table, _mm256_srli_epi32(b, shift));
+    return kDivide ? _mm256_div_ps(t, sc) : _mm256_mul_ps(t, sc);
+  }
+  // Columns [c, cols) (fewer than 8) of the fields at shift[f] of the packed row src into o[f],
+  // one by one, as the reference decodes them.
+  template <bool kDivide>
+  QB_TARGET_AVX2 static QB_BITNET_INLINE void hf_tail(const uint8_t* src, int64_t c, int64_t cols, int nf,
+                                                      float* const* o, const int* shift, F, F, Scale ws) {
+    for (; c < cols; ++c)
+      for (int f = 0; f < nf; ++f) {
+        const auto t = static_cast<float>(((src[c] >> shift[f]) & 3) - 1);
+        o[f][c] = kDivide ? t / ws.value : t * ws.value;
+      }
+  }
+};
 
-// 8 bytes at p widened to int32 lanes.
-QB_TARGET_AVX2 QB_BITNET_INLINE __m256i bytes8(const uint8_t* p) {
-  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+inline __mmask16 mask16(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
-// T * scale (T / scale) of the field at `shift` of each lane's byte b.
-template <bool kDivide>
-QB_TARGET_AVX2 QB_BITNET_INLINE __m256 decode8(__m256i b, int shift, __m256 table, __m256 sc) {
-  const __m256 t = _mm256_permutevar8x32_ps(table, _mm256_srli_epi32(b, shift));
-  return kDivide ? _mm256_div_ps(t, sc) : _mm256_mul_ps(t, sc);
-}
+
+struct V16 {
+  using F = __m512;
+  using I = __m512i;
+  static constexpr int L = 16;
+  // Entry i: (i & 3) - 1 for the 4 low index bits vpermps reads.
+  QB_TARGET_AVX512 static QB_BITNET_INLINE F t_table() {
+    return _mm512_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2);
+  }
+  QB_TARGET_AVX512 static QB_BITNET_INLINE F set1(float v) { return _mm512_set1_ps(v); }
+  // n (<= 16) bytes at p widened to int32 lanes, zeros above.
+  QB_TARGET_AVX512 static QB_BITNET_INLINE I bytes(const uint8_t* p, int64_t n = 16) {
+    return _mm512_cvtepu8_epi32(n >= 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(mask16(n), p));
+  }
+  // T * scale (T / scale) of the field at `shift` of each lane's byte b.
+  template <bool kDivide>
+  QB_TARGET_AVX512 static QB_BITNET_INLINE F decode(I b, int shift, F table, F sc) {
+    const __m512 t = _mm512_permutexvar_ps(_mm512_srli_epi32(b, shift), table);
+    return kDivide ? _mm512_div_ps(t, sc) : _mm512_mul_ps(t, sc);
+  }
+  // Columns [c, cols) (fewer than 16) of the fields at shift[f] of the packed row src into o[f]:
+  // one masked load widened once, one masked store per field.
+  template <bool kDivide>
+  QB_TARGET_AVX512 static QB_BITNET_INLINE void hf_tail(const uint8_t* src, int64_t c, int64_t cols, int nf,
+                                                        float* const* o, const int* shift, F table, F sc, Scale) {
+    const __m512i v = bytes(src + c, cols - c);
+    for (int f = 0; f < nf; ++f)
+      _mm512_mask_storeu_ps(o[f] + c, mask16(cols - c), decode<kDivide>(v, shift[f], table, sc));
+  }
+};
+
+// ---- GEMV helpers ----------------------------------------------------------------------------
 
 // Sum of n int8 q: vpmaddubsw by 1 (pairs, |.| <= 256) then vpmaddwd by 1 into int32 lanes.
 QB_TARGET_AVX2 inline int32_t sum_q_avx2(const int8_t* q, int64_t n) {
@@ -156,27 +212,6 @@ QB_TARGET_AVX2 QB_BITNET_INLINE int32_t hsum_epi32(__m256i v) {
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
   return _mm_cvtsi128_si32(s);
-}
-
-// ---- AVX-512 ---------------------------------------------------------------------------------
-
-// Entry i: (i & 3) - 1 for the 4 low index bits vpermps reads.
-QB_TARGET_AVX512 QB_BITNET_INLINE __m512 t_table16() {
-  return _mm512_setr_ps(-1, 0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2);
-}
-
-inline __mmask16 mask16(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
-}
-// n (<= 16) bytes at p widened to int32 lanes, zeros above.
-QB_TARGET_AVX512 QB_BITNET_INLINE __m512i bytes16(const uint8_t* p, int64_t n = 16) {
-  return _mm512_cvtepu8_epi32(n >= 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(mask16(n), p));
-}
-// T * scale (T / scale) of the field at `shift` of each lane's byte b.
-template <bool kDivide>
-QB_TARGET_AVX512 QB_BITNET_INLINE __m512 decode16(__m512i b, int shift, __m512 table, __m512 sc) {
-  const __m512 t = _mm512_permutexvar_ps(_mm512_srli_epi32(b, shift), table);
-  return kDivide ? _mm512_div_ps(t, sc) : _mm512_mul_ps(t, sc);
 }
 
 // Sum of n int8 q: vpdpbusd of all-ones u8 with q (4 products of |q| <= 128 per int32 lane).
