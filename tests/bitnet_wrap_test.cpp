@@ -28,28 +28,17 @@
 #include "harness/plugin.h"
 #include "harness/prepared.h"
 #include "harness/registry.h"
+#include "tests/test_pool.h"
 #include "harness/run.h"
 
 namespace qb {
 namespace {
 
-const std::vector<Variant>& pool() {
-  static const std::vector<Variant> p = [] {
-    std::vector<Variant> v = variants();
-    if (const char* lib = std::getenv("QB_PLUGIN")) {
-      std::vector<Variant> more = load_plugin(lib, v);
-      v.insert(v.end(), more.begin(), more.end());
-    }
-    return v;
-  }();
-  return p;
-}
-
 bool wrap_format(const std::string& id) { return id == "bitnet_i2_s" || id == "bitnet_hf"; }
 
 std::vector<std::string> gemv_names() {
   std::vector<std::string> names;
-  for (const Variant& v : pool())
+  for (const Variant& v : test::test_pool())
     if (v.op == Op::gemv && wrap_format(v.format)) names.push_back(v.name);
   return names;
 }
@@ -85,16 +74,8 @@ std::vector<std::vector<uint8_t>> weight_tensors(bool i2s, int64_t rows, int64_t
 class BitnetWrapTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BitnetWrapTest, ExactOnWorstCaseSums) {
-  const Variant* v = nullptr;
-  for (const Variant& c : pool())
-    if (c.name == GetParam()) v = &c;
-  ASSERT_NE(v, nullptr);
-  const Selection sel = select_variants(pool(), v->format, v->op, ~0ull);
-  if (std::find(sel.run.begin(), sel.run.end(), v) == sel.run.end()) {
-    for (const auto& [skipped, why] : sel.skipped)
-      if (skipped == v) GTEST_SKIP() << v->name << ": " << why;
-    GTEST_SKIP() << v->name << " does not run on this CPU";
-  }
+  const Variant* v = &test::pool_variant(GetParam());
+  if (const std::string why = test::why_not_run(*v); !why.empty()) GTEST_SKIP() << why;
   const Format& f = *find_format(v->format);
   const bool i2s = f.id == "bitnet_i2_s";
   // Scales: an activation scale as quantize_row_i8_s makes it (127 / max|x|), the I2_S scale an

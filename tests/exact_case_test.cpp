@@ -21,23 +21,12 @@
 #include "harness/plugin.h"
 #include "harness/prepared.h"
 #include "harness/registry.h"
+#include "tests/test_pool.h"
 #include "harness/run.h"
 #include "reference/ggml/q8_K_activation.h"
 
 namespace qb {
 namespace {
-
-const std::vector<Variant>& pool() {
-  static const std::vector<Variant> p = [] {
-    std::vector<Variant> v = variants();
-    if (const char* lib = std::getenv("QB_PLUGIN")) {
-      std::vector<Variant> more = load_plugin(lib, v);
-      v.insert(v.end(), more.begin(), more.end());
-    }
-    return v;
-  }();
-  return p;
-}
 
 uint32_t bits(float f) {
   uint32_t b;
@@ -144,7 +133,7 @@ TEST(ExactCase, ScalarReferenceGivesTheExactDot) {
 
 std::vector<std::string> exact_gemv_names() {
   std::vector<std::string> names;
-  for (const Variant& v : pool()) {
+  for (const Variant& v : test::test_pool()) {
     const Format* f = find_format(v.format);
     if (!v.reference && v.op == Op::gemv && f && f->exact_gemv_case) names.push_back(v.name);
   }
@@ -154,13 +143,8 @@ std::vector<std::string> exact_gemv_names() {
 class ExactCaseKernel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ExactCaseKernel, AnyOrderGivesTheExactBits) {
-  const Variant* v = nullptr;
-  for (const Variant& c : pool())
-    if (c.name == GetParam()) v = &c;
-  ASSERT_NE(v, nullptr);
-  const Selection sel = select_variants(pool(), v->format, v->op, ~0ull);
-  if (std::find(sel.run.begin(), sel.run.end(), v) == sel.run.end())
-    GTEST_SKIP() << v->name << " does not run on this CPU";
+  const Variant* v = &test::pool_variant(GetParam());
+  if (const std::string why = test::why_not_run(*v); !why.empty()) GTEST_SKIP() << why;
   const Format& f = *find_format(v->format);
   // Row counts off the kernels' row groups (4, 8) and thread splits; one to four 256-element blocks.
   static constexpr int64_t kShapes[][2] = {{1, 256}, {3, 512}, {5, 768}, {9, 256}, {13, 1024}, {8, 512}};

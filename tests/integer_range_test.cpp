@@ -25,6 +25,7 @@
 #include "harness/plugin.h"
 #include "harness/prepared.h"
 #include "harness/registry.h"
+#include "tests/test_pool.h"
 #include "harness/run.h"
 #include "reference/common/half.h"
 #include "reference/ggml/ggml_format.h"
@@ -35,23 +36,11 @@ namespace {
 
 // ---- 1. GEMV variants on extreme codes ----------------------------------------------------
 
-const std::vector<Variant>& pool() {
-  static const std::vector<Variant> p = [] {
-    std::vector<Variant> v = variants();
-    if (const char* lib = std::getenv("QB_PLUGIN")) {  // how a mutant kernel is put under this test
-      std::vector<Variant> more = load_plugin(lib, v);
-      v.insert(v.end(), more.begin(), more.end());
-    }
-    return v;
-  }();
-  return p;
-}
-
 bool integer_activation(const Format& f) { return f.activation && f.activation->id == "q8_0"; }
 
 std::vector<std::string> integer_gemv_names() {
   std::vector<std::string> names;
-  for (const Variant& v : pool()) {
+  for (const Variant& v : test::test_pool()) {
     const Format* f = find_format(v.format);
     if (v.op == Op::gemv && f && integer_activation(*f)) names.push_back(v.name);
   }
@@ -104,16 +93,8 @@ ggml::IntegerCodeCase make_case(const Format& f, int64_t rows, int64_t nb, int64
 class IntegerRangeTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(IntegerRangeTest, ExactOnExtremeCodes) {
-  const Variant* v = nullptr;
-  for (const Variant& c : pool())
-    if (c.name == GetParam()) v = &c;
-  ASSERT_NE(v, nullptr);
-  const Selection sel = select_variants(pool(), v->format, v->op, ~0ull);
-  if (std::find(sel.run.begin(), sel.run.end(), v) == sel.run.end()) {
-    for (const auto& [skipped, why] : sel.skipped)
-      if (skipped == v) GTEST_SKIP() << v->name << ": " << why;
-    GTEST_SKIP() << v->name << " does not run on this CPU";
-  }
+  const Variant* v = &test::pool_variant(GetParam());
+  if (const std::string why = test::why_not_run(*v); !why.empty()) GTEST_SKIP() << why;
   const Format& f = *find_format(v->format);
   if (f.id != "q4_0" && f.id != "q8_0")
     GTEST_SKIP() << "no extreme-code case for format " << f.id << " yet: add its code layout to make_case";
@@ -164,10 +145,9 @@ TEST(IntegerRange, IssueCaseMinusOneTimesMinus128) {
   const OwnedWeight w(f, 1, 64, nlohmann::json::object(), {blocks});
   const PreparedWeight pw(w.view());
   int ran = 0;
-  for (const Variant& v : pool()) {
+  for (const Variant& v : test::test_pool()) {
     if (v.format != "q8_0" || v.op != Op::gemv) continue;
-    const Selection sel = select_variants(pool(), v.format, v.op, ~0ull);
-    if (std::find(sel.run.begin(), sel.run.end(), &v) == sel.run.end()) continue;  // CPU lacks it
+    if (!test::why_not_run(v).empty()) continue;  // CPU lacks it
     float y = 0;
     run_gemv(v, pw, act.data(), 1, &y, 1);
     EXPECT_EQ(y, 8192.0f) << v.name;

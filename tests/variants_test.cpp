@@ -14,6 +14,7 @@
 #include "harness/fill.h"
 #include "harness/plugin.h"
 #include "harness/registry.h"
+#include "tests/test_pool.h"
 #include "harness/run.h"
 #include "tests/cpuinfo.h"
 
@@ -30,31 +31,11 @@ uint64_t base_seed() {
   return seed;
 }
 
-// The registry's variants, and those of the plugin library named by QB_PLUGIN (how ci/mutants.sh
-// runs these tests on each mutant kernel).
-const std::vector<Variant>& test_pool() {
-  static const std::vector<Variant> pool = [] {
-    std::vector<Variant> p = variants();
-    if (const char* lib = std::getenv("QB_PLUGIN")) {
-      std::vector<Variant> more = load_plugin(lib, p);
-      p.insert(p.end(), more.begin(), more.end());
-    }
-    return p;
-  }();
-  return pool;
-}
-
 std::vector<std::string> optimized_names() {
   std::vector<std::string> names;
-  for (const auto& v : test_pool())
+  for (const auto& v : test::test_pool())
     if (!v.reference) names.push_back(v.name);
   return names;
-}
-
-const Variant& by_name(const std::string& name) {
-  for (const auto& v : test_pool())
-    if (v.name == name) return v;
-  throw std::invalid_argument(name);
 }
 
 // One line that reruns this test with the same inputs.
@@ -65,13 +46,13 @@ std::string repro_line() {
          " build/bin/quantbench_tests --gtest_filter='" + info->test_suite_name() + "." + info->name() + "'";
 }
 
-const Variant& reference_of(const Variant& v) { return by_name(v.format + "_" + std::string(op_name(v.op)) + "_ref"); }
+const Variant& reference_of(const Variant& v) { return test::pool_variant(v.format + "_" + std::string(op_name(v.op)) + "_ref"); }
 
 class VariantTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(VariantTest, MatchesReferenceOnRandomInputs) {
-  const Variant& v = by_name(GetParam());
-  const Selection sel = select_variants(test_pool(), v.format, v.op, ~0ull);
+  const Variant& v = test::pool_variant(GetParam());
+  const Selection sel = select_variants(test::test_pool(), v.format, v.op, ~0ull);
   if (std::find(sel.run.begin(), sel.run.end(), &v) == sel.run.end()) {
     // A silent fallback is a failure: the OS says the CPU can run it, so dispatch must.
     const uint64_t os = test::cpuinfo_features();
