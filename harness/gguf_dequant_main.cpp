@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
         if (l.spec.name == t.name) layer = &l;
       const qb::QWeight& w = layer->weight;
       std::vector<float> y(static_cast<std::size_t>(w.rows * w.cols));
-      f->dequant_ref(qb::PreparedWeight(w).get(), 0, w.rows, y.data());
+      f->dequant_ref(qb::PreparedWeight(w).get(), 0, qb::call_extent(*f, w.rows), y.data());
       const std::string path = (std::filesystem::path(out) / (t.name + ".f32.bin")).string();
       std::ofstream o(path, std::ios::binary | std::ios::trunc);
       o.write(reinterpret_cast<const char*>(y.data()), static_cast<std::streamsize>(y.size() * sizeof(float)));

@@ -38,7 +38,12 @@ typedef struct qb_weight {
   int32_t n_params;
 } qb_weight;
 
-/* Full decode (op "dequant") or exact intermediate (op "inner") of rows [row_begin, row_end):
+/* Row ranges: [row_begin, row_end) counts output rows, except for a format whose stored units
+ * interleave bands of rows (its documented row_bands B > 1, e.g. bitnet_hf's packed rows): there it
+ * counts units, and a call writes rows u + b * ceil(rows / B) below rows for u in the range and
+ * every band b.
+ *
+ * Full decode (op "dequant") or exact intermediate (op "inner") of rows [row_begin, row_end):
  * writes out[r * cols + c] for those rows; `out` is the [rows, cols] fp32 base. */
 typedef void (*qb_dequant_fn)(const qb_weight* w, int64_t row_begin, int64_t row_end, float* out);
 

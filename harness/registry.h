@@ -56,6 +56,12 @@ struct Format {
   // Output rows a kernel call covers come in multiples of this (128 where an output rotation
   // mixes 128 rows); the harness splits rows over threads on these boundaries.
   int64_t row_granule = 1;
+  // Stored rows that interleave this many bands: stored unit u (a packed row) holds output rows
+  // u, u + P, ..., u + (row_bands - 1) P, P = ceil(rows / row_bands). Kernel calls of such a format
+  // take unit ranges: a call for [u0, u1) writes output rows b P + u for every band b and u in
+  // [u0, u1) below rows (call_extent below). So threads split the units and each reads only its
+  // own bytes; a split of the rows would make every thread stream the whole weight.
+  int64_t row_bands = 1;
   // The input dimension the tests sweep comes in multiples of this (0: block_elems, or row_granule
   // for formats without row blocks): a format whose params are rules over cols (an allocation of groups, say)
   // states the smallest unit its test_params all fit.
@@ -115,6 +121,12 @@ struct Format {
   bool implemented() const { return dequant_ref != nullptr; }
   std::size_t stored_bytes(int64_t rows, int64_t cols, const nlohmann::json& params) const;
 };
+
+// What a kernel call over a whole weight of `rows` output rows covers: [0, rows), or for a banded
+// format (Format::row_bands) its [0, P) stored units.
+inline int64_t call_extent(const Format& f, int64_t rows) {
+  return f.row_bands > 1 ? (rows + f.row_bands - 1) / f.row_bands : rows;
+}
 
 // dequant_f16 / dequant_bf16: the full decode written as fp16 / bf16, the value being one
 // round-to-nearest-even of the fp32 decode (reference/common/half.h f32_to_fp16_rne,

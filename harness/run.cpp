@@ -31,6 +31,13 @@ void split_rows(int64_t rows, int64_t granule, int threads, F&& body) {
   }
 }
 
+// A whole-weight call split over threads: rows on the format's granule, or a banded format's units.
+template <typename F>
+void split_rows(const QWeight& w, int threads, F&& body) {
+  const Format& f = *w.format;
+  split_rows(call_extent(f, w.rows), f.row_bands > 1 ? 1 : f.row_granule, threads, body);
+}
+
 class HostWeight : public BackendWeight {
  public:
   explicit HostWeight(const PreparedWeight& w) : w(w) {}
@@ -50,22 +57,22 @@ class CpuBackend : public Backend {
     const qb_weight* cw = pw.get();
     if (is_decode16(v.op)) {
       auto* out = static_cast<uint16_t*>(out_bytes);
-      split_rows(w.rows, w.format->row_granule, threads, [&](int64_t r0, int64_t r1) {
+      split_rows(w, threads, [&](int64_t r0, int64_t r1) {
         if (r1 <= r0) return;
         if (v.dequant16) return v.dequant16(cw, r0, r1, out);
-        round_decode16(v, cw, r0, r1, out);
+        round_decode16(v, *w.format, cw, r0, r1, out);
       });
       return;
     }
     auto* out = static_cast<float*>(out_bytes);
     if (v.op != Op::gemv) {
-      split_rows(w.rows, w.format->row_granule, threads, [&](int64_t r0, int64_t r1) {
+      split_rows(w, threads, [&](int64_t r0, int64_t r1) {
         if (r1 > r0) v.dequant(cw, r0, r1, out);
       });
       return;
     }
     const std::size_t stride = w.format->activation->bytes(w.cols);
-    split_rows(w.rows, w.format->row_granule, threads, [&](int64_t r0, int64_t r1) {
+    split_rows(w, threads, [&](int64_t r0, int64_t r1) {
       if (r1 <= r0) return;
       if (v.batches) {
         v.gemv(cw, act, m, r0, r1, out);
@@ -80,7 +87,16 @@ class CpuBackend : public Backend {
   // A reference 16-bit decode: the format's fp32 decode of a few rows at a time (the kernel
   // writes rows [r0, r1) of a full-size output, so the scratch is offset to match), each value
   // rounded once to nearest even.
-  static void round_decode16(const Variant& v, const qb_weight* w, int64_t r0, int64_t r1, uint16_t* out) {
+  static void round_decode16(const Variant& v, const Format& f, const qb_weight* w, int64_t r0, int64_t r1, uint16_t* out) {
+    if (f.row_bands > 1) {  // a unit's rows lie in every band: a full-size scratch holds them where they go
+      const int64_t p = call_extent(f, w->rows);
+      std::vector<float> full(static_cast<std::size_t>(w->rows * w->cols));
+      v.dequant(w, r0, r1, full.data());
+      for (int64_t b = 0; b < f.row_bands; ++b)
+        for (int64_t r = b * p + r0; r < std::min(w->rows, b * p + r1); ++r)
+          for (int64_t c = 0; c < w->cols; ++c) out[r * w->cols + c] = round16(v.op, full[r * w->cols + c]);
+      return;
+    }
     const int64_t chunk = std::max<int64_t>(1, 4096 / w->cols);
     std::vector<float> scratch(static_cast<std::size_t>(chunk * w->cols));
     for (int64_t r = r0; r < r1; r += chunk) {

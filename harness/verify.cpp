@@ -256,7 +256,7 @@ std::string bound_name(const Format& f, int64_t cols) {
 // Where a wrong GEMV output comes from: the kernel is rerun on output `row` of vector `vec` with
 // one activation block at a time zeroed (a weight block, or a format's wider column tile, pairs with
 // it), and the reference likewise; the block whose removal takes away most of the error is the
-// one to read first. Rows run in the format's row granule around `row`.
+// one to read first. The calls cover the format's row granule around `row` (a banded format's unit).
 std::string locate_error(const Variant& v, const PreparedWeight& pw, const GemvExpectation& g, const float* got,
                          int64_t vec, int64_t row) {
   const QWeight& w = pw.weight();
@@ -264,7 +264,9 @@ std::string locate_error(const Variant& v, const PreparedWeight& pw, const GemvE
   const int64_t span = f.block_elems > 0 ? f.block_elems : 128;
   if (!f.gemv_ref || w.cols % span != 0) return "";
   const std::size_t stride = f.activation->bytes(w.cols);
-  const int64_t r0 = row / f.row_granule * f.row_granule, r1 = std::min(w.rows, r0 + f.row_granule);
+  // The call that covers `row`: its granule of rows, or its unit of a banded format.
+  const int64_t extent = call_extent(f, w.rows), unit = f.row_bands > 1 ? row % extent : row;
+  const int64_t r0 = unit / f.row_granule * f.row_granule, r1 = std::min(extent, r0 + f.row_granule);
   const double err_all = std::fabs(double(got[vec * w.rows + row]) - g.y[static_cast<std::size_t>(vec * w.rows + row)]);
   std::vector<uint8_t> act(g.act.begin() + static_cast<std::ptrdiff_t>(vec * stride),
                            g.act.begin() + static_cast<std::ptrdiff_t>((vec + 1) * stride));
@@ -512,9 +514,9 @@ void add_reference_gemv(Expectations& e, const PreparedWeight& pw, const std::ve
   if (special_act) plant_special_activation_scales(*f.activation, act.data(), w.cols, m_max, x_seed);
   std::vector<float> y(static_cast<std::size_t>(m_max * w.rows));
   if (f.gemv_ref_batches)
-    f.gemv_ref(pw.get(), act.data(), m_max, 0, w.rows, y.data());
+    f.gemv_ref(pw.get(), act.data(), m_max, 0, call_extent(*w.format, w.rows), y.data());
   else
-    for (int64_t i = 0; i < m_max; ++i) f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, w.rows, y.data() + i * w.rows);
+    for (int64_t i = 0; i < m_max; ++i) f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, call_extent(*w.format, w.rows), y.data() + i * w.rows);
   const std::vector<double> bounds = gemv_bounds(w, act.data(), m_max), sigmas = gemv_sigmas(w, act.data(), m_max);
   char seed[32];
   std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(x_seed));
@@ -543,10 +545,10 @@ Expectations reference_expectations(const PreparedWeight& pw, const std::vector<
   e.by_reference = true;
   if (f.inner_ref) {
     e.inner.emplace(elems);
-    f.inner_ref(pw.get(), 0, w.rows, e.inner->data());
+    f.inner_ref(pw.get(), 0, call_extent(*w.format, w.rows), e.inner->data());
   }
   e.dequant.emplace(elems);
-  f.dequant_ref(pw.get(), 0, w.rows, e.dequant->data());
+  f.dequant_ref(pw.get(), 0, call_extent(*w.format, w.rows), e.dequant->data());
   if (f.dequant_bounds) e.dequant_bounds = f.dequant_bounds(w);
   add_reference_gemv(e, pw, ms, x_seed, special_act, tag);
   note_trust(e, w);
@@ -637,7 +639,7 @@ std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, cons
       // The exact result: products of exactly decoded values summed in fp64, where (by the
       // construction) every partial sum is exact; stored to fp32 without rounding.
       std::vector<float> wd(static_cast<std::size_t>(w.rows * c)), x(static_cast<std::size_t>(c));
-      f.dequant_ref(PreparedWeight(ow.view()).get(), 0, w.rows, wd.data());
+      f.dequant_ref(PreparedWeight(ow.view()).get(), 0, call_extent(*w.format, w.rows), wd.data());
       f.activation->dequant(act.data(), c, x.data());
       GemvExpectation g;
       g.act = act;

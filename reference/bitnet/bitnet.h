@@ -5,7 +5,8 @@
 // A weight is the logical W [rows = out_features, cols = in_features] of a ternary matrix T and
 // one per-tensor scale. Registry formats (stored tensors in layout order):
 //   bitnet_hf        weight U8 [ceil(rows/4), cols], weight_scale BF16 [1]   (spec 2)
-//                    params {"scale_rule": "multiply" | "divide"} (default multiply, spec 2.1)
+//                    params {"scale_rule": "multiply" | "divide"} (default multiply, spec 2.1);
+//                    kHfBands bands (Format::row_bands): kernel calls take packed-row ranges
 //   bitnet_i2_s      weight U8 [rows*cols/4 + 32] (x86 canonical, 128-element blocks; f32 scale
 //                    in the tail), cols % 128 == 0                           (spec 3)
 //   bitnet_i2_s_arm  the same bytes in the ARM layout (64-element blocks), cols % 64 == 0
@@ -32,6 +33,9 @@
 #include "reference/common/half.h"
 
 namespace qb::bitnet {
+
+// bitnet_hf's packed byte holds rows i, i + P, i + 2P, i + 3P (Format::row_bands).
+constexpr int64_t kHfBands = 4;
 
 // Activation bytes (all three encodings): f32 scale s at byte 0, int32 sum of q at byte 4, then
 // cols int8 q at byte 8. m vectors lie back to back, act_bytes(cols) apart.

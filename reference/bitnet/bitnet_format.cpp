@@ -307,6 +307,7 @@ std::vector<Format> bitnet_formats() {
   hf.kernel_params = hf_kernel_params;
   hf.encode_ref = encode_hf;
   hf.col_granule = 1;
+  hf.row_bands = kHfBands;
   hf.test_params = {nlohmann::json::object(), {{"scale_rule", "divide"}}};
   out.push_back(std::move(hf));
 

@@ -24,6 +24,19 @@ void ternary_row(const qb_weight* w, int64_t r, int8_t* out) {
 
 namespace {
 
+// The output rows a call for [r0, r1) covers: those rows, or all rows of bitnet_hf's packed rows
+// [r0, r1) (Format::row_bands).
+template <typename F>
+void for_call_rows(const qb_weight* w, int64_t r0, int64_t r1, F&& row) {
+  if (std::string_view(w->format) != "bitnet_hf") {
+    for (int64_t r = r0; r < r1; ++r) row(r);
+    return;
+  }
+  const int64_t p = (w->rows + kHfBands - 1) / kHfBands;
+  for (int64_t i = r0; i < r1; ++i)
+    for (int64_t k = 0; k < kHfBands && i + k * p < w->rows; ++k) row(i + k * p);
+}
+
 // The per-tensor scale and how T meets it, per format.
 struct WeightScale {
   float value;
@@ -40,21 +53,21 @@ WeightScale weight_scale(const qb_weight* w) {
 void dequant_ref(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
   const WeightScale ws = weight_scale(w);
   std::vector<int8_t> t(static_cast<std::size_t>(w->cols));
-  for (int64_t r = r0; r < r1; ++r) {
+  for_call_rows(w, r0, r1, [&](int64_t r) {
     ternary_row(w, r, t.data());
     for (int64_t c = 0; c < w->cols; ++c) {
       const auto v = static_cast<float>(t[c]);
       out[r * w->cols + c] = ws.divide ? v / ws.value : v * ws.value;
     }
-  }
+  });
 }
 
 void inner_ref(const qb_weight* w, int64_t r0, int64_t r1, float* out) {
   std::vector<int8_t> t(static_cast<std::size_t>(w->cols));
-  for (int64_t r = r0; r < r1; ++r) {
+  for_call_rows(w, r0, r1, [&](int64_t r) {
     ternary_row(w, r, t.data());
     for (int64_t c = 0; c < w->cols; ++c) out[r * w->cols + c] = static_cast<float>(t[c]);
-  }
+  });
 }
 
 // One vector (m = 1): D per row in int64, which the epilogue's int32 holds for any cols below 2^23.
@@ -66,7 +79,7 @@ void gemv_ref(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64
   const int32_t sum_q = act_sum(act);
   const int8_t* q = act_q(act);
   std::vector<int8_t> t(static_cast<std::size_t>(w->cols));
-  for (int64_t r = r0; r < r1; ++r) {
+  for_call_rows(w, r0, r1, [&](int64_t r) {
     ternary_row(w, r, t.data());
     int64_t d = 0;
     for (int64_t c = 0; c < w->cols; ++c) d += static_cast<int64_t>(t[c]) * q[c];
@@ -81,7 +94,7 @@ void gemv_ref(const qb_weight* w, const uint8_t* act, int64_t, int64_t r0, int64
     else
       v = epilogue_multiply(d32, s, ws.value);
     y[r] = v;
-  }
+  });
 }
 
 }  // namespace

@@ -86,36 +86,21 @@ inline float hf_out(int32_t d, float s, Scale ws) {
   return ws.divide ? bitnet::epilogue_divide(d, s, ws.value) : bitnet::epilogue_multiply(d, s, ws.value);
 }
 
-// HF: packed row i holds output rows i + kP in field k (bits 2k+1:2k). The packed rows whose
-// field k lies in the call's rows [r0, r1) (and below `rows`: padding fields are never written)
-// are [lo[k], hi[k]); for one packed row those fields are consecutive k. Segments of packed rows
-// with the same field set, in ascending packed-row order, are what the GEMVs and the decode walk.
+// HF: packed row i holds output rows i + kP in field k (bits 2k+1:2k). A call covers packed rows
+// [u0, u1) (Format::row_bands) and writes each one's fields below `rows` (padding fields are never
+// written): fields 0 .. nf-1, nf falling from 4 as i nears P where rows is not a multiple of 4.
+// Segments of packed rows with the same nf, in ascending order, are what the GEMVs and the decode
+// walk.
 struct HfSegment {
   int64_t i0, i1;  // packed rows
-  int k0, nf;      // fields k0 .. k0 + nf - 1
+  int nf;          // fields 0 .. nf - 1
 };
-inline int hf_segments(int64_t rows, int64_t r0, int64_t r1, HfSegment* out) {
-  const int64_t p = (rows + 3) / 4, end = std::min(r1, rows);
-  int64_t lo[4], hi[4], cut[9];
-  int n_cut = 0;
-  for (int k = 0; k < 4; ++k) {
-    lo[k] = std::clamp<int64_t>(r0 - k * p, 0, p);
-    hi[k] = std::clamp<int64_t>(end - k * p, 0, p);
-    cut[n_cut++] = lo[k];
-    cut[n_cut++] = hi[k];
-  }
-  std::sort(cut, cut + n_cut);
+inline int hf_segments(int64_t rows, int64_t u0, int64_t u1, HfSegment* out) {
+  const int64_t p = (rows + 3) / 4;
   int n = 0;
-  for (int c = 0; c + 1 < n_cut; ++c) {
-    const int64_t i0 = cut[c], i1 = cut[c + 1];
-    if (i0 == i1) continue;
-    int k0 = -1, nf = 0;
-    for (int k = 0; k < 4; ++k)
-      if (lo[k] <= i0 && i0 < hi[k]) {
-        if (k0 < 0) k0 = k;
-        ++nf;
-      }
-    if (nf > 0) out[n++] = {i0, i1, k0, nf};
+  for (int nf = 4; nf >= 1; --nf) {  // field nf-1 of packed row i exists iff i < rows - (nf-1) p
+    const int64_t lo = nf == 4 ? u0 : std::max(u0, rows - nf * p), hi = std::min(u1, rows - (nf - 1) * p);
+    if (lo < hi) out[n++] = {lo, hi, nf};
   }
   return n;
 }
