@@ -1,5 +1,7 @@
 #include "harness/family.h"
 
+#include <algorithm>
+#include <map>
 #include <stdexcept>
 
 namespace qb {
@@ -53,6 +55,31 @@ const std::vector<GgufTypeId>& gguf_types() {
     return v;
   }();
   return all;
+}
+
+const GgufDialect* gguf_dialect_for(const GgufFile& header) {
+  for (const Family& f : families())
+    for (const GgufDialect& d : f.gguf_dialects)
+      if (d.claims && d.claims(header)) return &d;
+  return nullptr;
+}
+
+const std::vector<GgufTypeId>& gguf_types_for(const GgufFile& header) {
+  const GgufDialect* d = gguf_dialect_for(header);
+  if (!d) return gguf_types();
+  // One list per dialect, built once (families() never changes, so the dialects stay put).
+  static const std::map<const GgufDialect*, std::vector<GgufTypeId>> merged = [] {
+    std::map<const GgufDialect*, std::vector<GgufTypeId>> m;
+    for (const Family& f : families())
+      for (const GgufDialect& dd : f.gguf_dialects) {
+        std::vector<GgufTypeId> v = dd.types;
+        for (const GgufTypeId& t : gguf_types())
+          if (std::none_of(dd.types.begin(), dd.types.end(), [&](const GgufTypeId& o) { return o.id == t.id; })) v.push_back(t);
+        m.emplace(&dd, std::move(v));
+      }
+    return m;
+  }();
+  return merged.at(d);
 }
 
 const ShapeSuite* find_suite(const std::string& name) {

@@ -98,6 +98,18 @@ struct EdgeFixture {
   Fixture fixture;
 };
 
+// A GGUF dialect: the files of a fork that numbered tensor types of its own (bitnet.cpp: I2_S = 36,
+// TL2 = 39, where ggml has MXFP4 = 39). A file whose metadata the dialect claims is read with its
+// types in place of the catalog's same ids (gguf_types_for below).
+struct GgufDialect {
+  std::string name;  // "bitnet.cpp"
+  bool (*claims)(const GgufFile& header) = nullptr;  // the metadata is read, the tensors are not
+  std::vector<GgufTypeId> types;
+  // A layer's format params where its type has some (TL1's tile sizes, from a kernel config beside
+  // the file); FileError naming the file and tensor when they cannot be found. Null: none.
+  nlohmann::json (*params)(const GgufFile& file, const GgufTensor& t) = nullptr;
+};
+
 struct Family {
   std::string id;
   std::vector<Format> formats;
@@ -130,6 +142,7 @@ struct Family {
   // A .gguf model is read against all families' lists at once (gguf_types() below): each tensor
   // of a quantized type is a layer of its format's family.
   std::vector<GgufTypeId> gguf_types;
+  std::vector<GgufDialect> gguf_dialects;
 };
 
 const std::vector<Family>& families();
@@ -143,6 +156,10 @@ const ModelContainer* find_container(const std::string& dir, const Family** fami
 // The GGUF type catalog: every family's gguf_types, in family order (one file may hold tensors of
 // several families). Throws std::logic_error when two families list the same type id.
 const std::vector<GgufTypeId>& gguf_types();
+// The first dialect (family order) that claims a GGUF file's metadata, or null; and the type list
+// such a file is read with: the dialect's types over the catalog's same ids, or the catalog.
+const GgufDialect* gguf_dialect_for(const GgufFile& header);
+const std::vector<GgufTypeId>& gguf_types_for(const GgufFile& header);
 // The suite of that name in any family, or null; known_suites() lists them all ("a, b").
 const ShapeSuite* find_suite(const std::string& name);
 std::string known_suites();

@@ -286,6 +286,11 @@ std::string known_types(const std::vector<GgufTypeId>& types) {
 }  // namespace
 
 GgufFile read_gguf(const std::string& path, const std::vector<GgufTypeId>& types) {
+  return read_gguf(path, [&types](const GgufFile&) -> const std::vector<GgufTypeId>& { return types; });
+}
+
+GgufFile read_gguf(const std::string& path,
+                   const std::function<const std::vector<GgufTypeId>&(const GgufFile& header)>& types_for) {
   GgufFile g;
   g.path = path;
   g.map = std::make_shared<const MappedFile>(path);
@@ -330,6 +335,7 @@ GgufFile read_gguf(const std::string& path, const std::vector<GgufTypeId>& types
     g.alignment = kDefaultAlignment;
   }
 
+  const std::vector<GgufTypeId>& types = types_for(g);
   if (n_tensors > in.left() / kMinTensorInfo)
     in.fail("tensor_count", "is " + std::to_string(n_tensors) + " but only " + std::to_string(in.left()) +
                                 " bytes remain after the metadata (a tensor info takes at least " +
@@ -365,7 +371,13 @@ GgufFile read_gguf(const std::string& path, const std::vector<GgufTypeId>& types
       in.fail(field + ".ne[0]", "is " + std::to_string(row) + ", not a multiple of " + t.type->name + "'s block of " +
                                     std::to_string(t.type->block_elems) + " elements");
     uint64_t nbytes = 0;
-    if (__builtin_mul_overflow(static_cast<uint64_t>(numel / t.type->block_elems), static_cast<uint64_t>(t.type->block_bytes), &nbytes))
+    if (t.type->tensor_bytes) {
+      try {
+        nbytes = t.type->tensor_bytes(row, numel);
+      } catch (const std::invalid_argument& e) {
+        in.fail(field + ".ne", "does not make a " + t.type->name + " tensor: " + e.what());
+      }
+    } else if (__builtin_mul_overflow(static_cast<uint64_t>(numel / t.type->block_elems), static_cast<uint64_t>(t.type->block_bytes), &nbytes))
       in.fail(field + ".ne", "byte count (" + std::to_string(numel) + " elements of " + t.type->name + ") overflows 64 bits");
     t.nbytes = nbytes;
     t.offset = in.uint(8, field + ".offset", "the offset");

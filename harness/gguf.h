@@ -21,6 +21,7 @@
 // misalignment), inside the file.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,13 @@ struct GgufTypeId {
   std::string name;    // upstream's type name, as the family lists it
   std::string format;  // registry format id; empty for an unquantized type
   int64_t block_elems = 1, block_bytes = 0;
+  // Bytes of a tensor of `numel` elements in rows of `row` (ne[0]) where the type's files hold other
+  // than numel / block_elems * block_bytes (bitnet.cpp's I2_S adds a 32-byte tail); null: the
+  // blocks. Throws std::invalid_argument for a shape that has no such size.
+  uint64_t (*tensor_bytes)(int64_t row, int64_t numel) = nullptr;
+  // Tensors that carry a layer's later stored tensors (Format::layout order, after those the
+  // tensor's own bytes fill): the tensor named <name><suffix>, for each suffix in turn (TL1's "_scale").
+  std::vector<std::string> companions;
 };
 
 enum class GgufValueType : uint32_t {
@@ -104,6 +112,10 @@ struct GgufFile {
 // Reads and checks the whole header; `types` are the tensor type ids the file may use (a family's
 // gguf_types) and must outlive the result. Throws FileError as described above.
 GgufFile read_gguf(const std::string& path, const std::vector<GgufTypeId>& types);
+// The same with the type list chosen by the file's metadata (a GGUF dialect, harness/family.h):
+// `types_for` sees the header with its metadata read and no tensors yet.
+GgufFile read_gguf(const std::string& path,
+                   const std::function<const std::vector<GgufTypeId>&(const GgufFile& header)>& types_for);
 
 // Whether the file begins with the GGUF magic (false when it cannot be read).
 bool has_gguf_magic(const std::string& path);

@@ -151,10 +151,52 @@ ModelFiles open_model_files(const std::string& dir, ModelData data) {
 
 namespace {
 
+int64_t spec_bytes(const StoredTensorSpec& s) {
+  int64_t n = static_cast<int64_t>(dtype_size(s.dtype));
+  for (const int64_t d : s.shape) n *= d;
+  return n;
+}
+
+// A GGUF tensor's stored tensors as its format lays them out: the tensor's bytes cut in layout
+// order, then each companion tensor (GgufTypeId::companions) for the layout's last ones.
+void cut_gguf_tensor(const GgufFile& g, const GgufTensor& t, const std::vector<StoredTensorSpec>& specs, ModelLayer& l) {
+  const std::string field = "tensors." + t.name;
+  const std::vector<std::string>& companions = t.type->companions;
+  if (companions.size() > specs.size())
+    throw std::logic_error("GGUF type " + t.type->name + " names more companions than " + l.weight.format->id + " has tensors");
+  const std::size_t own = specs.size() - companions.size();
+  int64_t need = 0;
+  for (std::size_t i = 0; i < own; ++i) need += spec_bytes(specs[i]);
+  if (static_cast<uint64_t>(need) != t.nbytes)
+    throw FileError(g.path, field, "holds " + std::to_string(t.nbytes) + " bytes where a " + l.weight.format->id + " weight of " +
+                                       std::to_string(l.spec.rows) + "x" + std::to_string(l.spec.cols) + " has " + std::to_string(need));
+  int64_t at = 0;
+  for (std::size_t i = 0; i < own; ++i) {
+    const int64_t n = spec_bytes(specs[i]);
+    l.weight.tensors.push_back({specs[i].name, specs[i].dtype, specs[i].shape, t.data + at, static_cast<std::size_t>(n)});
+    at += n;
+  }
+  for (std::size_t j = 0; j < companions.size(); ++j) {
+    const StoredTensorSpec& s = specs[own + j];
+    const std::string name = t.name + companions[j];
+    const GgufTensor* c = g.find_tensor(name);
+    if (!c)
+      throw FileError(g.path, "tensors." + name, "missing: " + t.name + " (" + t.type->name + ") keeps its " + s.name + " there");
+    if (!c->type->format.empty() || c->type->block_bytes != static_cast<int64_t>(dtype_size(s.dtype)) ||
+        c->nbytes != static_cast<uint64_t>(spec_bytes(s)))
+      throw FileError(g.path, "tensors." + name, "is " + c->type->name + " of " + std::to_string(c->numel()) + " elements, not the " +
+                                                  std::string(dtype_name(s.dtype)) + " " + s.name + " of " +
+                                                  std::to_string(spec_bytes(s) / static_cast<int64_t>(dtype_size(s.dtype))) +
+                                                  " elements that " + t.name + " needs");
+    l.weight.tensors.push_back({s.name, s.dtype, s.shape, c->data, static_cast<std::size_t>(c->nbytes)});
+  }
+}
+
 ModelDir open_gguf_model(const std::string& path) {
   ModelDir m;
   if (gguf_types().empty()) throw FileError(path, "", "a GGUF file, but no registered family lists GGUF tensor types");
-  m.gguf = std::make_shared<const GgufFile>(read_gguf(path, gguf_types()));
+  m.gguf = std::make_shared<const GgufFile>(read_gguf(path, gguf_types_for));
+  m.gguf_dialect = gguf_dialect_for(*m.gguf);
   m.files.dir = path;
   m.files.config_file = path;
   m.files.files = {path};
@@ -172,7 +214,11 @@ ModelDir open_gguf_model(const std::string& path) {
       if (used < 1) throw FileError(path, "metadata." + used_key, "is " + std::to_string(used) + ": a token uses at least one expert");
     }
   }
+  std::set<std::string> companions;  // tensors that complete a layer, not layers of their own
+  for (const GgufTensor& t : m.gguf->tensors)
+    for (const std::string& suffix : t.type->companions) companions.insert(t.name + suffix);
   for (const GgufTensor& t : m.gguf->tensors) {
+    if (companions.count(t.name)) continue;
     if (t.type->format.empty()) {
       auto it = std::find_if(m.unquantized.begin(), m.unquantized.end(), [&](const auto& u) { return u.first == t.type->name; });
       if (it == m.unquantized.end()) it = m.unquantized.insert(m.unquantized.end(), {t.type->name, 0});
@@ -198,11 +244,16 @@ ModelDir open_gguf_model(const std::string& path) {
     l.weight.format = f;
     l.weight.rows = l.spec.rows;
     l.weight.cols = l.spec.cols;
-    const int64_t row_bytes = l.spec.cols / f->block_elems * f->block_bytes;
-    l.weight.tensors.push_back({"blocks", DType::U8, {l.spec.rows, row_bytes}, t.data, static_cast<std::size_t>(t.nbytes)});
+    if (m.gguf_dialect) {  // say whose numbering the type id was read in, and any params it brought
+      if (m.gguf_dialect->params) l.spec.params = m.gguf_dialect->params(*m.gguf, t);
+      l.spec.summary = m.gguf_dialect->name + " " + t.type->name + " (type " + std::to_string(t.type->id) + ")";
+      for (const auto& [key, value] : l.spec.params.items()) l.spec.summary += " " + key + " " + value.dump();
+    }
+    l.weight.params = l.spec.params;
     try {
+      cut_gguf_tensor(*m.gguf, t, f->layout(l.spec.rows, l.spec.cols, l.spec.params), l);
       check_stored(l.weight);
-    } catch (const StoredTensorError& e) {
+    } catch (const std::invalid_argument& e) {  // the layout's or check_stored's (a StoredTensorError)
       throw FileError(path, field + ".ne", "gives rows x cols " + std::to_string(l.spec.rows) + "x" + std::to_string(l.spec.cols) +
                                                ", not a " + f->id + " weight: " + e.what());
     }

@@ -23,6 +23,8 @@
 
 namespace qb {
 
+struct GgufDialect;  // harness/family.h
+
 struct Family;
 class MappedFile;
 
@@ -106,6 +108,7 @@ struct ModelDir {
   // GGUF: the file (its map owns the layers' bytes), and its unquantized tensors (norms,
   // embeddings kept in f32/f16), counted per type name in first-seen order: no format checks them.
   std::shared_ptr<const GgufFile> gguf;
+  const GgufDialect* gguf_dialect = nullptr;  // the dialect that claimed it (harness/family.h), or null
   std::vector<std::pair<std::string, int64_t>> unquantized;
   // A container's (Family::containers): owners of what its layers' tensors view (mapped shard
   // files, copies it converted to the format's stored dtype).

@@ -1,4 +1,4 @@
-// The GGUF reader (harness/gguf.h) against the writer (fixtures/import/ggml/gguf_writer.h): every
+// The GGUF reader (harness/gguf.h) against the writer (fixtures/import/gguf_writer.h): every
 // value type round trips, v2 and v3 read alike, each malformed file is refused with its named
 // error (by the reader and by verify), hostile bytes give a FileError and nothing worse, and a
 // GGUF file is verified as a model. Expected values are the writer's inputs, never the reader's.

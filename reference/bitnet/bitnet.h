@@ -128,4 +128,10 @@ std::vector<LayerSpec> bitnet_2b4t_layers();
 std::vector<ModelLayer> recognize_model(const ModelFiles& files);
 std::vector<LayerSpec> config_layers(const nlohmann::ordered_json& quant_config, const std::string& file);
 
+// bitnet.cpp's GGUF files (reference/bitnet/gguf_dialect.cpp, spec 3, 4): architecture bitnet or
+// bitnet-b1.58 with file type I2_S (40), TL1 (38) or TL2 (39) read I2_S = 36, TL1 = 38 and
+// TL2 = 39 as bitnet_i2_s, bitnet_tl1 and bitnet_tl2; a TL weight's scale is its <name>_scale
+// tensor and its tile sizes the kernel_config.ini beside the file.
+GgufDialect gguf_dialect();
+
 }  // namespace qb::bitnet

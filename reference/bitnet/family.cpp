@@ -37,6 +37,7 @@ Family bitnet_family() {
   fam.quant_methods = {"bitnet"};
   fam.recognize = recognize_model;
   fam.config_layers = config_layers;
+  fam.gguf_dialects = {gguf_dialect()};
   return fam;
 }
 
