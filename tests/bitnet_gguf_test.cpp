@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/temp_dir_test.h"
+
 #include "tests/run_command.h"
 
 #include "fixtures/import/bitnet/bitnet_gguf_writer.h"
@@ -32,14 +34,8 @@ uint32_t bits(float f) {
   return u;
 }
 
-class BitnetGguf : public ::testing::Test {
+class BitnetGguf : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("qb_bitnet_gguf_" + std::to_string(::getpid()));
-    fs::create_directories(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
   // Two layers, hidden 256 (4 heads, 2 KV heads: k/v 128 rows), MLP 384.
   std::string write(const std::string& name, const std::string& type, std::vector<bitnet::WrittenLayer>* layers = nullptr) {
     bitnet::GgufModelOptions opt;
@@ -55,8 +51,6 @@ class BitnetGguf : public ::testing::Test {
     if (layers) *layers = std::move(w);
     return path;
   }
-
-  fs::path root_;
 };
 
 TEST_F(BitnetGguf, EveryTypeReadsBackAsWritten) {

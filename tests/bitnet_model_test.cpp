@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/temp_dir_test.h"
+
 #include "tests/run_command.h"
 
 #include "fixtures/import/bitnet/bitnet_model_writer.h"
@@ -31,14 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
-class BitnetModel : public ::testing::Test {
+class BitnetModel : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("qb_bitnet_model_" + std::to_string(::getpid()));
-    fs::create_directories(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
   std::string write(const std::string& name, const bitnet::ModelOptions& opt) {
     const std::string dir = (root_ / name).string();
     bitnet::write_model(dir, opt);
@@ -92,8 +88,6 @@ class BitnetModel : public ::testing::Test {
   static bool ends_with(const std::string& s, const std::string& suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
   }
-
-  fs::path root_;
 };
 
 // The seed's per-layer projections (2B-4T, ../shared/seeds/002): out x in.

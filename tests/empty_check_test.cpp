@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/temp_dir_test.h"
+
 #include "harness/fixture.h"
 #include "tests/run_command.h"
 
@@ -19,14 +21,8 @@ namespace fs = std::filesystem;
 
 const std::string kVerify = QB_VERIFY_BIN;
 
-class EmptyCheck : public ::testing::Test {
+class EmptyCheck : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("qb_empty_check_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // A 2x64 fixture of `format` (block_bytes per 32 elements) holding zero blocks, with `tensors`.
   std::string write(const std::string& name, const std::string& format, int64_t block_bytes,
                     std::vector<OwnedTensor> tensors) {
@@ -37,7 +33,7 @@ class EmptyCheck : public ::testing::Test {
     fx.origin = "test";
     fx.tensors.push_back({"blocks", DType::U8, {2, 2 * block_bytes}, std::vector<uint8_t>(4 * block_bytes)});
     for (auto& t : tensors) fx.tensors.push_back(std::move(t));
-    const std::string path = (dir_ / (name + ".safetensors")).string();
+    const std::string path = (root_ / (name + ".safetensors")).string();
     save_fixture(path, fx);
     return path;
   }
@@ -59,8 +55,6 @@ class EmptyCheck : public ::testing::Test {
       EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
     }
   }
-
-  fs::path dir_;
 };
 
 TEST_F(EmptyCheck, BatchOfZeroVectorsIsRefused) {

@@ -9,6 +9,8 @@
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "tests/temp_dir_test.h"
 #include <nlohmann/json.hpp>
 
 #include "reference/exl2/measurement.h"
@@ -59,19 +61,13 @@ nlohmann::json small_measurement() {
   return {{"measurement", layers}, {"last_module_idx", 5}};
 }
 
-class Exl2MeasurementBench : public ::testing::Test {
+class Exl2MeasurementBench : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("qb_exl2_measurement_bench_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& text) {
-    const fs::path p = dir_ / name;
+    const fs::path p = root_ / name;
     std::ofstream(p) << text;
     return p.string();
   }
-  fs::path dir_;
 };
 
 TEST_F(Exl2MeasurementBench, ChoicesAreTheOptionsEveryLayerLists) {
@@ -151,9 +147,9 @@ TEST_F(Exl2MeasurementBench, MalformedFileIsNamedWithItsField) {
   const Command c = run_command(kBench + " --exl2-measurement " + file + " --benchmark_list_tests");
   EXPECT_EQ(c.status, 2) << c.output;
   EXPECT_NE(c.output.find(file + ": field 'measurement[2].numel'"), std::string::npos) << c.output;
-  const Command missing = run_command(kBench + " --exl2-measurement " + (dir_ / "absent.json").string());
+  const Command missing = run_command(kBench + " --exl2-measurement " + (root_ / "absent.json").string());
   EXPECT_EQ(missing.status, 2) << missing.output;
-  EXPECT_NE(missing.output.find((dir_ / "absent.json").string()), std::string::npos) << missing.output;
+  EXPECT_NE(missing.output.find((root_ / "absent.json").string()), std::string::npos) << missing.output;
 }
 
 // The seed's Llama-2-70B (80 layers x 7 projections) at one option: its four shapes, and the

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/temp_dir_test.h"
+
 #include "tests/run_command.h"
 
 #include "fixtures/import/exl2/exl2_model_writer.h"
@@ -20,14 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Exl2Model : public ::testing::Test {
+class Exl2Model : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("qb_exl2_model_" + std::to_string(::getpid()));
-    fs::create_directories(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
   std::string write(const std::string& name, int shards, bool bias) {
     exl2::ModelOptions opt;
     opt.layers = 2;
@@ -49,8 +45,6 @@ class Exl2Model : public ::testing::Test {
       if (t.name == tensor) std::memcpy(t.bytes.data() + offset, bytes, n);
     write_safetensors(path, f);
   }
-
-  fs::path root_;
 };
 
 TEST_F(Exl2Model, WrittenDirectoryReadsBackAsItsLayers) {

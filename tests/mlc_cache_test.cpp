@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/temp_dir_test.h"
+
 #include "tests/run_command.h"
 
 #include "fixtures/import/mlc/mlc_cache_writer.h"
@@ -112,14 +114,8 @@ const ModelLayer& layer(const ModelDir& m, const std::string& name) {
   throw std::runtime_error("no layer " + name);
 }
 
-class MlcCache : public ::testing::Test {
+class MlcCache : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("qb_mlc_cache_" + std::to_string(::getpid()));
-    fs::create_directories(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
   // One decoder layer at small sizes; a 6 KiB cap makes several shards, some out of band.
   static mlc::CacheOptions small(const std::string& preset = "q4f32_1") {
     mlc::CacheOptions o;
@@ -169,8 +165,6 @@ class MlcCache : public ::testing::Test {
       for (const std::string& n : needles) EXPECT_NE(std::string::npos, std::string(e.what()).find(n)) << e.what();
     }
   }
-
-  fs::path root_;
 };
 
 TEST_F(MlcCache, WrittenCacheReadsBackAsItsLayers) {
