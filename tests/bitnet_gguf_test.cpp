@@ -97,15 +97,21 @@ TEST_F(BitnetGguf, TypeIdsFollowTheFilesProvenance) {
       if (t.id == id) return t.format;
     return std::string("(none)");
   };
-  const GgufFile bitnet = header("b.gguf", "bitnet-b1.58", 40), llama = header("l.gguf", "llama", 40),
-                 bitnet_f16 = header("f.gguf", "bitnet-b1.58", 1);
+  // bitnet.cpp's I2_S file type from any architecture (Llama3-8B-1.58's file says llama), its TL2
+  // file type from BitNet's and llama; ggml's file types (here q4_0's 2, MXFP4_MOE's 38) elsewhere.
+  const GgufFile bitnet = header("b.gguf", "bitnet-b1.58", 40), llama_i2s = header("li.gguf", "llama", 40),
+                 llama_tl2 = header("lt.gguf", "llama", 39), bitnet_f16 = header("f.gguf", "bitnet-b1.58", 1),
+                 llama_q4 = header("l.gguf", "llama", 2), moe = header("m.gguf", "gpt-oss", 38);
   EXPECT_EQ("bitnet_tl2", format_of(bitnet, 39));
   EXPECT_EQ("bitnet_i2_s", format_of(bitnet, 36));
   EXPECT_EQ("tq2_0", format_of(bitnet, 35));
-  EXPECT_EQ("mxfp4", format_of(llama, 39));
-  EXPECT_EQ("(none)", format_of(llama, 36));
-  EXPECT_EQ(nullptr, gguf_dialect_for(bitnet_f16));
-  EXPECT_EQ("mxfp4", format_of(bitnet_f16, 39));
+  EXPECT_EQ("bitnet_i2_s", format_of(llama_i2s, 36));
+  EXPECT_EQ("bitnet_tl2", format_of(llama_tl2, 39));
+  for (const GgufFile* g : {&llama_q4, &bitnet_f16, &moe}) {
+    EXPECT_EQ(nullptr, gguf_dialect_for(*g)) << g->path;
+    EXPECT_EQ("mxfp4", format_of(*g, 39)) << g->path;
+    EXPECT_EQ("(none)", format_of(*g, 36)) << g->path;
+  }
 }
 
 TEST_F(BitnetGguf, MissingPiecesAreNamed) {

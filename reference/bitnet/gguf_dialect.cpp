@@ -1,7 +1,11 @@
 // bitnet.cpp's GGUF files (spec 3, 4): its fork numbers its own tensor types (I2_S = 36, TL1 = 38,
-// TL2 = 39, where ggml now has MXFP4 = 39), so its files are claimed by provenance: a BitNet
-// architecture and a BitNet file type (LLAMA_FTYPE_MOSTLY_TL1 = 38, TL2 = 39, I2_S = 40).
-// TQ1_0 = 34 and TQ2_0 = 35 are ggml's own types under the same numbers and stay the catalog's.
+// TL2 = 39, where ggml now has MXFP4 = 39), so its files are claimed by provenance, the file type
+// bitnet.cpp writes: I2_S (LLAMA_FTYPE_MOSTLY_I2_S = 40, no ggml file type) from any architecture
+// (its published files say bitnet, bitnet-b1.58, bitnet-25 and, for Llama3-8B-1.58 and Falcon3,
+// llama), TL1 (38) and TL2 (39) from the architectures its converter writes (BitNet's and llama;
+// ggml's 38 is MXFP4_MOE). A file claimed wrongly, or missed, fails loudly: the other numbering
+// gives other tensor sizes, which the reader checks. TQ1_0 = 34 and TQ2_0 = 35 are ggml's own types
+// under the same numbers and stay the catalog's.
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -19,20 +23,22 @@ namespace {
 constexpr uint32_t kI2S = 36, kTL1 = 38, kTL2 = 39;
 
 bool claims(const GgufFile& g) {
-  const GgufValue* arch = g.find("general.architecture");
   const GgufValue* ftype = g.find("general.file_type");
-  if (!arch || arch->type() != GgufValueType::string || !ftype) return false;
-  const std::string_view a = arch->as_string();
-  if (a != "bitnet" && a != "bitnet-b1.58") return false;
-  uint64_t t = 0;
+  if (!ftype) return false;
+  int64_t t = -1;
   switch (ftype->type()) {
-    case GgufValueType::u8: case GgufValueType::u16: case GgufValueType::u32: case GgufValueType::u64: t = ftype->as_uint(); break;
-    case GgufValueType::i8: case GgufValueType::i16: case GgufValueType::i32: case GgufValueType::i64:
-      t = static_cast<uint64_t>(std::max<int64_t>(0, ftype->as_int()));
+    case GgufValueType::u8: case GgufValueType::u16: case GgufValueType::u32: case GgufValueType::u64:
+      t = static_cast<int64_t>(std::min<uint64_t>(ftype->as_uint(), 1u << 30));
       break;
+    case GgufValueType::i8: case GgufValueType::i16: case GgufValueType::i32: case GgufValueType::i64: t = ftype->as_int(); break;
     default: return false;
   }
-  return t == 38 || t == 39 || t == 40;
+  if (t == 40) return true;
+  if (t != 38 && t != 39) return false;
+  const GgufValue* arch = g.find("general.architecture");
+  if (!arch || arch->type() != GgufValueType::string) return false;
+  const std::string_view a = arch->as_string();
+  return a == "bitnet" || a == "bitnet-b1.58" || a == "bitnet-25" || a == "llama";
 }
 
 // ggml_nbytes(I2_S): the packed codes and the 32-byte tail that holds the f32 scale.
