@@ -4,6 +4,7 @@
 #include <cstring>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 #include "harness/json_field.h"
 #include "harness/mapped_file.h"
@@ -284,6 +285,16 @@ std::string known_types(const std::vector<GgufTypeId>& types) {
 }
 
 }  // namespace
+
+GgufTypeId gguf_type(uint32_t id, std::string name, std::string format, int64_t block_elems, int64_t block_bytes) {
+  GgufTypeId t;
+  t.id = id;
+  t.name = std::move(name);
+  t.format = std::move(format);
+  t.block_elems = block_elems;
+  t.block_bytes = block_bytes;
+  return t;
+}
 
 GgufFile read_gguf(const std::string& path, const std::vector<GgufTypeId>& types) {
   return read_gguf(path, [&types](const GgufFile&) -> const std::vector<GgufTypeId>& { return types; });

@@ -49,6 +49,8 @@ struct GgufTypeId {
   // tensor's own bytes fill): the tensor named <name><suffix>, for each suffix in turn (TL1's "_scale").
   std::vector<std::string> companions;
 };
+// A type id of plain block geometry (no size hook, no companions).
+GgufTypeId gguf_type(uint32_t id, std::string name, std::string format, int64_t block_elems, int64_t block_bytes);
 
 enum class GgufValueType : uint32_t {
   u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7, string = 8, array = 9,

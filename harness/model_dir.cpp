@@ -149,6 +149,17 @@ ModelFiles open_model_files(const std::string& dir, ModelData data) {
   return m;
 }
 
+void check_layer_stored(const ModelFiles& files, const QWeight& w, const std::string& module, const std::string& whole) {
+  try {
+    check_stored(w);
+  } catch (const StoredTensorError& e) {
+    const ModelTensor* t = e.tensor().empty() ? nullptr : files.find(module + "." + e.tensor());
+    if (!t) t = files.find(whole);
+    throw FileError(files.file_of(*t), e.tensor().empty() ? "tensors." + whole + ".shape" : e.field_path("tensors." + module + "."),
+                    e.what());
+  }
+}
+
 namespace {
 
 int64_t spec_bytes(const StoredTensorSpec& s) {

@@ -101,6 +101,12 @@ bool is_gguf_model(const std::string& path);
 
 ModelFiles open_model_files(const std::string& dir, ModelData data);
 
+// check_stored (harness/stored_check.h) on a layer a family built from `files`, its tensors named
+// <module>.<layout name>: a StoredTensorError becomes a FileError naming the file that holds the
+// faulty tensor and its field, or `whole` (the layer's main tensor) with ".shape" when the
+// weight's shape or params are at fault.
+void check_layer_stored(const ModelFiles& files, const QWeight& w, const std::string& module, const std::string& whole);
+
 struct ModelDir {
   ModelFiles files;  // a GGUF model: dir and files name the .gguf file, no safetensors tensors
   const Family* family = nullptr;  // the claiming family; null for a GGUF file (its layers' formats name theirs)

@@ -289,7 +289,10 @@ std::string locate_error(const Variant& v, const PreparedWeight& pw, const GemvE
   }
   if (best < 0) return "";
   if (f.block_bytes > 0) return "; most of the error comes from " + block_bytes_at(w, row, best * span);
-  return "; most of the error comes from tile rows " + std::to_string(r0) + "+" + std::to_string(r1 - r0) + ", cols " +
+  const std::string rows = f.row_bands > 1 ? "packed row " + std::to_string(r0) + " (rows " + std::to_string(r0) + " + k*" +
+                                                  std::to_string(extent) + ")"
+                                            : "tile rows " + std::to_string(r0) + "+" + std::to_string(r1 - r0);
+  return "; most of the error comes from " + rows + ", cols " +
          std::to_string(best * span) + "+" + std::to_string(span) + " (removing it removes " +
          sci(best_drop / (err_all > 0 ? err_all : 1)) + " of the error)";
 }

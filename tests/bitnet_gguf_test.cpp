@@ -152,14 +152,14 @@ TEST_F(BitnetGguf, MissingPiecesAreNamed) {
                   {"general.file_type", gguf_write::Value::u32(38)}};
     for (const GgufTensor& t : g.tensors)
       if (t.name != "blk.0.attn_k.weight_scale")
-        f.tensors.push_back({t.name, t.ne, t.type->id, std::vector<uint8_t>(t.data, t.data + t.nbytes)});
+        f.tensors.push_back({t.name, t.ne, t.type->id, std::vector<uint8_t>(t.data, t.data + t.nbytes), std::nullopt});
     f.write(noscale + ".tmp");
   }
   fs::rename(noscale + ".tmp", noscale);
   refused(noscale, "tensors.blk.0.attn_k.weight_scale");
   gguf_write::File bad;
   bad.metadata = {{"general.architecture", gguf_write::Value::string("bitnet")}, {"general.file_type", gguf_write::Value::u32(40)}};
-  bad.tensors.push_back({"blk.0.attn_q.weight", {192, 4}, 36, std::vector<uint8_t>(192 + 32)});
+  bad.tensors.push_back({"blk.0.attn_q.weight", {192, 4}, 36, std::vector<uint8_t>(192 + 32), std::nullopt});
   const std::string i2s = (root_ / "bad_i2s.gguf").string();
   bad.write(i2s);
   refused(i2s, "tensors.blk.0.attn_q.weight.ne[0]");

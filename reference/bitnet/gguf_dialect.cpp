@@ -108,11 +108,11 @@ GgufDialect gguf_dialect() {
   GgufDialect d;
   d.name = "bitnet.cpp";
   d.claims = claims;
-  GgufTypeId i2s{kI2S, "I2_S", "bitnet_i2_s", 128, 32};
+  GgufTypeId i2s = gguf_type(kI2S, "I2_S", "bitnet_i2_s", 128, 32);
   i2s.tensor_bytes = i2s_tensor_bytes;
-  GgufTypeId tl1{kTL1, "TL1", "bitnet_tl1", 4, 1};  // rows*cols/4 bytes as the converter writes them
+  GgufTypeId tl1 = gguf_type(kTL1, "TL1", "bitnet_tl1", 4, 1);  // rows*cols/4 bytes as the converter writes them
   tl1.companions = {"_scale"};
-  GgufTypeId tl2{kTL2, "TL2", "bitnet_tl2", 1, 0};
+  GgufTypeId tl2 = gguf_type(kTL2, "TL2", "bitnet_tl2", 1, 0);
   tl2.tensor_bytes = tl2_tensor_bytes;
   tl2.companions = {"_scale"};
   d.types = {i2s, tl1, tl2};

@@ -324,13 +324,7 @@ std::vector<ModelLayer> recognize_model(const ModelFiles& files) {
     layer.weight.tensors.push_back(files.view(w, "weight"));
     layer.weight.tensors.push_back(files.view(*scale, "weight_scale"));
     // The same checks as a fixture's: the file named is the one holding the faulty tensor.
-    try {
-      check_stored(layer.weight);
-    } catch (const StoredTensorError& e) {
-      const ModelTensor* t = e.tensor().empty() ? &w : files.find(module + "." + e.tensor());
-      throw FileError(files.file_of(t ? *t : w), e.tensor().empty() ? field + ".shape" : e.field_path("tensors." + module + "."),
-                      e.what());
-    }
+    check_layer_stored(files, layer.weight, module, name);
     layers.push_back(std::move(layer));
   }
   if (layers.empty())

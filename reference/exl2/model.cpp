@@ -81,13 +81,7 @@ std::vector<ModelLayer> recognize_model(const ModelFiles& files) {
     for (int i = 0; i < 4; ++i) layer.weight.tensors.push_back(files.view(*parts[i], part_names[i]));
     if (bias) layer.weight.tensors.push_back(files.view(*bias, "bias"));
     // The same checks as a fixture's: the file named is the one holding the faulty tensor.
-    try {
-      check_stored(layer.weight);
-    } catch (const StoredTensorError& e) {
-      const ModelTensor* t = e.tensor().empty() ? &qw : files.find(key + "." + e.tensor());
-      throw FileError(files.file_of(*t), e.tensor().empty() ? "tensors." + name + ".shape" : e.field_path("tensors." + key + "."),
-                      e.what());
-    }
+    check_layer_stored(files, layer.weight, key, name);
     layers.push_back(std::move(layer));
   }
   return layers;

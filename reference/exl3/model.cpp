@@ -165,13 +165,7 @@ std::vector<ModelLayer> recognize_model(const ModelFiles& files) {
     if (const ModelTensor* marker = mcg ? mcg : mul1)
       layer.weight.tensors.push_back(files.view(*marker, std::string(codebook_name(cb))));
     // The same checks as a fixture's: the file named is the one holding the faulty tensor.
-    try {
-      check_stored(layer.weight);
-    } catch (const StoredTensorError& e) {
-      const ModelTensor* t = e.tensor().empty() ? &tr : files.find(key + "." + e.tensor());
-      throw FileError(files.file_of(*t), e.tensor().empty() ? "tensors." + name + ".shape" : e.field_path("tensors." + key + "."),
-                      e.what());
-    }
+    check_layer_stored(files, layer.weight, key, name);
     layers.push_back(std::move(layer));
   }
 

@@ -30,9 +30,9 @@ std::vector<GgufTypeId> gguf_type_ids(const std::vector<Format>& formats) {
     for (const Format& c : formats)
       if (c.id == q.name) f = &c;
     if (!f) throw std::logic_error(std::string("GGUF type ") + q.name + " is not in the GGML catalog");
-    out.push_back({q.id, q.name, q.name, f->block_elems, f->block_bytes});
+    out.push_back(gguf_type(q.id, q.name, q.name, f->block_elems, f->block_bytes));
   }
-  for (const Plain& p : kUnquantized) out.push_back({p.id, p.name, "", 1, p.bytes});
+  for (const Plain& p : kUnquantized) out.push_back(gguf_type(p.id, p.name, "", 1, p.bytes));
   return out;
 }
 
