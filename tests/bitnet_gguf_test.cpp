@@ -133,7 +133,20 @@ TEST_F(BitnetGguf, MissingPiecesAreNamed) {
     std::ofstream out(fs::path(tl2).parent_path() / "kernel_config.ini", std::ios::trunc);
     out << "[Kernels_0]\nm = 999\nk = 256\nbm = 32\nbk = 96\nbmm = 32\n";
   }
-  refused(tl2, "has no section for blk.0.attn_q.weight (m = 256, k = 256)");
+  refused(tl2, "has no [Kernels_i] section with m = 256 and k = 256 (the shape of blk.0.attn_q.weight");
+  // Tiles the format cannot take, and two sections that disagree: the config is blamed, by section.
+  const std::string tiles = write("badtiles", "tl1");
+  {
+    std::ofstream out(fs::path(tiles).parent_path() / "kernel_config.ini", std::ios::trunc);
+    out << "[Kernels_0]\nm = 256\nk = 256\nbm = 100\nbk = 64\nbmm = 32\n";
+  }
+  refused(tiles, "Kernels_0': gives");
+  refused(tiles, "cannot take");
+  {
+    std::ofstream out(fs::path(tiles).parent_path() / "kernel_config.ini", std::ios::trunc);
+    out << "[Kernels_0]\nm = 256\nk = 256\nbm = 128\nbk = 64\nbmm = 32\n\n[Kernels_1]\nm = 256\nk = 256\nbm = 64\nbk = 64\nbmm = 32\n";
+  }
+  refused(tiles, "is ambiguous");
   // A TL weight without its _scale tensor, and an I2_S weight whose rows are not 128-element blocks.
   bitnet::GgufModelOptions opt;
   opt.type = "tl1";

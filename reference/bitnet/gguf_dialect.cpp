@@ -10,10 +10,12 @@
 #include <cctype>
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "harness/registry.h"
 #include "harness/safetensors.h"
 #include "reference/bitnet/bitnet.h"
 
@@ -64,12 +66,12 @@ nlohmann::json tile_params(const GgufFile& g, const GgufTensor& t) {
   const uint32_t id = t.type->id;
   if (id != kTL1 && id != kTL2) return nlohmann::json::object();
   const std::string ini = (std::filesystem::path(g.path).parent_path() / "kernel_config.ini").string();
-  const std::string field = "tensors." + t.name;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(ini, ec))
-    throw FileError(g.path, field + ".type",
+    throw FileError(g.path, "tensors." + t.name + ".type",
                     "is " + t.type->name + ", whose tile sizes (BM, BK, bm) are not in the file: put the kernel_config.ini "
-                    "bitnet.cpp generated for this model beside it (" + ini + " is missing)");
+                    "bitnet.cpp generated for this model beside it (" + ini +
+                        (std::filesystem::exists(ini, ec) ? " is not a regular file)" : " is missing)"));
   std::vector<CLI::ConfigItem> items;
   try {
     items = CLI::ConfigINI().from_file(ini);
@@ -80,26 +82,46 @@ nlohmann::json tile_params(const GgufFile& g, const GgufTensor& t) {
   std::map<std::string, std::map<std::string, std::string>> sections;
   for (const CLI::ConfigItem& it : items)
     if (!it.parents.empty() && it.inputs.size() == 1) sections[it.parents[0]][lower(it.name)] = it.inputs[0];
+  nlohmann::json found;
+  std::string found_in;
   for (const auto& [name, keys] : sections) {
     auto num = [&, &name = name, &keys = keys](const char* key) -> int64_t {
       const auto k = keys.find(key);
       if (k == keys.end()) throw FileError(ini, name + "." + key, "missing");
+      std::size_t used = 0;
+      int64_t v = 0;
       try {
-        std::size_t used = 0;
-        const int64_t v = std::stoll(k->second, &used);
-        if (used != k->second.size()) throw std::invalid_argument("trailing text");
-        return v;
+        v = std::stoll(k->second, &used);
+      } catch (const std::out_of_range&) {
+        throw FileError(ini, name + "." + key, "is '" + k->second + "', out of the 64-bit integer range");
       } catch (const std::exception&) {
-        throw FileError(ini, name + "." + key, "is '" + k->second + "', not an integer");
+        used = 0;
       }
+      if (used == 0 || used != k->second.size()) throw FileError(ini, name + "." + key, "is '" + k->second + "', not an integer");
+      return v;
     };
     if (num("m") != rows || num("k") != cols) continue;
     nlohmann::json p = {{"BM", num("bm")}, {"BK", num("bk")}};
     if (id == kTL1) p["bm"] = num("bmm");
-    return p;
+    if (!found_in.empty() && p != found)
+      throw FileError(ini, name, "gives " + p.dump() + " for m = " + std::to_string(rows) + ", k = " + std::to_string(cols) +
+                                     " where section " + found_in + " gives " + found.dump() + ": which tiles packed " + t.name +
+                                     " is ambiguous");
+    found = p;
+    found_in = name;
   }
-  throw FileError(ini, "", "has no section for " + t.name + " (m = " + std::to_string(rows) + ", k = " + std::to_string(cols) +
-                               "): a TL file is only valid with the kernel config it was converted with");
+  if (found_in.empty())
+    throw FileError(ini, "", "has no [Kernels_i] section with m = " + std::to_string(rows) + " and k = " + std::to_string(cols) +
+                                 " (the shape of " + t.name + "; " + std::to_string(sections.size()) +
+                                 " sections read): a TL file is only valid with the kernel config it was converted with");
+  // The format's own constraints on the tiles (spec 4), blamed on the section that gave them.
+  try {
+    find_format(t.type->format)->layout(rows, cols, found);
+  } catch (const std::invalid_argument& e) {
+    throw FileError(ini, found_in, "gives " + found.dump() + ", which " + t.name + " (" + std::to_string(rows) + "x" +
+                                       std::to_string(cols) + ") cannot take: " + e.what());
+  }
+  return found;
 }
 
 }  // namespace
