@@ -26,12 +26,6 @@ std::string mib(std::size_t bytes) {
   return buf;
 }
 
-std::size_t spec_bytes(const StoredTensorSpec& t) {
-  std::size_t n = dtype_size(t.dtype);
-  for (int64_t dim : t.shape) n *= static_cast<std::size_t>(dim);
-  return n;
-}
-
 // Chunks are seeded by index, so the values do not depend on the thread count.
 std::vector<float> gaussian(std::size_t n, uint64_t seed) {
   constexpr std::size_t kChunk = std::size_t{1} << 20;
@@ -63,7 +57,7 @@ DataPlan plan_data(const Format& format, Op op, const Shape& shape, const nlohma
   if (static_cast<std::size_t>(shape.rows) > kMemoryCap / sizeof(float) / static_cast<std::size_t>(shape.cols))
     throw std::invalid_argument("its fp32 source alone exceeds the " + mib(kMemoryCap) + " memory limit");
   p.weight_bytes = format.stored_bytes(shape.rows, shape.cols, params);
-  for (const auto& t : specs) p.copy_bytes += align_up(spec_bytes(t));
+  for (const auto& t : specs) p.copy_bytes += align_up(t.bytes());
   const auto elems = static_cast<std::size_t>(shape.rows) * static_cast<std::size_t>(shape.cols);
   const bool decode = op != Op::gemv;
   p.out_bytes = (decode ? elems : static_cast<std::size_t>(shape.rows * opt.batch)) * output_elem_bytes(op);
@@ -96,7 +90,7 @@ BenchData make_data(const Format& format, Op op, const Shape& shape, const nlohm
   const std::vector<std::vector<uint8_t>> tensors = random_tensors(format, shape.rows, shape.cols, params, kWeightSeed);
   // The copies below are laid out from layout(): the encoder has to agree with it.
   bool agrees = tensors.size() == specs.size();
-  for (std::size_t i = 0; agrees && i < specs.size(); ++i) agrees = tensors[i].size() == spec_bytes(specs[i]);
+  for (std::size_t i = 0; agrees && i < specs.size(); ++i) agrees = tensors[i].size() == specs[i].bytes();
   if (!agrees) throw std::logic_error(format.id + " encode_ref output does not match its layout()");
   const std::size_t copy_bytes = d.plan.copy_bytes;
   d.weight_pool = Buffer(copy_bytes * d.plan.weight_copies);

@@ -91,7 +91,7 @@ struct DecodedGemv {
 DecodedGemv decode_gemv(const QWeight& w, const uint8_t* act, int64_t m) {
   const Format& f = *w.format;
   DecodedGemv d{std::vector<float>(static_cast<std::size_t>(w.rows * w.cols)), std::vector<float>(static_cast<std::size_t>(m * w.cols))};
-  f.dequant_ref(PreparedWeight(w).get(), 0, call_extent(*w.format, w.rows), d.w.data());
+  f.dequant_ref(PreparedWeight(w).get(), 0, call_extent(f, w.rows), d.w.data());
   const std::size_t stride = f.activation->bytes(w.cols);
   for (int64_t i = 0; i < m; ++i) f.activation->dequant(act + i * stride, w.cols, d.x.data() + i * w.cols);
   return d;

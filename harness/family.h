@@ -98,14 +98,14 @@ struct EdgeFixture {
   Fixture fixture;
 };
 
-// A GGUF dialect: the files of a fork that numbered tensor types of its own (bitnet.cpp: I2_S = 36,
-// TL2 = 39, where ggml has MXFP4 = 39). A file whose metadata the dialect claims is read with its
+// A GGUF dialect: the files of a fork that numbered tensor types of its own, some under ids the
+// catalog gives other types. A file whose metadata the dialect claims is read with its
 // types in place of the catalog's same ids (gguf_types_for below).
 struct GgufDialect {
-  std::string name;  // "bitnet.cpp"
+  std::string name;  // the fork, as verify and bench name it
   bool (*claims)(const GgufFile& header) = nullptr;  // the metadata is read, the tensors are not
   std::vector<GgufTypeId> types;
-  // A layer's format params where its type has some (TL1's tile sizes, from a kernel config beside
+  // A layer's format params where its type has some (tile sizes, say, from a kernel config beside
   // the file); FileError naming the file and tensor when they cannot be found. Null: none.
   nlohmann::json (*params)(const GgufFile& file, const GgufTensor& t) = nullptr;
 };

@@ -42,11 +42,11 @@ struct GgufTypeId {
   std::string format;  // registry format id; empty for an unquantized type
   int64_t block_elems = 1, block_bytes = 0;
   // Bytes of a tensor of `numel` elements in rows of `row` (ne[0]) where the type's files hold other
-  // than numel / block_elems * block_bytes (bitnet.cpp's I2_S adds a 32-byte tail); null: the
+  // than numel / block_elems * block_bytes (a per-tensor tail, say); null: the
   // blocks. Throws std::invalid_argument for a shape that has no such size.
   uint64_t (*tensor_bytes)(int64_t row, int64_t numel) = nullptr;
   // Tensors that carry a layer's later stored tensors (Format::layout order, after those the
-  // tensor's own bytes fill): the tensor named <name><suffix>, for each suffix in turn (TL1's "_scale").
+  // tensor's own bytes fill): the tensor named <name><suffix>, for each suffix in turn (a separate scale tensor, say).
   std::vector<std::string> companions;
 };
 // A type id of plain block geometry (no size hook, no companions).

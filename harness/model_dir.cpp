@@ -162,12 +162,6 @@ void check_layer_stored(const ModelFiles& files, const QWeight& w, const std::st
 
 namespace {
 
-int64_t spec_bytes(const StoredTensorSpec& s) {
-  int64_t n = static_cast<int64_t>(dtype_size(s.dtype));
-  for (const int64_t d : s.shape) n *= d;
-  return n;
-}
-
 // A GGUF tensor's stored tensors as its format lays them out: the tensor's bytes cut in layout
 // order, then each companion tensor (GgufTypeId::companions) for the layout's last ones.
 void cut_gguf_tensor(const GgufFile& g, const GgufTensor& t, const std::vector<StoredTensorSpec>& specs, ModelLayer& l) {
@@ -176,15 +170,15 @@ void cut_gguf_tensor(const GgufFile& g, const GgufTensor& t, const std::vector<S
   if (companions.size() > specs.size())
     throw std::logic_error("GGUF type " + t.type->name + " names more companions than " + l.weight.format->id + " has tensors");
   const std::size_t own = specs.size() - companions.size();
-  int64_t need = 0;
-  for (std::size_t i = 0; i < own; ++i) need += spec_bytes(specs[i]);
-  if (static_cast<uint64_t>(need) != t.nbytes)
+  std::size_t need = 0;
+  for (std::size_t i = 0; i < own; ++i) need += specs[i].bytes();
+  if (need != t.nbytes)
     throw FileError(g.path, field, "holds " + std::to_string(t.nbytes) + " bytes where a " + l.weight.format->id + " weight of " +
                                        std::to_string(l.spec.rows) + "x" + std::to_string(l.spec.cols) + " has " + std::to_string(need));
-  int64_t at = 0;
+  std::size_t at = 0;
   for (std::size_t i = 0; i < own; ++i) {
-    const int64_t n = spec_bytes(specs[i]);
-    l.weight.tensors.push_back({specs[i].name, specs[i].dtype, specs[i].shape, t.data + at, static_cast<std::size_t>(n)});
+    const std::size_t n = specs[i].bytes();
+    l.weight.tensors.push_back({specs[i].name, specs[i].dtype, specs[i].shape, t.data + at, n});
     at += n;
   }
   for (std::size_t j = 0; j < companions.size(); ++j) {
@@ -194,10 +188,10 @@ void cut_gguf_tensor(const GgufFile& g, const GgufTensor& t, const std::vector<S
     if (!c)
       throw FileError(g.path, "tensors." + name, "missing: " + t.name + " (" + t.type->name + ") keeps its " + s.name + " there");
     if (!c->type->format.empty() || c->type->block_bytes != static_cast<int64_t>(dtype_size(s.dtype)) ||
-        c->nbytes != static_cast<uint64_t>(spec_bytes(s)))
+        c->nbytes != s.bytes())
       throw FileError(g.path, "tensors." + name, "is " + c->type->name + " of " + std::to_string(c->numel()) + " elements, not the " +
                                                   std::string(dtype_name(s.dtype)) + " " + s.name + " of " +
-                                                  std::to_string(spec_bytes(s) / static_cast<int64_t>(dtype_size(s.dtype))) +
+                                                  std::to_string(s.bytes() / dtype_size(s.dtype)) +
                                                   " elements that " + t.name + " needs");
     l.weight.tensors.push_back({s.name, s.dtype, s.shape, c->data, static_cast<std::size_t>(c->nbytes)});
   }

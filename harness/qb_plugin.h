@@ -39,7 +39,7 @@ typedef struct qb_weight {
 } qb_weight;
 
 /* Row ranges: [row_begin, row_end) counts output rows, except for a format whose stored units
- * interleave bands of rows (its documented row_bands B > 1, e.g. bitnet_hf's packed rows): there it
+ * interleave bands of rows (its documented row_bands B > 1: a packed row holding B rows P apart): there it
  * counts units, and a call writes rows u + b * ceil(rows / B) below rows for u in the range and
  * every band b.
  *

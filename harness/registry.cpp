@@ -10,13 +10,15 @@
 
 namespace qb {
 
+std::size_t StoredTensorSpec::bytes() const {
+  std::size_t n = dtype_size(dtype);
+  for (int64_t d : shape) n *= static_cast<std::size_t>(d);
+  return n;
+}
+
 std::size_t Format::stored_bytes(int64_t rows, int64_t cols, const nlohmann::json& params) const {
   std::size_t total = 0;
-  for (const auto& t : layout(rows, cols, params)) {
-    std::size_t n = dtype_size(t.dtype);
-    for (int64_t d : t.shape) n *= static_cast<std::size_t>(d);
-    total += n;
-  }
+  for (const auto& t : layout(rows, cols, params)) total += t.bytes();
   return total;
 }
 

@@ -28,6 +28,8 @@ struct StoredTensorSpec {
   std::string name;
   DType dtype;
   std::vector<int64_t> shape;
+
+  std::size_t bytes() const;  // the element count times the dtype's size
 };
 
 // How a GEMV input is represented when it reaches the kernel: quantized to int8 blocks with

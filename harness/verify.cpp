@@ -516,10 +516,11 @@ void add_reference_gemv(Expectations& e, const PreparedWeight& pw, const std::ve
   quantize_all(f, x.data(), m_max, w.cols, act.data());
   if (special_act) plant_special_activation_scales(*f.activation, act.data(), w.cols, m_max, x_seed);
   std::vector<float> y(static_cast<std::size_t>(m_max * w.rows));
+  const int64_t extent = call_extent(f, w.rows);
   if (f.gemv_ref_batches)
-    f.gemv_ref(pw.get(), act.data(), m_max, 0, call_extent(*w.format, w.rows), y.data());
+    f.gemv_ref(pw.get(), act.data(), m_max, 0, extent, y.data());
   else
-    for (int64_t i = 0; i < m_max; ++i) f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, call_extent(*w.format, w.rows), y.data() + i * w.rows);
+    for (int64_t i = 0; i < m_max; ++i) f.gemv_ref(pw.get(), act.data() + i * stride, 1, 0, extent, y.data() + i * w.rows);
   const std::vector<double> bounds = gemv_bounds(w, act.data(), m_max), sigmas = gemv_sigmas(w, act.data(), m_max);
   char seed[32];
   std::snprintf(seed, sizeof seed, "0x%llx", static_cast<unsigned long long>(x_seed));
@@ -548,10 +549,10 @@ Expectations reference_expectations(const PreparedWeight& pw, const std::vector<
   e.by_reference = true;
   if (f.inner_ref) {
     e.inner.emplace(elems);
-    f.inner_ref(pw.get(), 0, call_extent(*w.format, w.rows), e.inner->data());
+    f.inner_ref(pw.get(), 0, call_extent(f, w.rows), e.inner->data());
   }
   e.dequant.emplace(elems);
-  f.dequant_ref(pw.get(), 0, call_extent(*w.format, w.rows), e.dequant->data());
+  f.dequant_ref(pw.get(), 0, call_extent(f, w.rows), e.dequant->data());
   if (f.dequant_bounds) e.dequant_bounds = f.dequant_bounds(w);
   add_reference_gemv(e, pw, ms, x_seed, special_act, tag);
   note_trust(e, w);
@@ -642,7 +643,7 @@ std::vector<DerivedCase> derived_cases(const Fixture& fx, const QWeight& w, cons
       // The exact result: products of exactly decoded values summed in fp64, where (by the
       // construction) every partial sum is exact; stored to fp32 without rounding.
       std::vector<float> wd(static_cast<std::size_t>(w.rows * c)), x(static_cast<std::size_t>(c));
-      f.dequant_ref(PreparedWeight(ow.view()).get(), 0, call_extent(*w.format, w.rows), wd.data());
+      f.dequant_ref(PreparedWeight(ow.view()).get(), 0, call_extent(f, w.rows), wd.data());
       f.activation->dequant(act.data(), c, x.data());
       GemvExpectation g;
       g.act = act;

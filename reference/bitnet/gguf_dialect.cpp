@@ -7,7 +7,6 @@
 // gives other tensor sizes, which the reader checks. TQ1_0 = 34 and TQ2_0 = 35 are ggml's own types
 // under the same numbers and stay the catalog's.
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <map>
 #include <stdexcept>
@@ -54,11 +53,6 @@ uint64_t tl2_tensor_bytes(int64_t row, int64_t numel) {
   return static_cast<uint64_t>(tl2_bytes(numel / row, row));
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 // TL1/TL2 tile sizes: the section of bitnet.cpp's kernel_config.ini (written by codegen_tl1/tl2.py,
 // one [Kernels_i] per shape with m, k, bm, bk, bmm) whose m and k are the tensor's rows and cols,
 // read from the file beside the GGUF.
@@ -81,7 +75,7 @@ nlohmann::json tile_params(const GgufFile& g, const GgufTensor& t) {
   const int64_t rows = t.numel() / t.ne[0], cols = t.ne[0];
   std::map<std::string, std::map<std::string, std::string>> sections;
   for (const CLI::ConfigItem& it : items)
-    if (!it.parents.empty() && it.inputs.size() == 1) sections[it.parents[0]][lower(it.name)] = it.inputs[0];
+    if (!it.parents.empty() && it.inputs.size() == 1) sections[it.parents[0]][CLI::detail::to_lower(it.name)] = it.inputs[0];
   nlohmann::json found;
   std::string found_in;
   for (const auto& [name, keys] : sections) {
