@@ -111,7 +111,9 @@ std::vector<double> dequant_error_bounds(const QWeight& w) {
 // reference instead. Underflow: each rounding in fp32's subnormal range may lose 2^-150 instead
 // of a relative amount; at most 128*k values exist at each of the n stages feeding y_j, and an
 // error anywhere is amplified at most by G_j = max(1, |svh_j| * 128 * max(1, max_d sum_c |Ŵ_cd|))
-// (the infinity norms of the H blocks, sqrt(128) each, of Ŵ^T and of svh).
+// (the infinity norms of the H blocks, sqrt(128) each, of Ŵ^T and of svh). A kernel may carry Ŵ
+// scaled by 2^-13 (exact) from the product to the output scale; its subnormal range then starts
+// 2^13 higher in y's units, so the loss per rounding is taken as 2^-137.
 int64_t gemv_rounding_depth(int64_t k) { return k + 20; }
 
 std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act, int64_t m) {
@@ -145,7 +147,7 @@ std::vector<double> gemv_error_bounds(const QWeight& w, const uint8_t* act, int6
         const double sv = svh[static_cast<std::size_t>(j)];
         const double t = sv * inner[static_cast<std::size_t>(i)] * kInvSqrt128;
         const double gain = std::fmax(1.0, sv * 128.0 * std::fmax(1.0, colmax));
-        const double underflow = 2.0 * depth * 128.0 * static_cast<double>(k) * std::ldexp(1.0, -150) * gain;
+        const double underflow = 2.0 * depth * 128.0 * static_cast<double>(k) * std::ldexp(1.0, -137) * gain;
         const auto at = static_cast<std::size_t>(i * n + j);
         bounds[at] = gamma2 * t + kU32 * std::fabs(y[at]) + underflow;
       }

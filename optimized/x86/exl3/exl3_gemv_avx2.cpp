@@ -4,8 +4,9 @@
 // shift + one and per 8 states, no gathers; everything is specialised on K so shifts are
 // immediates. For m <= 4 both 8-column halves of a row share the broadcast of x'; for m > 4 the
 // halves are done one after the other so the accumulators fit the 16 ymm registers.
-// Cost per 16 weights (mcg, m = 1): ~3.5 extraction, 2 x (2 vpmulld, 2 vpsrad, 2 vpand, 2 vpxor,
-// vaddps, vmulps + 2 vsubps rounding, 1 FMA) = 26, 1 broadcast, ~2 per-tile transpose = ~32 ops.
+// Ŵ is decoded as Ŵ * 2^-13 (two-op rounding, exl3_x86_common.h) and the output scale carries 2^13.
+// Cost per 16 weights (mcg, m = 1): ~3.5 extraction, 2 x (vpmulld, vpsrad, vpmaddwd, 2 vpand,
+// 2 vpxor, vaddps, vmulps + vsubps rounding, 1 FMA) = 22, 1 broadcast, ~2 per-tile transpose = ~28 ops.
 #include <algorithm>
 #include <utility>
 
@@ -24,8 +25,8 @@ using namespace exl3k;
 template <exl3::Codebook CB, int K, int M, int B0, int NB, int R>
 QB_TARGET_AVX2 QB_EXL3_INLINE void row_step(const TileY<K>& t, const float* xr, int64_t k, __m256* a) {
   __m256 v[NB];
-  v[0] = decode_st_y<CB>(state_y<K, R, B0>(t));
-  if constexpr (NB == 2) v[1] = decode_st_y<CB>(state_y<K, R, 1>(t));
+  v[0] = decode_st_y<CB, true>(state_y<K, R, B0>(t));
+  if constexpr (NB == 2) v[1] = decode_st_y<CB, true>(state_y<K, R, 1>(t));
   for (int mm = 0; mm < M; ++mm) {
     const __m256 x = _mm256_broadcast_ss(xr + mm * k + R);
     for (int b = 0; b < NB; ++b) a[b * M + mm] = _mm256_fmadd_ps(x, v[b], a[b * M + mm]);
@@ -70,7 +71,7 @@ QB_TARGET_AVX2 void gemv_rows(const Args& G, const float* xh, int64_t r0, int64_
       for (int q = 0; q < 16; ++q) {
         const int64_t n0 = QB_MUTANT_ON(exl3_gemv2_svh_r0) ? nb - r0 : nb;
         const __m256 sv = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)G.svh.at(n0 + 8 * q))),
-                                        _mm256_set1_ps(1.0f / 128));
+                                        _mm256_set1_ps(kScaledW / 128));
         _mm256_storeu_ps(y + mm * G.n + nb + 8 * q, _mm256_mul_ps(v[q], sv));
       }
     }

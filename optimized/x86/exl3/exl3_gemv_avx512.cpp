@@ -5,12 +5,12 @@
 // 32 bits straddling V_d and V_{d+1}), the 16 states of (tile row r, half b) lie in one vector
 // at one immediate shift: no gathers or permutes per group.
 //
-// Hash (mcg/3inst): a = x >> sh holds the state in its low 16 bits with garbage above; the low
-// half needs no clean state (a * (M << 16) only sees a's low 16 bits), the high half gets one
-// vpandd: 2 vpmulld, 2 vpsrad, 2 vpternlogd (and/xor/set of exl3_x86_common.h), vaddps, Veltkamp
-// rounding (vmulps + 2 vsubps).
+// Hash (mcg/3inst): a = x >> sh holds the state in its low 16 bits with garbage above; one vpandd
+// cleans it (not needed when the shift is 16), one vpmulld hashes it, vpsrad + vpmaddwd give the
+// two fp16 halves at fp32 position and 2 vpternlogd their and/xor/set (exl3_x86_common.h), vaddps
+// sums them, and vmulps + vsubps give Ŵ * 2^-13 (round_fp16_scaled_z; output scaled by 2^13).
 // Cost per 16 weights (mcg, m = 1): <= 2 extraction (vpsrld + vpandd; 1 when the shift is 0 or
-// 16), 10 hash/value, 1 FMA (m FMAs; the broadcast is shared by both halves) = ~13 zmm ops, plus
+// 16), 8 hash/value, 1 FMA (m FMAs; the broadcast is shared by both halves) = ~11 zmm ops, plus
 // the per-pair transpose (~1 op per 16 weights at K = 4).
 // Accumulators per tile pair: [half b][vector][16 lanes]; they are put back into the per-tile
 // column order of output_transform_z at the end.
@@ -126,17 +126,13 @@ QB_TARGET_AVX512 QB_EXL3_INLINE __m512 decode_p(const TileP<K>& t) {
   constexpr int sh = o <= 16 ? 16 - o : 32 - o;
   const __m512i x = o <= 16 ? t.v[d + 1] : t.w[d + 1];
   const __m512i a = sh == 0 ? x : _mm512_srli_epi32(x, sh);  // state in bits 0..15, garbage above
-  const __m512i st = sh == 16 ? a : _mm512_and_si512(a, _mm512_set1_epi32(0xFFFF));
+  const __m512i st = sh == 16 ? a : _mm512_and_si512(a, _mm512_set1_epi32(0xFFFF));  // the hash needs it clean
   if constexpr (CB == exl3::Codebook::mul1)
-    return round_fp16_z(mul1_value_z(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMul1))));
+    return round_fp16_scaled_z(mul1_value_z(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMul1))));
   constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
-  __m512i xh = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)M));
-  __m512i xl = _mm512_mullo_epi32(a, _mm512_set1_epi32((int)(M << 16)));
-  if constexpr (CB == exl3::Codebook::inst3) {
-    xh = _mm512_add_epi32(xh, _mm512_set1_epi32((int)kAdd3inst));
-    xl = _mm512_add_epi32(xl, _mm512_set1_epi32((int)(kAdd3inst << 16)));
-  }
-  return round_fp16_z(halves_sum_z(xh, xl));
+  __m512i h = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)M));
+  if constexpr (CB == exl3::Codebook::inst3) h = _mm512_add_epi32(h, _mm512_set1_epi32((int)kAdd3inst));
+  return round_fp16_scaled_z(halves_sum_z(h));
 }
 
 template <exl3::Codebook CB, int K, int M, int B0, int NB, int R>

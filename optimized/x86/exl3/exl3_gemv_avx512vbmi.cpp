@@ -10,17 +10,16 @@
 // the byte indices); then one vpmultishiftqb per row cuts out the two 16-bit windows of each
 // qword, each written twice into its dword ("dup" = st * 0x10001).
 //
-// Hash. With dup instead of st, x = st*M and x << 16 are single vpmulld's:
-// dup * (M * (1 - 2^16)) = st * M and dup * (M << 16) = (st * M) << 16 (mod 2^32), so both fp16
-// halves arrive at the top of their dword and one vpsrad + one vpternlogd each give their fp32
-// pattern (see exl3_x86_common.h). Lane order is 2a + b = column a + 8b; the accumulators keep
-// that order and are put back in column order before the output WHT.
+// Hash. With dup instead of st, x = st*M is one vpmulld: dup * (M * (1 - 2^16)) = st * M
+// (mod 2^32); vpsrad and vpmaddwd put its two fp16 halves at fp32 position and one vpternlogd each
+// gives their fp32 pattern (see exl3_x86_common.h). Lane order is 2a + b = column a + 8b; the
+// accumulators keep that order and are put back in column order before the output WHT.
 //
-// Cost per 16 weights (mcg, K <= 5): vpmultishiftqb, 2 vpmulld, 2 vpsrad, 2 vpternlogd, vaddps,
-// vmulps + 2 vsubps (rounding), 1 FMA per activation vector = 12 zmm ops, plus 1/4 vpermt2b
-// (K <= 4) — against 16 + tile overhead in exl3_gemv_avx512.cpp. On Zen 4 (512-bit ops take two
-// passes through the 256-bit pipes: about 2 zmm ops per cycle of any mix) that bounds the loop at
-// ~6 core cycles per 16 weights; it measures ~7.5.
+// Cost per 16 weights (mcg, K <= 5): vpmultishiftqb, vpmulld, vpsrad, vpmaddwd, 2 vpternlogd,
+// vaddps, vmulps + vsubps (Ŵ * 2^-13), 1 FMA per activation vector = 10 zmm ops, plus 1/4
+// vpermt2b (K <= 4) — against ~11 + tile overhead in exl3_gemv_avx512.cpp. On Zen 4 it measured
+// faster than that kernel; on Zen 5 (full-width 512-bit pipes) it is the slower one: see the
+// benches, which time both.
 #include <algorithm>
 #include <array>
 #include <cassert>
@@ -110,15 +109,11 @@ constexpr uint32_t dup_mul(uint32_t m) { return m * (1u - 65536u); }
 template <exl3::Codebook CB>
 QB_TARGET_AVX512VBMI QB_EXL3_INLINE __m512 decode_dup(__m512i dup) {
   if constexpr (CB == exl3::Codebook::mul1)
-    return round_fp16_z(mul1_value_z(_mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(kMulMul1)))));
+    return round_fp16_scaled_z(mul1_value_z(_mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(kMulMul1)))));
   constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
-  __m512i xh = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(M)));
-  __m512i xl = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)(M << 16)));
-  if constexpr (CB == exl3::Codebook::inst3) {
-    xh = _mm512_add_epi32(xh, _mm512_set1_epi32((int)kAdd3inst));
-    xl = _mm512_add_epi32(xl, _mm512_set1_epi32((int)(kAdd3inst << 16)));
-  }
-  return round_fp16_z(halves_sum_z(xh, xl));
+  __m512i x = _mm512_mullo_epi32(dup, _mm512_set1_epi32((int)dup_mul(M)));
+  if constexpr (CB == exl3::Codebook::inst3) x = _mm512_add_epi32(x, _mm512_set1_epi32((int)kAdd3inst));
+  return round_fp16_scaled_z(halves_sum_z(x));
 }
 
 template <exl3::Codebook CB, bool Big, int NV, int M>

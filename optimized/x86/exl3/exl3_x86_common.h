@@ -14,7 +14,11 @@
 // once to fp16 (RNE). Veltkamp's split c = v*(2^13+1), c - (c - v) rounds an fp32 to its 11 leading
 // bits; for these values it equals that RNE (checked for all 65536 states of both codebooks and
 // all 1021 mul1 byte sums; every value is an fp16 normal), and it is three plain fp32 ops where
-// vcvtps2ph + vcvtph2ps are two slow cross-domain ones.
+// vcvtps2ph + vcvtph2ps are two slow cross-domain ones. The GEMVs need Ŵ only up to a power of
+// two and take it in two ops: c = v*(1 + 2^-13), c - v = Ŵ*2^-13 exactly (round_fp16_scaled_z).
+//
+// The low half of a hashed word x needs no second multiply or shift: vpmaddwd(x, [2^13, 0]) is the
+// sign-extended low 16 bits times 2^13, i.e. srai(x << 16, 3), in one op.
 #pragma once
 #include "optimized/x86/intrinsics.h"
 
@@ -62,6 +66,9 @@ constexpr uint32_t kMul3inst = exl3::k3instMultiplier, kAdd3inst = exl3::k3instI
 // and the 12 low bits, flip those that upstream's xor 0x3B60 flips (0xB60), set exponent 011111.
 constexpr uint32_t kKeep = 0x81FFE000u, kSet = 0x3E000000u | (0xB60u << 13);
 constexpr float kSplit = 8193.0f;
+constexpr float kRoundUp = 1.0f + 1.0f / 8192;  // exact in fp32
+constexpr float kScaledW = 8192.0f;            // Ŵ = kScaledW * round_fp16_scaled_z(v)
+constexpr int32_t kLowHalfMul = 8192;          // vpmaddwd pair [2^13, 0]
 // fp16 0x1EEE and 0xC931: (1024 + s) * k_inv + k_bias is exact in fp32 (22 significant bits at
 // most), so one vcvtps2ph rounds it exactly like upstream's single-rounding fp16 FMA.
 constexpr float kMul1Inv = 0.00676727294921875f, kMul1Bias = -10.3828125f;
@@ -77,20 +84,33 @@ QB_TARGET_AVX512 QB_EXL3_INLINE __m512 mul1_value_z(__m512i x) {
                          _mm512_set1_ps(kMul1Bias));
 }
 
-// 3inst/mcg: the exact fp32 sum of the two fp16 halves; xh's high 16 bits are the high half, xl's
-// the low half (the hash shifted left by 16, or formed there directly).
-QB_TARGET_AVX512 QB_EXL3_INLINE __m512 halves_sum_z(__m512i xh, __m512i xl) {
+// 3inst/mcg: the exact fp32 sum of the two fp16 halves of the hashed word x (high half by vpsrad,
+// low half by vpmaddwd; see above).
+QB_TARGET_AVX512 QB_EXL3_INLINE __m512 halves_sum_z(__m512i x) {
   const __m512i keep = _mm512_set1_epi32((int)kKeep), set = _mm512_set1_epi32((int)kSet);
-  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xh, 3), keep, set, 0x6A);
-  const __m512i lo = _mm512_ternarylogic_epi32(_mm512_srai_epi32(xl, 3), keep, set, 0x6A);
+  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srai_epi32(x, 3), keep, set, 0x6A);
+  const __m512i lo = _mm512_ternarylogic_epi32(_mm512_madd_epi16(x, _mm512_set1_epi32(kLowHalfMul)), keep, set, 0x6A);
   return _mm512_add_ps(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
 }
 
 // Upstream's single rounding to fp16, by Veltkamp's split (see above; vcvtps2ph + vcvtph2ps measured
 // slower).
 QB_TARGET_AVX512 QB_EXL3_INLINE __m512 round_fp16_z(__m512 v) {
-  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(QB_MUTANT_ON(exl3_vbmi_veltkamp_4097) ? 4097.0f : kSplit));
+  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(kSplit));
   return _mm512_sub_ps(c, _mm512_sub_ps(c, v));
+}
+
+// Ŵ * 2^-13 (the GEMVs fold 2^13 into the output scale, kScaledW): c = v*(1 + 2^-13), c - v.
+// Why it is exact: v = Ŵ + e with |e| <= ulp11(v)/2, so v*(1 + 2^-13) = (v + Ŵ*2^-13) + e*2^-13,
+// where v + Ŵ*2^-13 lies on v's fp32 grid and |e*2^-13| is at most half its spacing; ties and
+// binade crossings are where the argument needs the exhaustive check (tests/exl3_rounding_test.cpp:
+// every state of every codebook). Needs the mul and sub unfused (-ffp-contract=off).
+QB_TARGET_AVX512 QB_EXL3_INLINE __m512 round_fp16_scaled_z(__m512 v) {
+  if constexpr (QB_MUTANT_ON(exl3_gemv512_round_skipped)) return _mm512_mul_ps(v, _mm512_set1_ps(1.0f / kScaledW));
+  if constexpr (QB_MUTANT_ON(exl3_vbmi_round_12bits))  // Ŵ to 12 bits, same scale
+    return _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.0f + 1.0f / 4096)), v), _mm512_set1_ps(0.5f));
+  const __m512 c = _mm512_mul_ps(v, _mm512_set1_ps(QB_MUTANT_ON(exl3_gemv512_round_digits) ? 1.000122f : kRoundUp));
+  return _mm512_sub_ps(c, v);
 }
 
 // ---- AVX-512: 16 values per group; a tile's uint32 words sit in 2 (K <= 4) or 4 zmm.
@@ -137,7 +157,7 @@ QB_TARGET_AVX512 QB_EXL3_INLINE __m512 decode_z(const TileZ& t, const Tables& T,
     x = _mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMulMcg));
   else
     x = _mm512_add_epi32(_mm512_mullo_epi32(st, _mm512_set1_epi32((int)kMul3inst)), _mm512_set1_epi32((int)kAdd3inst));
-  return round_fp16_z(halves_sum_z(x, _mm512_slli_epi32(x, 16)));
+  return round_fp16_z(halves_sum_z(x));
 }
 
 // Butterfly of stage h inside one vector: lane i gets v[i] + v[i^h] (bit h clear) or
@@ -177,7 +197,8 @@ QB_TARGET_AVX512 static inline void input_transform_z(const Args& G, const float
     }
 }
 
-// y[mm][nb..nb+127] = WHT(accumulators) * svh/128 for every 128-block of rows [r0, r1). `acc`
+// y[mm][nb..nb+127] = WHT(accumulators) * svh * kScaledW/128 for every 128-block of rows [r0, r1)
+// (the accumulators hold sums of x' * Ŵ/kScaledW; both factors are powers of two, exact). `acc`
 // holds, per 16-column tile and vector, 16 lanes whose column order `lane_to_col` undoes
 // (the identity permutation for kernels that accumulate in column order).
 QB_TARGET_AVX512 QB_EXL3_INLINE void output_transform_z(const Args& G, const float* acc, int m, int64_t r0,
@@ -188,7 +209,7 @@ QB_TARGET_AVX512 QB_EXL3_INLINE void output_transform_z(const Args& G, const flo
       __m256i h = _mm256_loadu_si256((const __m256i*)G.svh.at(nb + 16 * q));
       if constexpr (QB_MUTANT_ON(exl3_vbmi_svh_sign_dropped)) h = _mm256_and_si256(h, _mm256_set1_epi16(0x7FFF));
       sv[q] = _mm512_mul_ps(_mm512_cvtph_ps(h),
-                            _mm512_set1_ps(QB_MUTANT_ON(exl3_gemv512_inv_sqrt128_digits) ? 0.0884f * 0.0884f : 1.0f / 128));
+                            _mm512_set1_ps(kScaledW * (QB_MUTANT_ON(exl3_gemv512_inv_sqrt128_digits) ? 0.0884f * 0.0884f : 1.0f / 128)));
     }
     const float* ab = acc + (nb - r0) / 16 * m * 16;
     for (int mm = 0; mm < m; ++mm) {
@@ -202,8 +223,9 @@ QB_TARGET_AVX512 QB_EXL3_INLINE void output_transform_z(const Args& G, const flo
 
 // ---- AVX2.
 //
-// Codebook value of 8 clean 16-bit states (zero-extended dwords) as exact fp32.
-template <exl3::Codebook CB>
+// Codebook value of 8 clean 16-bit states (zero-extended dwords) as exact fp32: Ŵ (Scaled false,
+// Veltkamp rounding) or Ŵ * 2^-13 (Scaled true, for the GEMV; as round_fp16_scaled_z).
+template <exl3::Codebook CB, bool Scaled = false>
 QB_TARGET_AVX2 QB_EXL3_INLINE __m256 decode_st_y(__m256i st) {
   __m256 v;
   if constexpr (CB == exl3::Codebook::mul1) {
@@ -212,19 +234,15 @@ QB_TARGET_AVX2 QB_EXL3_INLINE __m256 decode_st_y(__m256i st) {
     v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sum, _mm256_set1_epi32(1024))),
                         _mm256_set1_ps(kMul1Inv), _mm256_set1_ps(kMul1Bias));
   } else {
-    // x << 16 as its own multiply (st * (M << 16)): off the shift ports and the x chain.
     constexpr uint32_t M = CB == exl3::Codebook::mcg ? kMulMcg : kMul3inst;
     __m256i x = _mm256_mullo_epi32(st, _mm256_set1_epi32((int)M));
-    __m256i xl = _mm256_mullo_epi32(st, _mm256_set1_epi32((int)(M << 16)));
-    if constexpr (CB == exl3::Codebook::inst3) {
-      x = _mm256_add_epi32(x, _mm256_set1_epi32((int)kAdd3inst));
-      xl = _mm256_add_epi32(xl, _mm256_set1_epi32((int)(kAdd3inst << 16)));
-    }
+    if constexpr (CB == exl3::Codebook::inst3) x = _mm256_add_epi32(x, _mm256_set1_epi32((int)kAdd3inst));
     const __m256i keep = _mm256_set1_epi32((int)kKeep), set = _mm256_set1_epi32((int)kSet);
     const __m256i hi = _mm256_xor_si256(_mm256_and_si256(_mm256_srai_epi32(x, 3), keep), set);
-    const __m256i lo = _mm256_xor_si256(_mm256_and_si256(_mm256_srai_epi32(xl, 3), keep), set);
+    const __m256i lo = _mm256_xor_si256(_mm256_and_si256(_mm256_madd_epi16(x, _mm256_set1_epi32(kLowHalfMul)), keep), set);
     v = _mm256_add_ps(_mm256_castsi256_ps(hi), _mm256_castsi256_ps(lo));
   }
+  if constexpr (Scaled) return _mm256_sub_ps(_mm256_mul_ps(v, _mm256_set1_ps(kRoundUp)), v);
   const __m256 c = _mm256_mul_ps(v, _mm256_set1_ps(QB_MUTANT_ON(exl3_inner2_veltkamp_4097) ? 4097.0f : kSplit));
   return _mm256_sub_ps(c, _mm256_sub_ps(c, v));
 }
