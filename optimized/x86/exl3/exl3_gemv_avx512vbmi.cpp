@@ -17,9 +17,9 @@
 //
 // Cost per 16 weights (mcg, K <= 5): vpmultishiftqb, vpmulld, vpsrad, vpmaddwd, 2 vpternlogd,
 // vaddps, vmulps + vsubps (Ŵ * 2^-13), 1 FMA per activation vector = 10 zmm ops, plus 1/4
-// vpermt2b (K <= 4) — against ~11 + tile overhead in exl3_gemv_avx512.cpp. On Zen 4 it measured
-// faster than that kernel; on Zen 5 (full-width 512-bit pipes) it is the slower one: see the
-// benches, which time both.
+// vpermt2b (K <= 4) — against ~11 + tile overhead in exl3_gemv_avx512.cpp. The two run about
+// equally fast at K = 4 on Zen 5 (the benches time both); at K = 8 the extra vpermt2b and blends
+// of the Big / NV = 2 path make this one the slower.
 #include <algorithm>
 #include <array>
 #include <cassert>
@@ -104,6 +104,10 @@ __attribute__((noinline)) const Plan& plan_of(int K) {
   return plans[K - 1];
 }
 
+// Bytes of the tile stream prefetched ahead. The masked tile loads alone leave the hardware
+// prefetchers idle: DRAM-resident weights ran at a third of the cache-resident speed (Zen 5).
+constexpr int64_t kPrefetchAhead = 1024;
+
 constexpr uint32_t dup_mul(uint32_t m) { return m * (1u - 65536u); }
 
 template <exl3::Codebook CB>
@@ -146,6 +150,7 @@ QB_TARGET_AVX512VBMI void gemv_rows(const Args& G, const float* xh, int64_t r0, 
       __m512i data[NT][NDV];
       for (int u = 0; u < NT; ++u) {
         const uint8_t* p = base + (jj + u) * tb;
+        for (int64_t q = 0; q < tb; q += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + q), _MM_HINT_T0);
         const __m512i w0 = _mm512_maskz_loadu_epi32(m0, p), w1 = _mm512_maskz_loadu_epi32(m1, p + 64);
         if constexpr (Big) {
           const __m512i w2 = _mm512_maskz_loadu_epi32(m2, p + 128), w3 = _mm512_maskz_loadu_epi32(m3, p + 192);
