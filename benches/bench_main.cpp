@@ -2,12 +2,15 @@
 // LLaMA-sized weights, against the scalar reference and against this machine's memory read
 // bandwidth (see reports/README.md).
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,7 @@
 #include "benches/bench_context.h"
 #include "benches/bench_data.h"
 #include "benches/model_cases.h"
+#include "benches/report.h"
 #include "benches/run_context.h"
 #include "benches/table_reporter.h"
 #include "harness/cpu_features.h"
@@ -172,6 +176,24 @@ bool has_arg(const std::vector<std::string>& args, std::string_view a, std::stri
   return false;
 }
 
+// How many of `rows` the run will report: Google Benchmark's --benchmark_filter (the last one
+// given; a leading '-' negates it) applied as it applies it, a regular expression searched in the name.
+std::size_t rows_to_run(const std::vector<std::string>& rows, const std::vector<std::string>& args) {
+  std::string filter;
+  for (const std::string& a : args)
+    if (a.rfind("--benchmark_filter=", 0) == 0) filter = a.substr(19);
+  if (filter.empty() || filter == "all" || filter == ".") return rows.size();
+  const bool negate = filter[0] == '-';
+  try {
+    const std::regex re(negate ? filter.substr(1) : filter);
+    return static_cast<std::size_t>(std::count_if(rows.begin(), rows.end(), [&](const std::string& r) {
+      return std::regex_search(r, re) != negate;
+    }));
+  } catch (const std::regex_error&) {
+    return rows.size();  // the library reports a bad filter itself
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,6 +219,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
   app.add_option("--json", json_path, "write Google Benchmark JSON with the run's context here");
+  std::string report_dir;
+  app.add_flag_callback(
+      "--hardware-id",
+      [] {
+        std::printf("%s\n", hardware_id().c_str());
+        throw CLI::Success();
+      },
+      "print this machine's hardware id (the folder --report writes into) and exit");
+  app.add_option("--report", report_dir,
+                 "merge this run into DIR/<hardware id>/<version>-<commit>.json (Google Benchmark JSON with the "
+                 "run's context; runs of one commit on one machine class share the file), for reports/compare.py "
+                 "and reports/dashboard.py");
   app.add_option("--plugin", plugin_paths, "shared library of external kernels (qb_plugin.h), repeatable: "
                                            "its variants are timed beside ours");
   bool warm = false;
@@ -235,6 +269,7 @@ int main(int argc, char** argv) {
   std::vector<ChoiceModel> choice_models;
   uint64_t isa_cap = 0;
   std::vector<Variant> pool = variants();
+  std::string run_json_tmp;  // --report without --json: the run's own JSON, removed after the merge
   try {
     app.parse(argc, argv);
     if (!suite_name.empty()) {
@@ -353,6 +388,15 @@ int main(int argc, char** argv) {
     }
     if (!json_path.empty() && !std::ofstream(json_path))
       throw CLI::ValidationError("--json", "cannot write '" + json_path + "'");
+    if (!report_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(report_path(report_dir)).parent_path(), ec);
+      if (ec) throw CLI::ValidationError("--report", "cannot create a folder in '" + report_dir + "': " + ec.message());
+      if (json_path.empty()) {  // the run's JSON, merged into the report when the run ends
+        run_json_tmp = report_path(report_dir) + ".run-" + std::to_string(getpid());
+        json_path = run_json_tmp;
+      }
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -420,17 +464,21 @@ int main(int argc, char** argv) {
   for (const std::string& lib : plugin_paths) benchmark::AddCustomContext("plugin", lib);
 
   std::vector<std::unique_ptr<BenchContext>> contexts;  // rows point into them until the run ends
+  std::vector<std::string> contexts_rows;                 // every registered row's name
   for (std::size_t i = 0; i < configs.size(); ++i) {
     std::vector<BenchCase> own;
     for (const BenchCase& c : cases)
       if (c.format.empty() || c.format == configs[i].format->id) own.push_back(c);
     contexts.push_back(std::make_unique<BenchContext>(configs[i]));
     contexts.back()->register_rows(own, selections[i].run);
+    for (const BenchCase& c : own)
+      for (const Variant* v : selections[i].run) contexts_rows.push_back(row_name(configs[i], *v, c));
   }
 
   // A --benchmark_format other than console asks for the library's own console output.
   const bool own_format = has_arg(bm_args, "--benchmark_format=json", "--benchmark_format=csv");
   TableReporter table;
+  if (!model_path.empty()) table.show_progress(rows_to_run(contexts_rows, bm_args));
   const std::size_t ran = own_format ? benchmark::RunSpecifiedBenchmarks() : benchmark::RunSpecifiedBenchmarks(&table);
   benchmark::Shutdown();
   if (probe && probe->samples().size() > 1) {
@@ -459,5 +507,18 @@ int main(int argc, char** argv) {
       if (!json_path.empty()) add_projection_to_json(json_path, model, projection);
     }
   }
+  if (!report_dir.empty() && ran > 0) {
+    std::string command;
+    for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+    const std::string path = report_path(report_dir);
+    try {
+      merge_into_report(json_path, path, command);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench: --report: %s\n", e.what());
+      return 2;
+    }
+    std::fprintf(stderr, "report: %s\n", path.c_str());
+  }
+  if (!run_json_tmp.empty()) std::remove(run_json_tmp.c_str());
   return ran > 0 ? 0 : 1;  // a --benchmark_filter that matches nothing is a mistake, not a result
 }

@@ -7,10 +7,14 @@
 
 #include "benches/bench_data.h"
 #include "benches/memory.h"
+#include "benches/report.h"
 #include "harness/cpu_features.h"
 
 #ifndef QB_VERSION
 #define QB_VERSION "unversioned"
+#endif
+#ifndef QB_BUILD_TYPE
+#define QB_BUILD_TYPE "unknown"
 #endif
 
 namespace qb::bench {
@@ -19,7 +23,9 @@ void add_run_context(const RunConfig& config, const std::string& isa_ceiling, co
                      const BandwidthProbe* probe, double startup_GBps,
                      const std::vector<BenchCase>& cases) {
   const auto& cpu = cpu_info();
+  benchmark::AddCustomContext("hardware_id", hardware_id());
   benchmark::AddCustomContext("quantbench_version", QB_VERSION);
+  benchmark::AddCustomContext("build_type", QB_BUILD_TYPE);
   benchmark::AddCustomContext("git_commit", QB_GIT_COMMIT);
   benchmark::AddCustomContext("compiler", QB_COMPILER);
   benchmark::AddCustomContext("cxx_flags", QB_CXX_FLAGS);

@@ -1,5 +1,7 @@
 #include "benches/table_reporter.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
@@ -14,7 +16,43 @@ std::string counter(const benchmark::BenchmarkReporter::Run& run, const char* na
   return buf;
 }
 
+std::string clock_text(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
 }  // namespace
+
+void TableReporter::show_progress(std::size_t rows) {
+  total_ = rows;
+  tty_ = isatty(STDERR_FILENO) != 0;
+  start_ = std::chrono::steady_clock::now();
+}
+
+void TableReporter::ReportRuns(const std::vector<Run>& runs) {
+  ConsoleReporter::ReportRuns(runs);
+  if (!total_ || runs.empty()) return;
+  // Repetitions and aggregates report the same row again: count each name once.
+  done_.insert(runs.front().run_name.str());
+  const std::size_t k = done_.size();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const std::string eta = k < total_ ? clock_text(elapsed / static_cast<double>(k) * static_cast<double>(total_ - k)) : "0:00";
+  if (tty_)
+    std::fprintf(stderr, "\r\033[K[%zu/%zu rows] %s elapsed, ETA %s", k, total_, clock_text(elapsed).c_str(), eta.c_str());
+  else
+    std::fprintf(stderr, "progress: %zu/%zu rows, %s elapsed, ETA %s\n", k, total_, clock_text(elapsed).c_str(), eta.c_str());
+  std::fflush(stderr);
+}
+
+void TableReporter::Finalize() {
+  if (total_ && tty_) std::fprintf(stderr, "\n");
+  ConsoleReporter::Finalize();
+}
 
 void TableReporter::PrintHeader(const Run& run) {
   (void)run;
@@ -25,6 +63,7 @@ void TableReporter::PrintHeader(const Run& run) {
 }
 
 void TableReporter::PrintRunData(const Run& run) {
+  if (total_ && tty_) std::fprintf(stderr, "\r\033[K");  // the progress line gives way to the row
   const int w = static_cast<int>(name_field_width_);
   if (run.error_occurred) {
     std::printf("%-*s ERROR: %s\n", w, run.benchmark_name().c_str(), run.error_message.c_str());
