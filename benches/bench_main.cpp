@@ -194,6 +194,32 @@ std::size_t rows_to_run(const std::vector<std::string>& rows, const std::vector<
   }
 }
 
+// Each external (plugin) variant's time against our fastest kernel on the same case, from this
+// run's rows: the side-by-side a peer comparison is for. Ratio > 1: ours is faster.
+void print_peer_ratios(const std::vector<std::unique_ptr<BenchContext>>& contexts, const std::vector<const Variant*>& run) {
+  std::map<std::string, const Variant*> by_name;
+  for (const Variant* v : run) by_name[v->name] = v;
+  for (const auto& ctx : contexts) {
+    std::map<std::string, std::pair<std::string, double>> ours;  // case -> fastest own variant
+    for (const auto& [name, cases] : ctx->seconds()) {
+      const Variant* v = by_name.at(name);
+      if (v->reference || v->origin != kOwnOrigin) continue;
+      for (const auto& [key, sec] : cases)
+        if (!ours.count(key) || sec < ours[key].second) ours[key] = {name, sec};
+    }
+    for (const auto& [name, cases] : ctx->seconds()) {
+      const Variant* v = by_name.at(name);
+      if (v->origin == kOwnOrigin) continue;
+      for (const auto& [key, sec] : cases) {
+        const auto it = ours.find(key);
+        if (it == ours.end()) continue;
+        std::printf("peer %s %s: %.3f ms, ours %s %.3f ms: ours %.2fx as fast\n", key.c_str(), name.c_str(), sec * 1e3,
+                    it->second.first.c_str(), it->second.second * 1e3, sec / it->second.second);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -486,6 +512,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "probe over the run: %.2f to %.2f GB/s in %zu measurements (each row's bw_fraction uses its own)\n",
                  *lo, *hi, probe->samples().size());
   }
+  if (!plugin_paths.empty() && ran > 0) print_peer_ratios(contexts, sel.run);
   if (!model_path.empty() && ran > 0) {
     std::map<std::string, std::map<std::string, double>> seconds;
     for (const auto& c : contexts) seconds.insert(c->seconds().begin(), c->seconds().end());
