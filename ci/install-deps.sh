@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build git pkg-config libgtest-dev libgmock-dev libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev libssl-dev python3 python3-pip python3-venv ccache)
+          nlohmann-json3-dev libcli11-dev libssl-dev python3 python3-pip python3-venv ccache
+          libbenchmark-tools)  # tools/compare.py: reads our reports (tests/reports_test.py)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,9 +18,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+# Pinned: reports/dashboard.py's committed PNGs are re-rendered byte for byte by a test, and
+# another matplotlib draws other bytes.
+mpl=3.11.2
+if ! python3 -c "import matplotlib, sys; sys.exit(matplotlib.__version__ != '$mpl')" 2>/dev/null; then
   # Debian's own python3 refuses plain pip installs (PEP 668); a user install is allowed.
-  python3 -m pip install --quiet matplotlib || python3 -m pip install --quiet --user --break-system-packages matplotlib
+  python3 -m pip install --quiet "matplotlib==$mpl" ||
+    python3 -m pip install --quiet --user --break-system-packages "matplotlib==$mpl"
+fi
+if ! python3 -c 'import scipy' 2>/dev/null; then
+  # reports/compare.py's Mann-Whitney U test (the one Google Benchmark's compare.py uses).
+  python3 -m pip install --quiet scipy || python3 -m pip install --quiet --user --break-system-packages scipy
 fi
 
 # The gguf-py oracle (tests/gguf_oracle.py): upstream's own Python package at a pinned version, in
