@@ -61,7 +61,12 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
   }
   // Each copy in the variant's backend, before the clock starts (Backend::prepare).
   std::vector<std::unique_ptr<BackendWeight>> copies;
-  for (const auto& p : d->prepared) copies.push_back(backend_of(v).prepare(v, *p));
+  try {
+    for (const auto& p : d->prepared) copies.push_back(backend_of(v).prepare(v, *p));
+  } catch (const std::exception& e) {  // a plugin's prepare hook refused the weight
+    state.SkipWithError(e.what());
+    return;
+  }
   const int64_t m = config_.op == Op::gemv ? config_.data.batch : 0;
   // The roof this row ran under: probe passes just before and just after it, the better one.
   double roof = config_.probe ? config_.probe->measure(kRowProbePasses) : 0;

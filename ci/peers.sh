@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the peer that quantbench's GEMV numbers are compared with: llama.cpp's own ggml CPU
 # backend, as the PyPI package llama-cpp-python==0.3.36 vendors it, built for this CPU
-# (GGML_NATIVE=ON), into build-peer/ggml; then builds benches/peer/ggml_mul_mat_bench.cpp against it
-# into build-peer/bin/ggml-mul-mat-bench. Idempotent: each step is skipped when its output is there
-# (the timing program is rebuilt only when its source is newer than the binary).
+# (GGML_NATIVE=ON), into build-peer/ggml; then builds against it benches/peer/ggml_mul_mat_bench.cpp
+# into build-peer/bin/ggml-mul-mat-bench and the plugin benches/peer/ggml_plugin.cpp (ggml's kernels
+# through harness/qb_plugin.h, for verify/bench --plugin) into build-peer/lib/libqb_ggml_peer.so.
+# Idempotent: each step is skipped when its output is there (the timing program and the plugin are
+# rebuilt only when a source, or the ggml install, is newer than what was built).
 # Needs network (PyPI) for the first run only. Env: JOBS (default 2), NICE (default 10).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,3 +48,23 @@ if [ ! -x "$bench_bin" ] || [ "$bench_src" -nt "$bench_bin" ] || [ "$stamp" -nt 
     -L"$prefix/lib" -lggml -lggml-cpu -lggml-base -Wl,-rpath,"$prefix/lib" -pthread
 fi
 echo "peer: $bench_bin"
+
+plugin_src="$root/benches/peer/ggml_plugin.cpp"
+plugin_map="$root/benches/peer/ggml_plugin.map"
+plugin_lib="$peer/lib/libqb_ggml_peer.so"
+stale=0
+for dep in "$plugin_src" "$plugin_map" "$root/harness/qb_plugin.h" "$stamp"; do
+  [ "$dep" -nt "$plugin_lib" ] && stale=1
+done
+if [ ! -f "$plugin_lib" ] || [ "$stale" = 1 ]; then
+  mkdir -p "$peer/lib"
+  # Only qb_plugin.h from quantbench (the ABI is plain C, no quantbench library). -fopenmp: the
+  # QB_KERNEL_OWN_THREADS kernels read the harness's thread count with omp_get_max_threads(), from
+  # the same libgomp that ggml-cpu runs its threads on. The version script exports qb_plugin_init
+  # alone; rpath: this libggml, never a system one.
+  "${nice[@]}" g++ -std=c++17 -O2 -Wall -Wextra -fPIC -shared -fvisibility=hidden -fopenmp \
+    -I"$root/harness" -I"$prefix/include" "$plugin_src" -o "$plugin_lib" \
+    -L"$prefix/lib" -lggml -lggml-cpu -lggml-base -Wl,-rpath,"$prefix/lib" \
+    -Wl,--no-undefined -Wl,--version-script="$plugin_map"
+fi
+echo "peer plugin: $plugin_lib"

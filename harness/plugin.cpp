@@ -1,8 +1,10 @@
 #include "harness/plugin.h"
 
 #include <dlfcn.h>
+#include <omp.h>
 
 #include <cctype>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10,40 +12,130 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stdexcept>
+#include <unordered_map>
 
 #include "harness/backend.h"
 #include "harness/cpu_features.h"
+#include "harness/prepared.h"
 #include "harness/safetensors.h"
 
 namespace qb {
 namespace {
 
+// What ABI 3 adds to a kernel beyond its Variant: the per-weight hooks and whether it runs its own
+// threads (harness/qb_plugin.h).
+struct KernelExtras {
+  qb_prepare_fn prepare = nullptr;
+  qb_release_fn release = nullptr;
+  bool own_threads = false;
+};
+
+// A weight as the plugin backend holds it: the CPU backend's host view, and the release hook owed
+// for a successful prepare (called when the harness drops the weight).
+class PluginWeight : public BackendWeight {
+ public:
+  PluginWeight(std::unique_ptr<BackendWeight> host, const PreparedWeight& w, const KernelExtras* extras)
+      : host(std::move(host)), w(w), extras(extras) {}
+  ~PluginWeight() override {
+    if (extras && extras->release) extras->release(w.get());
+  }
+  std::unique_ptr<BackendWeight> host;
+  const PreparedWeight& w;
+  const KernelExtras* extras;  // null: an ABI 2 kernel or one without extras
+};
+
 // A plugin library's kernels run in this process on the host CPU, so the backend hands every call
 // to the CPU backend: the same prepared host view and the same OpenMP row split on the format's
-// row granule as the registry's own kernels. What it adds is ownership: the dlopen handle stays
-// open for the process lifetime (Variants hold raw function pointers into the library).
+// row granule as the registry's own kernels. What it adds is ownership (the dlopen handle stays
+// open for the process lifetime: Variants hold raw function pointers into the library) and ABI 3:
+// prepare/release around each weight the harness prepares for a kernel, and one call over all
+// rows for a kernel with QB_KERNEL_OWN_THREADS.
 class PluginBackend : public Backend {
  public:
   PluginBackend(void* handle, std::string name) : handle_(handle), name_(std::move(name)) {}
   void* handle() const { return handle_; }
   std::string_view name() const override { return name_; }
+  // Called while loading, before any variant of this library runs.
+  void set_extras(const std::string& kernel, const KernelExtras& x) { extras_[kernel] = x; }
+
   std::unique_ptr<BackendWeight> prepare(const Variant& v, const PreparedWeight& w) const override {
-    return cpu_backend().prepare(v, w);
+    auto host = cpu_backend().prepare(v, w);
+    const auto it = extras_.find(v.name);
+    const KernelExtras* x = it == extras_.end() ? nullptr : &it->second;
+    if (x && x->prepare) {
+      if (const char* why = x->prepare(w.get())) {
+        const QWeight& q = w.weight();
+        throw std::runtime_error(name_ + ": kernel '" + v.name + "' cannot take this " + q.format->id + " " +
+                                 std::to_string(q.rows) + "x" + std::to_string(q.cols) + " weight (its prepare hook: " +
+                                 why + ")");
+      }
+    }
+    return std::make_unique<PluginWeight>(std::move(host), w, x);
   }
-  void run(const Variant& v, const BackendWeight& w, const uint8_t* act, int64_t m, void* out,
+
+  void run(const Variant& v, const BackendWeight& bw, const uint8_t* act, int64_t m, void* out,
            int threads) const override {
-    cpu_backend().run(v, w, act, m, out, threads);
+    const auto& pw = static_cast<const PluginWeight&>(bw);
+    if (pw.extras && pw.extras->own_threads) return run_own_threads(v, pw.w, act, m, out, threads);
+    cpu_backend().run(v, *pw.host, act, m, out, threads);
   }
-  void fetch(const Variant& v, const BackendWeight& w, void* out) const override { cpu_backend().fetch(v, w, out); }
+  void fetch(const Variant& v, const BackendWeight& bw, void* out) const override {
+    cpu_backend().fetch(v, *static_cast<const PluginWeight&>(bw).host, out);
+  }
 
  private:
+  // QB_KERNEL_OWN_THREADS: one call over the whole extent from this thread, with the run's thread
+  // count as this thread's OpenMP default for the call (the kernel reads omp_get_max_threads()).
+  static void run_own_threads(const Variant& v, const PreparedWeight& pw, const uint8_t* act, int64_t m, void* out,
+                              int threads) {
+    const QWeight& w = pw.weight();
+    const qb_weight* cw = pw.get();
+    const int64_t extent = call_extent(*w.format, w.rows);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    if (is_decode16(v.op)) {
+      v.dequant16(cw, 0, extent, static_cast<uint16_t*>(out));
+    } else if (v.op != Op::gemv) {
+      v.dequant(cw, 0, extent, static_cast<float*>(out));
+    } else if (v.batches) {
+      v.gemv(cw, act, m, 0, extent, static_cast<float*>(out));
+    } else {
+      const std::size_t stride = w.format->activation ? w.format->activation->bytes(w.cols) : 0;
+      for (int64_t i = 0; i < m; ++i) v.gemv(cw, act + i * stride, 1, 0, extent, static_cast<float*>(out) + i * w.rows);
+    }
+    omp_set_num_threads(saved);
+  }
+
   void* handle_;  // never dlclose()d
   std::string name_;
+  std::unordered_map<std::string, KernelExtras> extras_;
 };
+
+// ABI 2's qb_kernel, frozen: an ABI 3 qb_kernel without the trailing hooks. A library built for
+// ABI 2 lays its kernel array out with this stride, so it is read through this struct.
+struct KernelV2 {
+  const char* name;
+  const char* format;
+  const char* op;
+  const char* isa;
+  qb_dequant_fn dequant;
+  qb_gemv_fn gemv;
+  uint32_t flags;
+  qb_dequant16_fn dequant16;
+};
+static_assert(offsetof(qb_kernel, prepare) == sizeof(KernelV2), "ABI 3 only appends to ABI 2's qb_kernel");
+
+// Kernel i of the library, as an ABI 3 qb_kernel whatever version it was built for.
+qb_kernel kernel_at(const qb_plugin& p, int32_t i) {
+  if (p.abi_version >= 3) return p.kernels[i];
+  const KernelV2& k = reinterpret_cast<const KernelV2*>(p.kernels)[i];
+  return qb_kernel{k.name, k.format, k.op, k.isa, k.dequant, k.gemv, k.flags, k.dequant16, nullptr, nullptr};
+}
 
 // One backend per loaded library, alive until the process exits (deliberately never destroyed:
 // variants in static storage may outlive any destruction order).
-const PluginBackend* backend_for(void* handle, const std::string& file_name) {
+PluginBackend* backend_for(void* handle, const std::string& file_name) {
   static std::mutex mu;
   static auto* backends = new std::vector<std::unique_ptr<PluginBackend>>;
   const std::lock_guard<std::mutex> lock(mu);
@@ -100,20 +192,22 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
   std::memcpy(&init, &sym, sizeof init);
   const qb_plugin* p = init();
   if (!p) throw FileError(path, QB_PLUGIN_INIT_SYMBOL, "returned null");
-  if (p->abi_version != QB_PLUGIN_ABI_VERSION)
+  if (p->abi_version < QB_PLUGIN_ABI_VERSION_MIN || p->abi_version > QB_PLUGIN_ABI_VERSION)
     throw FileError(path, "abi_version",
-                    "is " + std::to_string(p->abi_version) + "; this quantbench loads ABI version " +
-                        std::to_string(QB_PLUGIN_ABI_VERSION) + " (rebuild the plugin against its qb_plugin.h)");
+                    "is " + std::to_string(p->abi_version) + "; this quantbench loads ABI versions " +
+                        std::to_string(QB_PLUGIN_ABI_VERSION_MIN) + " to " + std::to_string(QB_PLUGIN_ABI_VERSION) +
+                        " (rebuild the plugin against its qb_plugin.h)");
   if (p->n_kernels <= 0)
     throw FileError(path, "n_kernels", "is " + std::to_string(p->n_kernels) + "; a plugin registers at least one kernel");
   if (!p->kernels) throw FileError(path, "kernels", "is null with n_kernels " + std::to_string(p->n_kernels));
 
   std::set<std::string> mine;
   std::vector<Variant> out;
+  std::vector<std::pair<std::string, KernelExtras>> extras;
   const std::string lib_file = fs::path(path).filename().string();
 
   for (int32_t i = 0; i < p->n_kernels; ++i) {
-    const qb_kernel& k = p->kernels[i];
+    const qb_kernel k = kernel_at(*p, i);
     const std::string at = "kernels[" + std::to_string(i) + "]";
     const auto fail = [&](const std::string& field, const std::string& message) {
       return FileError(path, at + "." + field, (k.name ? "kernel '" + std::string(k.name) + "': " : "") + message);
@@ -147,11 +241,13 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
     const auto features = k.isa ? isa_level_features(k.isa) : std::nullopt;
     if (!features) throw fail("isa", "is " + quoted(k.isa) + "; one of " + isa_level_names(", "));
 
-    constexpr uint32_t kKnownFlags = QB_KERNEL_BATCH | QB_KERNEL_ANY_NAN;
-    if (k.flags & ~kKnownFlags) {
+    const uint32_t known_flags =
+        QB_KERNEL_BATCH | QB_KERNEL_ANY_NAN | (p->abi_version >= 3 ? QB_KERNEL_OWN_THREADS : 0u);
+    if (k.flags & ~known_flags) {
       char hex[16];
-      std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(k.flags & ~kKnownFlags));
-      throw fail("flags", std::string("has unknown bits ") + hex);
+      std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(k.flags & ~known_flags));
+      throw fail("flags", std::string("has unknown bits ") + hex +
+                              (p->abi_version < 3 && (k.flags & QB_KERNEL_OWN_THREADS) ? " (QB_KERNEL_OWN_THREADS is ABI 3)" : ""));
     }
     if ((k.flags & QB_KERNEL_BATCH) && op != Op::gemv)
       throw fail("flags", "QB_KERNEL_BATCH is for gemv kernels, this one is '" + op_s + "'");
@@ -172,12 +268,15 @@ std::vector<Variant> load_plugin(const std::string& path, const std::vector<Vari
     v.nan = (k.flags & QB_KERNEL_ANY_NAN) ? NanPolicy::any_nan : NanPolicy::exact_bits;
     v.reference = false;
     v.origin = path;
+    if (k.prepare || k.release || (k.flags & QB_KERNEL_OWN_THREADS))
+      extras.emplace_back(name, KernelExtras{k.prepare, k.release, (k.flags & QB_KERNEL_OWN_THREADS) != 0});
     out.push_back(std::move(v));
   }
 
   // Every kernel is valid: the library stays loaded, owned by its backend.
-  const PluginBackend* backend = backend_for(lib.handle, lib_file);
+  PluginBackend* backend = backend_for(lib.handle, lib_file);
   lib.handle = nullptr;
+  for (const auto& [name, x] : extras) backend->set_extras(name, x);
   for (Variant& v : out) v.target.backend = backend;
   return out;
 }

@@ -15,9 +15,14 @@ namespace qb {
 // name>", which runs the kernels on this CPU with the harness's OpenMP row split), the features
 // of the kernel's ISA level, the level's name}. The library stays loaded for the rest of the
 // process. Throws FileError (harness/safetensors.h) naming the library and the field or kernel at
-// fault: a missing file, a dlopen error, no init symbol, another ABI version, an unknown or
-// unimplemented format, an op the format lacks or whose function pointer is null, an unknown ISA
-// level, a name used twice or already in `pool`.
+// fault: a missing file, a dlopen error, no init symbol, an ABI version other than 2 or 3, an
+// unknown or unimplemented format, an op the format lacks or whose function pointer is null, an
+// unknown ISA level or flag, a name used twice or already in `pool`. ABI 2 libraries are read with
+// ABI 2's qb_kernel layout. ABI 3 kernels' prepare/release hooks run around every weight the
+// backend prepares for them (Backend::prepare, and the BackendWeight's destruction; a prepare that
+// refuses the weight throws std::runtime_error naming the kernel, the weight and its message), and a
+// QB_KERNEL_OWN_THREADS kernel is called once per op over all rows with the run's thread count as
+// the calling thread's OpenMP default.
 std::vector<Variant> load_plugin(const std::string& path, const std::vector<Variant>& pool);
 // Name clashes checked against the registry's variants().
 std::vector<Variant> load_plugin(const std::string& path);

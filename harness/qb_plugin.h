@@ -19,8 +19,12 @@
 extern "C" {
 #endif
 
-/* 2: ops "dequant_f16" and "dequant_bf16" with qb_kernel.dequant16. */
-#define QB_PLUGIN_ABI_VERSION 2
+/* 2: ops "dequant_f16" and "dequant_bf16" with qb_kernel.dequant16.
+ * 3: per-weight hooks qb_kernel.prepare / release and the flag QB_KERNEL_OWN_THREADS. A harness of
+ *    ABI 3 still loads libraries built for 2 (their qb_kernel ends at dequant16; it reads them
+ *    with that layout, hooks null). */
+#define QB_PLUGIN_ABI_VERSION 3
+#define QB_PLUGIN_ABI_VERSION_MIN 2 /* the oldest version this harness loads */
 
 /* One stored tensor: its bytes as the container holds them (no alignment promised). */
 typedef struct qb_tensor {
@@ -59,9 +63,30 @@ typedef void (*qb_dequant16_fn)(const qb_weight* w, int64_t row_begin, int64_t r
 typedef void (*qb_gemv_fn)(const qb_weight* w, const uint8_t* act, int64_t m, int64_t row_begin, int64_t row_end,
                            float* y);
 
+/* Per-weight hooks (ABI 3; each optional). The harness calls prepare(w) before the kernel's first
+ * call on w, from one thread and outside any timing: bench once per rotated copy of a weight before
+ * a row's clock starts, verify before each checked run. Each prepare that returns NULL (success) is
+ * paired with one release(w) after the kernel's last call on w (release without prepare: that
+ * call alone). Until release returns, w and everything it points to stay as they are, and the kernel
+ * is called with this same w, so state may be keyed on w or on its tensors' data pointers: a
+ * repacked copy of the weight, a device upload. Pairs for different weights overlap (bench prepares
+ * every copy, runs, then releases them all), and pairs for the same weight may nest: count them.
+ * prepare returns NULL, or a message (valid until the next call into the kernel on this thread)
+ * saying why it cannot take w; the harness then reports the kernel failed on w and never calls it
+ * on w. */
+typedef const char* (*qb_prepare_fn)(const qb_weight* w);
+typedef void (*qb_release_fn)(const qb_weight* w);
+
 /* qb_kernel.flags */
 #define QB_KERNEL_BATCH 1u   /* gemv: one call serves m > 1 vectors (decode once) */
 #define QB_KERNEL_ANY_NAN 2u /* NaN outputs may carry any payload (GPU-style canonical NaN) */
+/* ABI 3: the kernel splits the rows over threads of its own. The harness calls it once per op
+ * (per vector for a gemv without QB_KERNEL_BATCH) with the whole row range (a banded format: all
+ * units), from one thread outside any OpenMP parallel region, and sets the run's thread count as
+ * that thread's OpenMP default for the call (omp_set_num_threads): the kernel reads it with
+ * omp_get_max_threads() and may run that many threads. Results must still be the same bits for
+ * every thread count. */
+#define QB_KERNEL_OWN_THREADS 4u
 
 typedef struct qb_kernel {
   const char* name;    /* unique, e.g. "acme_<format>_gemv_avx2" */
@@ -74,6 +99,9 @@ typedef struct qb_kernel {
   qb_gemv_fn gemv;       /* set for gemv */
   uint32_t flags;
   qb_dequant16_fn dequant16; /* set for dequant_f16 and dequant_bf16 */
+  /* ABI 3: optional per-weight hooks (above); NULL when unused. */
+  qb_prepare_fn prepare;
+  qb_release_fn release;
 } qb_kernel;
 
 typedef struct qb_plugin {

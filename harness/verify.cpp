@@ -273,6 +273,10 @@ std::string locate_error(const Variant& v, const PreparedWeight& pw, const GemvE
   std::vector<float> yk(static_cast<std::size_t>(w.rows)), yr(yk.size());
   int64_t best = -1;
   double best_drop = 0;
+  // The kernel is called directly on a few rows here, not through its backend's run; holding the
+  // backend's prepared weight meanwhile keeps a plugin's prepare/release hooks (ABI 3) around
+  // these calls as around every other.
+  const auto held = backend_of(v).prepare(v, pw);
   for (int64_t b = 0; b < w.cols / span; ++b) {
     std::vector<uint8_t> a = act;
     // bytes() may count a per-vector header (a scale before the codes): the block's bytes are the

@@ -2,6 +2,8 @@
 // our own kernels passes verify like the registry's copies, a plugin that decodes one nibble wrong
 // fails with the first-bad-block report and a repro that loads it again, and every load-time
 // defect is refused with the library and the field named.
+#include <dlfcn.h>
+#include <omp.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -256,6 +258,138 @@ TEST(Plugin, LoadErrorsNameTheLibraryAndField) {
   expect_refused(bad_plugin("isa"), "kernels[0].isa", "'sse9'");
   expect_refused(bad_plugin("duplicate"), "kernels[1].name", "twice");
 }
+
+#if defined(QB_ABI3_PLUGIN) && defined(QB_ABI2_PLUGIN)
+// ABI 3 (harness/qb_plugin.h): prepare/release around every weight the harness prepares for a
+// kernel, QB_KERNEL_OWN_THREADS kernels called once with all rows and the run's thread count, a
+// refusing prepare reported with the kernel; and libraries built for ABI 2 still load, read with
+// ABI 2's qb_kernel layout (tests/plugin/abi_plugin.c).
+struct AbiStats {
+  long prepares = 0, releases = 0, own_calls = 0;
+  int threads = 0;
+  int64_t r0 = -1, r1 = -1;
+};
+
+// The test plugin's own counters, through a second dlopen of the same file (same handle).
+class AbiPluginProbe {
+ public:
+  explicit AbiPluginProbe(const std::string& path) : handle_(dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+    if (!handle_) return;
+    stats_ = reinterpret_cast<StatsFn>(dlsym(handle_, "abi_plugin_stats"));
+    reset_ = reinterpret_cast<ResetFn>(dlsym(handle_, "abi_plugin_reset"));
+  }
+  ~AbiPluginProbe() {
+    if (handle_) dlclose(handle_);
+  }
+  bool ok() const { return stats_ && reset_; }
+  void reset(bool refuse = false) { reset_(refuse ? 1 : 0); }
+  AbiStats stats() const {
+    AbiStats s;
+    stats_(&s.prepares, &s.releases, &s.own_calls, &s.threads, &s.r0, &s.r1);
+    return s;
+  }
+
+ private:
+  using StatsFn = void (*)(long*, long*, long*, int*, int64_t*, int64_t*);
+  using ResetFn = void (*)(int);
+  void* handle_;
+  StatsFn stats_ = nullptr;
+  ResetFn reset_ = nullptr;
+};
+
+const Variant& named(const std::vector<Variant>& vs, const std::string& name) {
+  for (const Variant& v : vs)
+    if (v.name == name) return v;
+  throw std::runtime_error("no variant " + name);
+}
+
+std::vector<float> reference_decode(const PreparedWeight& pw) {
+  const QWeight& w = pw.weight();
+  std::vector<float> out(static_cast<std::size_t>(w.rows * w.cols));
+  w.format->dequant_ref(pw.get(), 0, w.rows, out.data());
+  return out;
+}
+
+TEST(PluginAbi3, HooksBracketEveryRunAndOwnThreadsGetsAllRows) {
+  const std::vector<Variant> plugin = load_plugin(QB_ABI3_PLUGIN);
+  AbiPluginProbe probe(QB_ABI3_PLUGIN);
+  ASSERT_TRUE(probe.ok());
+  const Fixture fx = load_fixture(kSource + "/fixtures/ggml/q4_0/gaussian.ref.safetensors");
+  const QWeight w = fx.weight();
+  const PreparedWeight pw(w);
+  const std::vector<float> want = reference_decode(pw);
+  const int omp_default = omp_get_max_threads();
+  for (const char* name : {"abi3_q4_0_dequant_own", "abi3_q4_0_dequant_rows"}) {
+    const Variant& v = named(plugin, name);
+    for (const int threads : {1, 2, 3}) {
+      probe.reset();
+      std::vector<float> got(want.size());
+      run_dequant(v, pw, got.data(), threads);
+      const AbiStats s = probe.stats();
+      EXPECT_EQ(s.prepares, 1) << name << " threads " << threads;
+      EXPECT_EQ(s.releases, 1) << name << " threads " << threads;
+      if (std::string(name) == "abi3_q4_0_dequant_own") {
+        EXPECT_EQ(s.own_calls, 1) << "an own-threads kernel is called once per op";
+        EXPECT_EQ(s.threads, threads) << "the run's thread count as the call's OpenMP default";
+        EXPECT_EQ(s.r0, 0);
+        EXPECT_EQ(s.r1, fx.rows);
+      }
+      for (std::size_t i = 0; i < want.size(); ++i)
+        ASSERT_EQ(f32_to_bits(want[i]), f32_to_bits(got[i])) << name << " threads " << threads << " element " << i;
+      EXPECT_EQ(omp_get_max_threads(), omp_default) << "the caller's OpenMP default is restored";
+    }
+  }
+  // A whole verify run (derived cases, error location included): every prepare released.
+  probe.reset();
+  std::ostringstream out;
+  const Tally t = verify_paths({kSource + "/fixtures/ggml/q4_0"}, with_registry(plugin), VerifyOptions{}, out);
+  EXPECT_EQ(t.failed, 0) << out.str();
+  const AbiStats s = probe.stats();
+  EXPECT_GT(s.prepares, 0);
+  EXPECT_EQ(s.prepares, s.releases);
+  EXPECT_GE(count_lines(out.str(), "PASS", "abi3_q4_0_dequant_own"), 3) << out.str();
+}
+
+TEST(PluginAbi3, RefusingPrepareNamesTheKernelAndItsReason) {
+  const std::vector<Variant> plugin = load_plugin(QB_ABI3_PLUGIN);
+  AbiPluginProbe probe(QB_ABI3_PLUGIN);
+  ASSERT_TRUE(probe.ok());
+  const Fixture fx = load_fixture(kSource + "/fixtures/ggml/q4_0/gaussian.ref.safetensors");
+  const QWeight w = fx.weight();
+  const PreparedWeight pw(w);
+  probe.reset(/*refuse=*/true);
+  std::vector<float> got(static_cast<std::size_t>(fx.rows * fx.cols));
+  try {
+    run_dequant(named(plugin, "abi3_q4_0_dequant_own"), pw, got.data(), 1);
+    ADD_FAILURE() << "a refusing prepare must stop the run";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("abi3_q4_0_dequant_own"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("refused on purpose"), std::string::npos) << e.what();
+  }
+  const AbiStats s = probe.stats();
+  EXPECT_EQ(s.own_calls, 0) << "never called on a weight its prepare refused";
+  EXPECT_EQ(s.releases, 0) << "no release for a refused prepare";
+  probe.reset();
+}
+
+TEST(PluginAbi3, Abi2LibrariesLoadWithTheirLayout) {
+  const std::vector<Variant> plugin = load_plugin(QB_ABI2_PLUGIN);
+  ASSERT_EQ(plugin.size(), 2u);
+  EXPECT_EQ(plugin[0].name, "abi2_q4_0_dequant_a");
+  EXPECT_EQ(plugin[1].name, "abi2_q4_0_dequant_b");
+  const Fixture fx = load_fixture(kSource + "/fixtures/ggml/q4_0/gaussian.ref.safetensors");
+  const QWeight w = fx.weight();
+  const PreparedWeight pw(w);
+  const std::vector<float> want = reference_decode(pw);
+  for (const Variant& v : plugin) {
+    EXPECT_EQ(v.op, Op::dequant);
+    std::vector<float> got(want.size());
+    run_dequant(v, pw, got.data(), 2);
+    for (std::size_t i = 0; i < want.size(); ++i)
+      ASSERT_EQ(f32_to_bits(want[i]), f32_to_bits(got[i])) << v.name << " element " << i;
+  }
+}
+#endif  // QB_ABI3_PLUGIN && QB_ABI2_PLUGIN
 
 }  // namespace
 }  // namespace qb

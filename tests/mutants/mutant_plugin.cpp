@@ -53,7 +53,7 @@ constexpr Slot as(Fn f) {
 const qb_kernel kKernels[] = {
     {"mutant_" QB_MUTANT_STR(QB_MUTANT), kLine.format, kLine.op, kLine.isa,
      as<qb_dequant_fn>(&qb::x86::QB_MUTANT_KERNEL), as<qb_gemv_fn>(&qb::x86::QB_MUTANT_KERNEL), kLine.flags,
-     as<qb_dequant16_fn>(&qb::x86::QB_MUTANT_KERNEL)},
+     as<qb_dequant16_fn>(&qb::x86::QB_MUTANT_KERNEL), nullptr, nullptr},
 };
 
 const qb_plugin kPlugin = {QB_PLUGIN_ABI_VERSION, "quantbench mutant " QB_MUTANT_STR(QB_MUTANT), kKernels, 1};

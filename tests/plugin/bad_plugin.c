@@ -38,9 +38,9 @@ void noop_dequant(const qb_weight* w, int64_t row_begin, int64_t row_end, float*
 #endif
 
 static const qb_kernel kernels[] = {
-    {"bad_kernel", FORMAT, OP, ISA, DEQUANT, NULL, 0, NULL},
+    {"bad_kernel", FORMAT, OP, ISA, DEQUANT, NULL, 0, NULL, NULL, NULL},
 #if defined(BAD_duplicate)
-    {"bad_kernel", FORMAT, OP, ISA, DEQUANT, NULL, 0, NULL},
+    {"bad_kernel", FORMAT, OP, ISA, DEQUANT, NULL, 0, NULL, NULL, NULL},
 #endif
 };
 

@@ -9,10 +9,10 @@ namespace {
 
 // Flags follow optimized/x86/kernels.inc: these four are listed with QB_KERNEL (no batching).
 const qb_kernel kKernels[] = {
-    {"example_q4_0_dequant_avx2", "q4_0", "dequant", "avx2", qb::x86::q4_0_dequant_avx2, nullptr, 0, nullptr},
-    {"example_q4_0_dequant_avx512", "q4_0", "dequant", "avx512", qb::x86::q4_0_dequant_avx512, nullptr, 0, nullptr},
-    {"example_q4_0_gemv_avx2", "q4_0", "gemv", "avx2", nullptr, qb::x86::q4_0_gemv_avx2, 0, nullptr},
-    {"example_q8_0_gemv_avx512vnni", "q8_0", "gemv", "avx512vnni", nullptr, qb::x86::q8_0_gemv_avx512vnni, 0, nullptr},
+    {"example_q4_0_dequant_avx2", "q4_0", "dequant", "avx2", qb::x86::q4_0_dequant_avx2, nullptr, 0, nullptr, nullptr, nullptr},
+    {"example_q4_0_dequant_avx512", "q4_0", "dequant", "avx512", qb::x86::q4_0_dequant_avx512, nullptr, 0, nullptr, nullptr, nullptr},
+    {"example_q4_0_gemv_avx2", "q4_0", "gemv", "avx2", nullptr, qb::x86::q4_0_gemv_avx2, 0, nullptr, nullptr, nullptr},
+    {"example_q8_0_gemv_avx512vnni", "q8_0", "gemv", "avx512vnni", nullptr, qb::x86::q8_0_gemv_avx512vnni, 0, nullptr, nullptr, nullptr},
 };
 
 const qb_plugin kPlugin = {QB_PLUGIN_ABI_VERSION, "quantbench example plugin", kKernels,

@@ -60,7 +60,7 @@ static void wrong_q4_0_dequant(const qb_weight* w, int64_t row_begin, int64_t ro
 }
 
 static const qb_kernel kernels[] = {
-    {"wrong_q4_0_dequant_scalar", "q4_0", "dequant", "scalar", wrong_q4_0_dequant, 0, 0, 0},
+    {"wrong_q4_0_dequant_scalar", "q4_0", "dequant", "scalar", wrong_q4_0_dequant, 0, 0, 0, 0, 0},
 };
 
 static const qb_plugin plugin = {QB_PLUGIN_ABI_VERSION, "wrong nibble (test)", kernels, 1};
