@@ -106,6 +106,7 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
   // the reported one and overwrites the earlier times.
   if (v.reference) ref_seconds_[c.key()] = per_iter;
   seconds_[v.name][c.key()] = per_iter;
+  calls_[v.name][c.key()].emplace_back(static_cast<int64_t>(state.iterations()), per_iter);
   // Absent when a filter left the reference out: no speedup is better than a wrong one.
   if (const auto ref = ref_seconds_.find(c.key()); ref != ref_seconds_.end())
     state.counters["speedup_vs_ref"] = ref->second / per_iter;
@@ -114,6 +115,22 @@ void BenchContext::run_row(benchmark::State& state, const Variant& v, const Benc
     state.counters["ms_per_token"] = per_iter * 1e3 * static_cast<double>(c.multiplicity);
   }
   state.SetLabel(target_label(v));
+}
+
+std::map<std::string, std::map<std::string, double>> BenchContext::median_seconds() const {
+  std::map<std::string, std::map<std::string, double>> out;
+  for (const auto& [variant, cases] : calls_)
+    for (const auto& [key, calls] : cases) {
+      int64_t most = 0;
+      for (const auto& [iters, sec] : calls) most = std::max(most, iters);
+      std::vector<double> final;
+      for (const auto& [iters, sec] : calls)
+        if (iters == most) final.push_back(sec);
+      std::sort(final.begin(), final.end());
+      const std::size_t n = final.size();
+      out[variant][key] = n % 2 ? final[n / 2] : (final[n / 2 - 1] + final[n / 2]) / 2;
+    }
+  return out;
 }
 
 }  // namespace qb::bench

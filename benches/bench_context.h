@@ -46,6 +46,9 @@ class BenchContext {
   void register_rows(const std::vector<BenchCase>& cases, std::vector<const Variant*> variants);
   // Seconds per call of each variant on each case (case key -> seconds), from the reported runs.
   const std::map<std::string, std::map<std::string, double>>& seconds() const { return seconds_; }
+  // Per variant and case: the median seconds per iteration over the row's repetitions (the calls
+  // at the final iteration count; the runner's sizing calls run fewer).
+  std::map<std::string, std::map<std::string, double>> median_seconds() const;
 
  private:
   void run_row(benchmark::State& state, const Variant& v, const BenchCase& c);
@@ -56,6 +59,8 @@ class BenchContext {
   std::string data_key_;
   std::map<std::string, double> ref_seconds_;  // case key -> reference seconds per iteration
   std::map<std::string, std::map<std::string, double>> seconds_;  // variant -> case key -> seconds
+  // variant -> case key -> (iterations, seconds per iteration) of every call
+  std::map<std::string, std::map<std::string, std::vector<std::pair<int64_t, double>>>> calls_;
 };
 
 std::string row_name(const RunConfig& config, const Variant& v, const BenchCase& c);

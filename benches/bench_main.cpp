@@ -200,20 +200,22 @@ void print_peer_ratios(const std::vector<std::unique_ptr<BenchContext>>& context
   std::map<std::string, const Variant*> by_name;
   for (const Variant* v : run) by_name[v->name] = v;
   for (const auto& ctx : contexts) {
+    // Medians over repetitions: single repetitions on a shared machine differ by tens of percent.
+    const auto seconds = ctx->median_seconds();
     std::map<std::string, std::pair<std::string, double>> ours;  // case -> fastest own variant
-    for (const auto& [name, cases] : ctx->seconds()) {
+    for (const auto& [name, cases] : seconds) {
       const Variant* v = by_name.at(name);
       if (v->reference || v->origin != kOwnOrigin) continue;
       for (const auto& [key, sec] : cases)
         if (!ours.count(key) || sec < ours[key].second) ours[key] = {name, sec};
     }
-    for (const auto& [name, cases] : ctx->seconds()) {
+    for (const auto& [name, cases] : seconds) {
       const Variant* v = by_name.at(name);
       if (v->origin == kOwnOrigin) continue;
       for (const auto& [key, sec] : cases) {
         const auto it = ours.find(key);
         if (it == ours.end()) continue;
-        std::printf("peer %s %s: %.3f ms, ours %s %.3f ms: ours %.2fx as fast\n", key.c_str(), name.c_str(), sec * 1e3,
+        std::printf("peer %s %s: %.3f ms, ours %s %.3f ms (medians): ours %.2fx as fast\n", key.c_str(), name.c_str(), sec * 1e3,
                     it->second.first.c_str(), it->second.second * 1e3, sec / it->second.second);
       }
     }

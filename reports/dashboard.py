@@ -270,13 +270,15 @@ def plot_peers(hw, report, fmt, op, threads, path):
         text = "\n".join(("ours/peer = %.2fx" % r) if len(peers) == 1 else ("ours/%s = %.2fx" % (p, r))
                          for p, r in ratios)
         if text:
-            ax.annotate(text, (k, group_top), xytext=(0, 16), textcoords="offset points", ha="center",
-                        va="bottom", fontsize="medium", fontweight="bold")
+            # Above the roof line too, on white: drawn across the dotted probe it was misread.
+            ax.annotate(text, (k, max(group_top, report.probe(threads) or 0)), xytext=(0, 10),
+                        textcoords="offset points", ha="center", va="bottom", fontsize="medium",
+                        fontweight="bold", bbox=dict(facecolor="white", edgecolor="none", alpha=0.9))
     probe = report.probe(threads)
     if probe:
         ax.axhline(probe, **roof_style(threads))
         top = max(top, probe)
-    ax.set_ylim(0, top * 1.25 or 1)  # headroom for the ratio text over the bars
+    ax.set_ylim(0, top * 1.5 or 1)  # headroom for the ratio lines over the bars and the roof
     ax.set_xticks(range(len(shapes)))
     ax.set_xticklabels(shapes)
     ax.set_xlim(-0.6, len(shapes) - 0.4)

@@ -13,13 +13,23 @@
 //                                  the rows the harness hands this thread (ggml n_threads = 1)
 //   ggml_<type>_gemv_mul_mat       (ABI 3) the same graph over all rows, ggml's own threads
 //                                  (QB_KERNEL_OWN_THREADS), as llama.cpp runs a decode GEMV
-// The isa label is "scalar" for all: ggml dispatches its own SIMD (AVX2/AVX-512 here, GGML_NATIVE);
-// the label only tells the harness it may run them on any CPU.
+// The isa label is the widest level ggml's CPU backend says it was built for (GGML_NATIVE: this
+// machine's): ggml dispatches its own SIMD, and a report that called these "scalar" was misread
+// as ggml's scalar code. The harness then also never runs them on a CPU without that level.
 #include <ggml-alloc.h>
 #include <ggml-backend.h>
 #include <ggml-cpu.h>
 #include <ggml.h>
 #include <omp.h>
+
+namespace {
+const char* ggml_isa_level() {
+  if (ggml_cpu_has_avx512() && ggml_cpu_has_avx512_vnni()) return "avx512vnni";
+  if (ggml_cpu_has_avx512()) return "avx512";
+  if (ggml_cpu_has_avx2() && ggml_cpu_has_fma() && ggml_cpu_has_f16c()) return "avx2";
+  return "scalar";
+}
+}  // namespace
 
 #include <array>
 #include <cmath>
@@ -552,7 +562,7 @@ const qb_plugin* init_once() {
       k.name = g_names.back().c_str();
       k.format = t.ours->id;
       k.op = op;
-      k.isa = "scalar";
+      k.isa = ggml_isa_level();
       k.dequant = dq;
       k.gemv = gv;
       k.flags = flags;
