@@ -10,6 +10,8 @@
 #include <ggml-backend.h>
 #include <ggml-cpu.h>
 
+#include "ggml_repack_buft.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -133,30 +135,6 @@ std::vector<uint8_t> make_weights(ggml_type type, int64_t rows, int64_t cols) {
   return dst;
 }
 
-// The first extra buffer type of the CPU device whose supports_op accepts mul_mat with W in it; the
-// check needs W to sit in a buffer of that type, so it gets a zero-size (dummy) one for the query.
-ggml_backend_buffer_type_t pick_buft(ggml_backend_dev_t dev, ggml_type type, int64_t rows, int64_t cols) {
-  auto* reg = ggml_backend_dev_backend_reg(dev);
-  auto get_extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
-      ggml_backend_reg_get_proc_address(reg, "ggml_backend_dev_get_extra_bufts"));
-  if (!get_extra) return nullptr;
-  ggml_init_params p{4 * ggml_tensor_overhead(), nullptr, true};
-  ggml_context* ctx = ggml_init(p);
-  ggml_tensor* w = ggml_new_tensor_2d(ctx, type, cols, rows);
-  ggml_tensor* x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, cols, 1);
-  ggml_tensor* y = ggml_mul_mat(ctx, w, x);
-  ggml_backend_buffer_type_t found = nullptr;
-  for (auto* buft = get_extra(dev); *buft && !found; ++buft) {
-    ggml_backend_buffer_t dummy = ggml_backend_buft_alloc_buffer(*buft, 0);
-    w->buffer = dummy;
-    if (ggml_backend_dev_supports_op(dev, y)) found = *buft;
-    w->buffer = nullptr;
-    ggml_backend_buffer_free(dummy);
-  }
-  ggml_free(ctx);
-  return found;
-}
-
 // ggml logs each repacked tensor at debug level; keep the layout it names (e.g. "q4_0_8x8") for
 // the report, and pass on only warnings and errors.
 std::string g_repack_layout;
@@ -195,7 +173,7 @@ bool bench_type(const Options& o, const std::string& name, ggml_backend_t backen
                  (long long)o.cols, (long long)ggml_blck_size(type));
     return false;
   }
-  ggml_backend_buffer_type_t extra = pick_buft(dev, type, o.rows, o.cols);
+  ggml_backend_buffer_type_t extra = repack_buft(dev, type, o.rows, o.cols);
   ggml_backend_buffer_type_t buft = extra ? extra : ggml_backend_dev_buffer_type(dev);
 
   const size_t bytes = ggml_row_size(type, o.cols) * o.rows;  // one copy, ggml's plain layout

@@ -19,6 +19,8 @@
 #include <ggml-alloc.h>
 #include <ggml-backend.h>
 #include <ggml-cpu.h>
+
+#include "ggml_repack_buft.h"
 #include <ggml.h>
 #include <omp.h>
 
@@ -178,35 +180,7 @@ void vec_dot_impl(const Type& t, const qb_weight* w, const uint8_t* act, int64_t
 // Where ggml repacks (the CPU device's extra buffer type accepts mul_mat with W in it, as llama.cpp
 // asks when it loads a model), W is copied once per weight into that buffer (ggml repacks in
 // set_tensor) and the copy is kept until the harness releases the weight. Everything else wraps our
-// bytes in place.
-
-// The first extra buffer type that accepts y = W x for W of this type and shape and f32 x (the only
-// src1 the repacked kernels take), else null. supports_op looks at W's buffer, so W gets a
-// zero-size buffer of each candidate type for the question.
-ggml_backend_buffer_type_t repack_buft(ggml_type type, int64_t rows, int64_t cols) {
-  auto* reg = ggml_backend_dev_backend_reg(g_dev);
-  auto get_extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
-      ggml_backend_reg_get_proc_address(reg, "ggml_backend_dev_get_extra_bufts"));
-  if (!get_extra) return nullptr;
-  std::vector<uint8_t> mem(4 * ggml_tensor_overhead());
-  ggml_init_params p{mem.size(), mem.data(), true};
-  ggml_context* ctx = ggml_init(p);
-  ggml_tensor* wt = ggml_new_tensor_2d(ctx, type, cols, rows);
-  ggml_tensor* xt = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, cols, 1);
-  ggml_tensor* yt = ggml_mul_mat(ctx, wt, xt);
-  ggml_backend_buffer_type_t found = nullptr;
-  for (auto* b = get_extra(g_dev); *b && !found; ++b) {
-    ggml_backend_buffer_t dummy = ggml_backend_buft_alloc_buffer(*b, 0);
-    wt->buffer = dummy;
-    if (ggml_backend_dev_supports_op(g_dev, yt)) found = *b;
-    wt->buffer = nullptr;
-    ggml_backend_buffer_free(dummy);
-  }
-  ggml_free(ctx);
-  return found;
-}
-
-// W copied into a repacking buffer: its own context, buffer and tensor.
+// bytes in place. A Repacked is such a copy: its own context, buffer and tensor.
 struct Repacked {
   ggml_context* ctx = nullptr;
   ggml_backend_buffer_t buf = nullptr;
@@ -264,7 +238,7 @@ ggml_backend_buffer_type_t buft_choice(const Type& t, int64_t rows, int64_t cols
   // caller holds g_mu
   const auto k = std::make_tuple(static_cast<int>(t.type), rows, cols);
   auto it = g_buft_choice.find(k);
-  if (it == g_buft_choice.end()) it = g_buft_choice.emplace(k, repack_buft(t.type, rows, cols)).first;
+  if (it == g_buft_choice.end()) it = g_buft_choice.emplace(k, repack_buft(g_dev, t.type, rows, cols)).first;
   return it->second;
 }
 
