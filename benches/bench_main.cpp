@@ -215,8 +215,8 @@ void print_peer_ratios(const std::vector<std::unique_ptr<BenchContext>>& context
       for (const auto& [key, sec] : cases) {
         const auto it = ours.find(key);
         if (it == ours.end()) continue;
-        std::printf("peer %s %s: %.3f ms, ours %s %.3f ms (medians): ours %.2fx as fast\n", key.c_str(), name.c_str(), sec * 1e3,
-                    it->second.first.c_str(), it->second.second * 1e3, sec / it->second.second);
+        std::printf("peer %s %s: %.1f us, ours %s %.1f us (medians): ours %.2fx as fast\n", key.c_str(), name.c_str(),
+                    sec * 1e6, it->second.first.c_str(), it->second.second * 1e6, sec / it->second.second);
       }
     }
   }

@@ -132,7 +132,11 @@ def legend_name(variant, isa):
 
 def add_legend(fig, title="variant (ISA)"):
     # Below the plot, not beside it: long plugin labels beside it squeezed the plot to half the width.
-    fig.legend(loc="outside lower center", ncols=2, title=title, title_fontsize="small")
+    # Two columns only while both fit the figure's width: a plugin's long labels ("... @
+    # plugin:libqb_ggml_peer.so): value") in two columns ran past both edges and were cut off.
+    labels = [label for ax in fig.axes for label in ax.get_legend_handles_labels()[1]]
+    ncols = 2 if max((len(label) for label in labels), default=0) <= 55 else 1
+    fig.legend(loc="outside lower center", ncols=ncols, title=title, title_fontsize="small")
 
 
 def roof_style(threads=None):
