@@ -8,8 +8,9 @@
 #
 # The rows: GEMV of a few formats at 4096x4096, 1 thread, --warm (cache-resident: the kernels'
 # own speed; DRAM-bound rows swing with a shared machine's bandwidth), 9 repetitions each so the
-# Mann-Whitney U test can separate a real change from noise. Threshold 25%: this VM's repeated
-# runs of one commit differ by up to ~10%; the gate is for slowdowns nobody would call noise.
+# Mann-Whitney U test can separate a real change from noise. Threshold 50%: this VM's repeated
+# runs of one commit differ by up to ~32% on a row (q4_K AVX2 in one CI run); the gate is for
+# slowdowns nobody would call noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 update=0
@@ -41,4 +42,4 @@ if [[ $update == 1 ]]; then
   echo "regression gate: baseline written: $baseline"
   exit 0
 fi
-python3 reports/compare.py --threshold 0.25 "$baseline" "$run"
+python3 reports/compare.py --threshold 0.5 "$baseline" "$run"
